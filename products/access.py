@@ -1,0 +1,114 @@
+"""Who may see and download what (SPEC §3 "Access groups")."""
+
+from django.contrib.auth.models import Group, Permission
+from django.db.models import Q
+
+from products.models import AccessGroup, AccessRight, Dataset, Product
+
+STEWARD_GROUP = "Data stewards"
+
+# Models stewards manage in the admin ("app_label.model": actions).
+STEWARD_PERMISSIONS = {
+    "products.accessgroup": ("add", "change", "delete", "view"),
+    "products.accessright": ("add", "change", "delete", "view"),
+    "products.dataset": ("add", "change", "delete", "view"),
+    "products.product": ("add", "change", "delete", "view"),
+    "products.datafile": ("add", "change", "delete", "view"),
+    "downloads.license": ("add", "change", "view"),
+    "downloads.licenseacceptance": ("view",),
+    "downloads.downloadrecord": ("view",),
+    "auth.user": ("view",),
+}
+
+
+def is_steward(user):
+    if not user.is_authenticated:
+        return False
+    cached = getattr(user, "_is_steward", None)
+    if cached is None:
+        cached = user.groups.filter(name=STEWARD_GROUP).exists()
+        user._is_steward = cached
+    return cached
+
+
+def sees_everything(user):
+    """Superusers and data stewards see and may download everything."""
+    return user.is_authenticated and (user.is_superuser or is_steward(user))
+
+
+def caller_groups(user):
+    """The access groups of a caller: the public ones, plus the user's own."""
+    condition = Q(public=True)
+    if user.is_authenticated:
+        condition |= Q(members=user)
+    return AccessGroup.objects.filter(condition)
+
+
+def _rights(user, **levels):
+    return AccessRight.objects.filter(group__in=caller_groups(user), **levels)
+
+
+def visible_datasets(user):
+    """Datasets the caller sees: RESTRICTED or FULL access through one of its groups."""
+    if sees_everything(user):
+        return Dataset.objects.all()
+    rights = _rights(
+        user,
+        metadata_access__in=[
+            AccessRight.MetadataAccess.RESTRICTED_ACCESS,
+            AccessRight.MetadataAccess.FULL_ACCESS,
+        ],
+    )
+    return Dataset.objects.filter(pk__in=rights.values("dataset"))
+
+
+def visible_products(user):
+    """Products the caller sees: FULL_ACCESS on their dataset through one of its groups."""
+    if sees_everything(user):
+        return Product.objects.all()
+    rights = _rights(user, metadata_access=AccessRight.MetadataAccess.FULL_ACCESS)
+    return Product.objects.filter(dataset__in=rights.values("dataset"))
+
+
+def file_access_dataset_ids(user):
+    """Ids of the datasets whose private files the caller may download, or None for all."""
+    if sees_everything(user):
+        return None
+    rights = _rights(
+        user,
+        metadata_access=AccessRight.MetadataAccess.FULL_ACCESS,
+        file_access=AccessRight.FileAccess.INHERITED_ACCESS,
+    )
+    return set(rights.values_list("dataset_id", flat=True))
+
+
+def can_see_product(user, product):
+    return visible_products(user).filter(pk=product.pk).exists()
+
+
+def can_download(user, data_file, dataset_ids=None):
+    """May the caller download this file? Public types need only metadata access."""
+    if data_file.is_public_type:
+        return True
+    if dataset_ids is None:
+        dataset_ids = file_access_dataset_ids(user)
+    return dataset_ids is None or data_file.product.dataset_id in dataset_ids
+
+
+def downloadable_files(user, files):
+    """Keep the files the caller may download (search results drop the others)."""
+    dataset_ids = file_access_dataset_ids(user)
+    return [f for f in files if can_download(user, f, dataset_ids)]
+
+
+def sync_steward_permissions(**kwargs):
+    """post_migrate: give the stewards group exactly its permissions (they exist only now)."""
+    group, _ = Group.objects.get_or_create(name=STEWARD_GROUP)
+    wanted = Q(pk__in=[])
+    for model, actions in STEWARD_PERMISSIONS.items():
+        app_label, model_name = model.split(".")
+        wanted |= Q(
+            content_type__app_label=app_label,
+            codename__in=[f"{action}_{model_name}" for action in actions],
+        )
+    group.permissions.set(Permission.objects.filter(wanted))

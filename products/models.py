@@ -1,0 +1,182 @@
+"""The catalog: datasets, products, their files, and who may see and download them."""
+
+import re
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+URN_PATTERN = r"URN:{kind}:[A-Za-z0-9_\-]{{1,64}}:{uuid}:V[0-9]{{1,4}}"
+PRODUCT_URN = re.compile(URN_PATTERN.format(kind="FEATURE:DATA", uuid=UUID_PATTERN))
+DATASET_URN = re.compile(URN_PATTERN.format(kind="AIP:DATASET", uuid=UUID_PATTERN))
+CHECKSUM = re.compile(r"[0-9a-fA-F]{8,128}")
+
+
+def validate_product_urn(value):
+    if not PRODUCT_URN.fullmatch(value):
+        raise ValidationError(
+            "%(value)s is not a product URN (URN:FEATURE:DATA:<tenant>:<uuid>:V<n>).",
+            params={"value": value},
+        )
+
+
+def validate_dataset_urn(value):
+    if not DATASET_URN.fullmatch(value):
+        raise ValidationError(
+            "%(value)s is not a dataset URN (URN:AIP:DATASET:<tenant>:<uuid>:V<n>).",
+            params={"value": value},
+        )
+
+
+def validate_checksum(value):
+    if not CHECKSUM.fullmatch(value):
+        raise ValidationError("%(value)s is not a hexadecimal checksum.", params={"value": value})
+
+
+class AccessGroup(models.Model):
+    name = models.CharField(max_length=100, unique=True)
+    public = models.BooleanField(
+        default=False, help_text="Every user, and anonymous callers, belong to a public group."
+    )
+    members = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="access_groups"
+    )
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+
+class Dataset(models.Model):
+    urn = models.CharField("id", max_length=200, unique=True, validators=[validate_dataset_urn])
+    label = models.CharField(max_length=500)
+    license = models.ForeignKey(
+        "downloads.License",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="datasets",
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["label"]
+
+    def __str__(self):
+        return self.label
+
+
+class AccessRight(models.Model):
+    class MetadataAccess(models.TextChoices):
+        NO_ACCESS = "NO_ACCESS"
+        RESTRICTED_ACCESS = "RESTRICTED_ACCESS"  # the dataset is visible, its products are not
+        FULL_ACCESS = "FULL_ACCESS"
+
+    class FileAccess(models.TextChoices):
+        NO_ACCESS = "NO_ACCESS"
+        INHERITED_ACCESS = "INHERITED_ACCESS"
+
+    group = models.ForeignKey(AccessGroup, on_delete=models.CASCADE, related_name="rights")
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="access_rights")
+    metadata_access = models.CharField(
+        "metadataAccessLevel", max_length=20, choices=MetadataAccess.choices
+    )
+    file_access = models.CharField(
+        "fileAccessLevel", max_length=20, choices=FileAccess.choices, default=FileAccess.NO_ACCESS
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["group", "dataset"], name="one_right_per_group_dataset")
+        ]
+
+    def __str__(self):
+        return f"{self.group} → {self.dataset}: {self.metadata_access}/{self.file_access}"
+
+
+class Product(models.Model):
+    urn = models.CharField("id", max_length=200, unique=True, validators=[validate_product_urn])
+    provider_id = models.CharField("providerId", max_length=500, db_index=True)
+    label = models.CharField(max_length=500, db_index=True)
+    dataset = models.ForeignKey(Dataset, on_delete=models.PROTECT, related_name="products")
+    model = models.CharField(max_length=100, default="DATA")
+    tags = models.JSONField(default=list, blank=True)
+    properties = models.JSONField(default=dict, blank=True)
+    geometry = models.JSONField(null=True, blank=True)
+    start_date = models.DateTimeField(null=True, blank=True, db_index=True)
+    end_date = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        # The GIN index on `properties` and `tags` is created by a PostgreSQL-only migration.
+
+    def __str__(self):
+        return self.provider_id
+
+
+class DataFile(models.Model):
+    class DataType(models.TextChoices):
+        RAWDATA = "RAWDATA"
+        QUICKLOOK_SD = "QUICKLOOK_SD"
+        QUICKLOOK_MD = "QUICKLOOK_MD"
+        QUICKLOOK_HD = "QUICKLOOK_HD"
+        DOCUMENT = "DOCUMENT"
+        THUMBNAIL = "THUMBNAIL"
+        OTHER = "OTHER"
+        AIP = "AIP"
+        DESCRIPTION = "DESCRIPTION"
+
+    # Need only metadata access: no file-access, licence or quota check (SPEC §3).
+    PUBLIC_TYPES = frozenset(
+        {
+            DataType.QUICKLOOK_SD,
+            DataType.QUICKLOOK_MD,
+            DataType.QUICKLOOK_HD,
+            DataType.THUMBNAIL,
+            DataType.DESCRIPTION,
+        }
+    )
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="files")
+    data_type = models.CharField("dataType", max_length=20, choices=DataType.choices)
+    filename = models.CharField(max_length=255)
+    mime_type = models.CharField("mimeType", max_length=255, default="application/octet-stream")
+    checksum = models.CharField(max_length=128, validators=[validate_checksum])
+    digest_algorithm = models.CharField("digestAlgorithm", max_length=20, default="MD5")
+    filesize = models.BigIntegerField()
+    reference = models.BooleanField(
+        default=False, help_text="Served elsewhere: downloads redirect to the external URI."
+    )
+    uri = models.URLField("external URI", max_length=2000, blank=True)
+    storage = models.CharField("storage location", max_length=100, blank=True)
+    key = models.CharField("storage key", max_length=1000, blank=True)
+    types = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["product", "checksum"], name="unique_checksum_per_product"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(filesize__gte=0), name="filesize_not_negative"
+            ),
+        ]
+        indexes = [models.Index(fields=["filename"]), models.Index(fields=["data_type"])]
+
+    def __str__(self):
+        return self.filename
+
+    @property
+    def is_public_type(self):
+        return self.data_type in self.PUBLIC_TYPES
+
+    @property
+    def storage_key(self):
+        return self.key or self.checksum

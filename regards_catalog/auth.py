@@ -1,0 +1,54 @@
+"""Authentication: hashed, expiring Bearer tokens (django-rest-knox), also accepted as
+`?token=` on GET/HEAD for wget and browsers, plus the Django session."""
+
+from django.contrib.auth import authenticate, get_user_model
+from knox.auth import TokenAuthentication
+from knox.models import AuthToken
+from rest_framework import exceptions
+
+
+class InvalidToken(exceptions.AuthenticationFailed):
+    default_code = "invalid_token"
+    default_detail = "The token is invalid or has expired."
+
+
+class BearerTokenAuthentication(TokenAuthentication):
+    """`Authorization: Bearer <token>`; a bad or expired token is a 401, never anonymous."""
+
+    def authenticate_credentials(self, token):
+        try:
+            return super().authenticate_credentials(token)
+        except (exceptions.AuthenticationFailed, UnicodeDecodeError):
+            raise InvalidToken() from None
+
+    def authenticate(self, request):
+        try:
+            return super().authenticate(request)
+        except InvalidToken:
+            raise
+        except exceptions.AuthenticationFailed as error:
+            raise InvalidToken(str(error.detail)) from None
+
+
+class QueryTokenAuthentication(BearerTokenAuthentication):
+    """`?token=<token>` on GET and HEAD only: a token in a POST URL would be a CSRF hole."""
+
+    def authenticate(self, request):
+        token = request.query_params.get("token")
+        if token is None or request.method not in ("GET", "HEAD"):
+            return None
+        return self.authenticate_credentials(token.encode())
+
+
+def issue_token(user):
+    """A new API token for `user`; returns (token string, expiry datetime)."""
+    instance, token = AuthToken.objects.create(user=user)
+    return token, instance.expiry
+
+
+def user_from_password(email, password):
+    """The active user with that email and password, or None."""
+    user = get_user_model().objects.filter(email__iexact=email).order_by("id").first()
+    if user is None:
+        return None
+    return authenticate(username=user.get_username(), password=password)

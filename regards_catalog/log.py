@@ -1,0 +1,22 @@
+"""Logging helpers."""
+
+import logging
+import re
+
+TOKEN_IN_URL = re.compile(r"([?&](?:token|access_token)=)[^&\s\"']+", re.IGNORECASE)
+
+
+def mask_tokens(text):
+    return TOKEN_IN_URL.sub(r"\1***", text)
+
+
+class MaskTokensFilter(logging.Filter):
+    """Logging filter: tokens passed in URLs never reach the log."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        masked = mask_tokens(message)
+        if masked != message:
+            record.msg = masked
+            record.args = ()
+        return True

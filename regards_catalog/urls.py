@@ -1,0 +1,19 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+
+from regards_catalog import views
+
+handler400 = "regards_catalog.errors.bad_request"
+handler403 = "regards_catalog.errors.permission_denied"
+handler404 = "regards_catalog.errors.page_not_found"
+handler500 = "regards_catalog.errors.server_error"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("api/v1/schema", SpectacularAPIView.as_view(), name="schema"),
+    path("api/v1/docs", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),
+    path("api/v1/rs-authentication/oauth/token", views.TokenView.as_view(), name="oauth-token"),
+    path("api/v1/rs-catalog/", include("products.urls")),
+    path("api/v1/rs-catalog/", include("downloads.urls")),
+]

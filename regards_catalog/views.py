@@ -1,0 +1,56 @@
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from regards_catalog.auth import issue_token, user_from_password
+from regards_catalog.errors import ApiError, InvalidRequest
+
+
+class InvalidGrant(ApiError):
+    status_code = 400
+    default_code = "invalid_grant"
+    default_detail = "Unknown email or wrong password."
+
+
+class TokenRequestSerializer(serializers.Serializer):
+    grant_type = serializers.ChoiceField(choices=["password"])
+    username = serializers.CharField(max_length=254, help_text="The user's email.")
+    password = serializers.CharField(max_length=1024, trim_whitespace=False)
+
+
+class TokenView(APIView):
+    """OAuth2 password grant, as REGARDS: form or JSON in, `{access_token, ...}` out."""
+
+    authentication_classes = []  # a stale token in the header must not block a new login
+
+    @extend_schema(
+        request=TokenRequestSerializer,
+        responses=inline_serializer(
+            "TokenResponse",
+            {
+                "access_token": serializers.CharField(),
+                "token_type": serializers.CharField(),
+                "expires_in": serializers.IntegerField(),
+            },
+        ),
+    )
+    def post(self, request):
+        serializer = TokenRequestSerializer(data=request.data)
+        if not serializer.is_valid():
+            if "grant_type" in serializer.errors and "grant_type" in request.data:
+                raise InvalidRequest(
+                    "Only grant_type=password is supported.",
+                    extra={"errors": serializer.errors},
+                )
+            raise InvalidRequest(
+                "grant_type, username and password are required.",
+                extra={"errors": serializer.errors},
+            )
+        data = serializer.validated_data
+        user = user_from_password(data["username"], data["password"])
+        if user is None:
+            raise InvalidGrant()
+        token, expiry = issue_token(user)
+        expires_in = int((expiry - expiry.now(expiry.tzinfo)).total_seconds())
+        return Response({"access_token": token, "token_type": "bearer", "expires_in": expires_in})

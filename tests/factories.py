@@ -1,0 +1,102 @@
+import hashlib
+import uuid
+
+import factory
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from downloads.models import License
+from products.access import STEWARD_GROUP
+from products.models import AccessGroup, AccessRight, DataFile, Dataset, Product
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+        django_get_or_create = ("username",)
+
+    email = factory.Sequence(lambda n: f"user{n}@example.org")
+    username = factory.SelfAttribute("email")
+    password = factory.django.Password("secret-password")
+
+    @factory.post_generation
+    def steward(user, create, extracted, **kwargs):
+        if extracted:
+            user.is_staff = True
+            user.save(update_fields=["is_staff"])
+            user.groups.add(Group.objects.get_or_create(name=STEWARD_GROUP)[0])
+
+
+class LicenseFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = License
+
+    slug = factory.Sequence(lambda n: f"license-{n}")
+    title = factory.Sequence(lambda n: f"Licence {n}")
+    url = factory.LazyAttribute(lambda o: f"https://licenses.example.org/{o.slug}")
+    text = "You may use these data for science."
+    version = 1
+
+
+class DatasetFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Dataset
+
+    urn = factory.LazyFunction(lambda: f"URN:AIP:DATASET:test:{uuid.uuid4()}:V1")
+    label = factory.Sequence(lambda n: f"Dataset {n}")
+    license = None
+
+
+class AccessGroupFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AccessGroup
+        django_get_or_create = ("name",)
+
+    name = factory.Sequence(lambda n: f"group-{n}")
+    public = False
+
+    @factory.post_generation
+    def members(group, create, extracted, **kwargs):
+        if extracted:
+            group.members.add(*extracted)
+
+
+class AccessRightFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = AccessRight
+
+    group = factory.SubFactory(AccessGroupFactory)
+    dataset = factory.SubFactory(DatasetFactory)
+    metadata_access = AccessRight.MetadataAccess.FULL_ACCESS
+    file_access = AccessRight.FileAccess.INHERITED_ACCESS
+
+
+class ProductFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Product
+
+    urn = factory.LazyFunction(lambda: f"URN:FEATURE:DATA:test:{uuid.uuid4()}:V1")
+    provider_id = factory.Sequence(lambda n: f"PRODUCT-{n:05d}")
+    label = factory.Sequence(lambda n: f"Product {n}")
+    dataset = factory.SubFactory(DatasetFactory)
+    tags = factory.LazyFunction(list)
+    properties = factory.LazyFunction(dict)
+
+
+class DataFileFactory(factory.django.DjangoModelFactory):
+    """A file record; pass `content=b"..."` to derive checksum and size from real bytes."""
+
+    class Meta:
+        model = DataFile
+        exclude = ("content",)
+
+    content = factory.Sequence(lambda n: f"file content {n}\n".encode())
+    product = factory.SubFactory(ProductFactory)
+    data_type = DataFile.DataType.RAWDATA
+    filename = factory.Sequence(lambda n: f"file-{n}.dat")
+    mime_type = "application/octet-stream"
+    checksum = factory.LazyAttribute(lambda o: hashlib.md5(o.content).hexdigest())
+    digest_algorithm = "MD5"
+    filesize = factory.LazyAttribute(lambda o: len(o.content))
+    storage = "online"
+    key = ""
