@@ -1,0 +1,103 @@
+import abc
+import pathlib
+from collections.abc import Callable, Iterator
+
+from .exceptions import InvalidKey
+
+# Big enough to keep system calls few, small enough that memory stays flat per download.
+CHUNK_SIZE = 1024 * 1024
+
+TIERS = ("online", "nearline")
+
+
+def validate_key(key: str) -> str:
+    """A key is a relative POSIX path that cannot climb out of the folder it is joined to."""
+    if not isinstance(key, str) or not key:
+        raise InvalidKey(f"invalid storage key {key!r}: it must be a non-empty string")
+    if "\x00" in key:
+        raise InvalidKey(f"invalid storage key {key!r}: it contains a NUL byte")
+    # A backslash is a separator on Windows and an escape in URLs: refusing it is simpler
+    # than reasoning about what every server does with it.
+    if "\\" in key:
+        raise InvalidKey(f"invalid storage key {key!r}: it contains a backslash")
+    if key.startswith("/"):
+        raise InvalidKey(f"invalid storage key {key!r}: it is an absolute path")
+    if ".." in key.split("/"):
+        raise InvalidKey(f"invalid storage key {key!r}: it contains a '..' component")
+    return key
+
+
+class ByteStream:
+    """The bytes of one read, as an iterator of chunks of at most CHUNK_SIZE; close it."""
+
+    def __init__(self, chunks: Iterator[bytes], close: Callable[[], None], length: int | None):
+        self._chunks = chunks
+        self._close = close
+        self.closed = False
+        # How many bytes the iteration yields when it completes; None if the source did
+        # not say (an HTTP server answering without Content-Length).
+        self.length = length
+
+    def __iter__(self) -> "ByteStream":
+        return self
+
+    def __next__(self) -> bytes:
+        try:
+            return next(self._chunks)
+        except BaseException:
+            # At the end, or on a failure, give the file or the connection back at once
+            # rather than whenever the caller gets round to close().
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            if hasattr(self._chunks, "close"):
+                self._chunks.close()
+        finally:
+            self._close()
+
+    def __enter__(self) -> "ByteStream":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+class Location(abc.ABC):
+    """A place that stores files under keys; the readable copy of a nearline file is cached."""
+
+    def __init__(self, name: str, tier: str):
+        if tier not in TIERS:
+            raise ValueError(f"field 'tier' must be 'online' or 'nearline', not {tier!r}")
+        self.name = name
+        self.tier = tier
+
+    @property
+    def is_nearline(self) -> bool:
+        return self.tier == "nearline"
+
+    @abc.abstractmethod
+    def stat(self, key: str) -> int:
+        """Size in bytes of the readable copy of `key`."""
+
+    @abc.abstractmethod
+    def open(self, key: str, offset: int = 0, length: int | None = None) -> ByteStream:
+        """Bytes [offset, offset+length) of `key`; errors known before the first byte raise here."""
+
+    def local_path(self, key: str) -> pathlib.Path | None:
+        """Path of the readable file on this machine, or None if the bytes are elsewhere."""
+        return None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r} ({self.tier})>"
+
+
+def check_range(offset: int, length: int | None) -> None:
+    # A bad range is a bug in the caller (ranges are validated against stat() first),
+    # not a storage problem.
+    if offset < 0 or (length is not None and length < 0):
+        raise ValueError(f"invalid byte range: offset={offset}, length={length}")

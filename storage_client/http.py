@@ -1,0 +1,221 @@
+import http.client
+import re
+import threading
+from urllib.parse import quote
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.util import Retry
+
+from .base import CHUNK_SIZE, ByteStream, Location, check_range, validate_key
+from .exceptions import StorageFileNotFound, StorageUnavailable
+
+# One pooled session per process (per retry policy), so downloads reuse connections
+# instead of paying a TCP/TLS handshake each time.
+_sessions: dict[int, requests.Session] = {}
+_sessions_lock = threading.Lock()
+
+# Everything that can go wrong on the wire once the response has started.
+_STREAM_ERRORS = (
+    requests.RequestException,
+    urllib3.exceptions.HTTPError,
+    http.client.HTTPException,
+    OSError,
+)
+
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
+
+
+def _session(retries: int) -> requests.Session:
+    with _sessions_lock:
+        if retries not in _sessions:
+            # Only connection errors are retried: the request never reached the server.
+            # A read error or a 5xx may come from a request the server is still working on.
+            retry = Retry(
+                total=retries,
+                connect=retries,
+                read=0,
+                status=0,
+                other=0,
+                backoff_factor=0.1,
+                allowed_methods=None,
+            )
+            session = requests.Session()
+            adapter = HTTPAdapter(pool_connections=16, pool_maxsize=32, max_retries=retry)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
+            _sessions[retries] = session
+        return _sessions[retries]
+
+
+class HttpLocation(Location):
+    """Files served by an HTTP(S) server at a URL template holding `{key}`."""
+
+    def __init__(
+        self,
+        name: str,
+        url: str,
+        tier: str = "online",
+        headers: dict[str, str] | None = None,
+        timeout: float = 30,
+        connect_timeout: float = 5,
+        retries: int = 3,
+    ):
+        super().__init__(name, tier)
+        if self.is_nearline:
+            # Restores copy into a local cache folder; an HTTP location has none.
+            raise ValueError("an http location can only be 'online'")
+        if "{key}" not in url:
+            raise ValueError("field 'url' must contain {key}")
+        if timeout <= 0 or connect_timeout <= 0:
+            raise ValueError("fields 'timeout' and 'connect_timeout' must be positive")
+        if retries < 0:
+            raise ValueError("field 'retries' must not be negative")
+        self.url = url
+        self.headers = dict(headers or {})
+        self.timeout = timeout
+        self.connect_timeout = connect_timeout
+        self.retries = retries
+
+    def stat(self, key: str) -> int:
+        try:
+            with _session(self.retries).head(
+                self._url(key),
+                headers=self._headers(),
+                timeout=(self.connect_timeout, self.timeout),
+                allow_redirects=True,
+            ) as response:
+                self._check_status(response, key)
+                size = response.headers.get("Content-Length", "")
+        except requests.RequestException as exc:
+            raise self._unreachable(key, exc) from exc
+        if not size.isdigit():
+            raise StorageUnavailable(
+                f"location {self.name!r}: no Content-Length in the answer for {key!r}"
+            )
+        return int(size)
+
+    def open(self, key: str, offset: int = 0, length: int | None = None) -> ByteStream:
+        check_range(offset, length)
+        if length == 0:
+            # "bytes=a-(a-1)" is not a valid range; only the file's existence is in question.
+            if offset > self.stat(key):
+                raise StorageUnavailable(
+                    f"location {self.name!r}: {key!r} is shorter than offset {offset}"
+                )
+            return ByteStream(iter(()), close=lambda: None, length=0)
+
+        headers = self._headers()
+        if offset or length is not None:
+            last = "" if length is None else offset + length - 1
+            headers["Range"] = f"bytes={offset}-{last}"
+        try:
+            response = _session(self.retries).get(
+                self._url(key),
+                headers=headers,
+                stream=True,
+                timeout=(self.connect_timeout, self.timeout),
+            )
+        except requests.RequestException as exc:
+            raise self._unreachable(key, exc) from exc
+        try:
+            skip, expected = self._check_body(response, key, offset, length)
+        except BaseException:
+            response.close()
+            raise
+        chunks = self._chunks(response, key, skip, expected)
+        return ByteStream(chunks, close=response.close, length=expected)
+
+    def _url(self, key: str) -> str:
+        return self.url.replace("{key}", quote(validate_key(key), safe="/"))
+
+    def _headers(self) -> dict[str, str]:
+        # Compressed bodies would have another length and other bytes than the file.
+        return {"Accept-Encoding": "identity", **self.headers}
+
+    def _check_status(self, response: requests.Response, key: str) -> None:
+        status = response.status_code
+        if status in (404, 410):
+            raise StorageFileNotFound(f"location {self.name!r}: no file {key!r} (HTTP {status})")
+        if status == 416:
+            raise StorageUnavailable(
+                f"location {self.name!r}: {key!r} is shorter than the requested range (HTTP 416)"
+            )
+        if not 200 <= status < 300:
+            raise StorageUnavailable(f"location {self.name!r}: HTTP {status} for {key!r}")
+
+    def _check_body(self, response, key: str, offset: int, length: int | None):
+        """How many leading bytes to drop and how many to yield (None: until the end)."""
+        self._check_status(response, key)
+        if response.headers.get("Content-Encoding", "identity") != "identity":
+            raise StorageUnavailable(
+                f"location {self.name!r}: the server compressed {key!r} despite being asked not to"
+            )
+        content_length = response.headers.get("Content-Length")
+        content_length = int(content_length) if (content_length or "").isdigit() else None
+
+        if response.status_code == 206:
+            match = _CONTENT_RANGE.fullmatch(response.headers.get("Content-Range", ""))
+            if match is None:
+                raise StorageUnavailable(f"location {self.name!r}: bad Content-Range for {key!r}")
+            first, last, total = match.groups()
+            expected = int(last) - int(first) + 1
+            if length is None and total != "*":
+                length = int(total) - offset
+            if int(first) != offset or (length is not None and expected != length):
+                raise StorageUnavailable(
+                    f"location {self.name!r}: asked {key!r} from byte {offset}, "
+                    f"got Content-Range {response.headers['Content-Range']}"
+                )
+            if content_length is not None and content_length != expected:
+                raise StorageUnavailable(
+                    f"location {self.name!r}: Content-Length and Content-Range disagree for {key!r}"
+                )
+            return 0, expected
+
+        if response.status_code != 200:
+            raise StorageUnavailable(
+                f"location {self.name!r}: HTTP {response.status_code} for {key!r}"
+            )
+        # The server ignored Range (or none was sent): the body is the whole file.
+        if content_length is None:
+            return offset, length
+        if length is None:
+            length = content_length - offset
+        if length < 0 or offset + length > content_length:
+            raise StorageUnavailable(
+                f"location {self.name!r}: {key!r} has {content_length} bytes, "
+                f"cannot read {length} from offset {offset}"
+            )
+        return offset, length
+
+    def _chunks(self, response, key: str, skip: int, expected: int | None):
+        received = 0
+        try:
+            for chunk in response.raw.stream(CHUNK_SIZE, decode_content=False):
+                if skip:
+                    dropped = min(skip, len(chunk))
+                    chunk, skip = chunk[dropped:], skip - dropped
+                if expected is not None:
+                    chunk = chunk[: expected - received]
+                if chunk:
+                    received += len(chunk)
+                    yield chunk
+                if received == expected:
+                    return
+        except _STREAM_ERRORS as exc:
+            raise StorageUnavailable(
+                f"location {self.name!r}: reading {key!r} failed after {received} bytes "
+                f"({type(exc).__name__})"
+            ) from exc
+        if expected is not None and received < expected:
+            raise StorageUnavailable(
+                f"location {self.name!r}: {key!r} truncated, got {received} of {expected} bytes"
+            )
+
+    def _unreachable(self, key: str, exc: Exception) -> StorageUnavailable:
+        # The exception's text holds the URL, which may hold a token: name only its type.
+        return StorageUnavailable(
+            f"location {self.name!r}: request for {key!r} failed ({type(exc).__name__})"
+        )

@@ -1,0 +1,124 @@
+import json
+
+import pytest
+
+from storage_client import HttpLocation, LocalLocation, load_locations
+
+
+def write_config(tmp_path, locations) -> str:
+    path = tmp_path / "storage.json"
+    path.write_text(json.dumps({"locations": locations}))
+    return str(path)
+
+
+@pytest.mark.parametrize("config_path", [None, ""])
+def test_without_a_config_file_the_default_local_locations_are_used(tmp_path, config_path):
+    locations = load_locations(config_path, tmp_path)
+    assert set(locations) == {"online", "nearline"}
+    online, nearline = locations["online"], locations["nearline"]
+    assert isinstance(online, LocalLocation) and online.tier == "online"
+    assert online.root == tmp_path / "online"
+    assert nearline.is_nearline
+    assert nearline.root == tmp_path / "nearline"
+    assert nearline.cache == tmp_path / "cache"
+    assert online.name == "online" and nearline.name == "nearline"
+
+
+def test_the_spec_example_loads(tmp_path):
+    path = write_config(
+        tmp_path,
+        {
+            "online": {"backend": "local", "root": "/data/online", "tier": "online"},
+            "nearline": {
+                "backend": "local",
+                "root": "/data/tape",
+                "tier": "nearline",
+                "cache": "/data/cache",
+            },
+            "remote": {
+                "backend": "http",
+                "url": "http://127.0.0.1:9000/{key}",
+                "tier": "online",
+                "headers": {"Authorization": "Bearer x"},
+                "timeout": 30,
+            },
+        },
+    )
+    locations = load_locations(path, tmp_path / "unused")
+    assert locations["online"].root.as_posix() == "/data/online"
+    assert locations["nearline"].cache.as_posix() == "/data/cache"
+    remote = locations["remote"]
+    assert isinstance(remote, HttpLocation)
+    assert remote.name == "remote"
+    assert remote.headers == {"Authorization": "Bearer x"}
+    assert remote.timeout == 30 and remote.connect_timeout == 5 and remote.retries == 3
+
+
+def test_relative_folders_are_relative_to_the_config_file(tmp_path):
+    path = write_config(
+        tmp_path,
+        {"tape": {"backend": "local", "root": "tape", "tier": "nearline", "cache": "../cache"}},
+    )
+    tape = load_locations(path, tmp_path / "unused")["tape"]
+    assert tape.root == tmp_path / "tape"
+    assert tape.cache.resolve() == (tmp_path.parent / "cache").resolve()
+
+
+def test_tier_defaults_to_online_and_accel_prefix_is_configurable(tmp_path):
+    path = write_config(
+        tmp_path, {"a": {"backend": "local", "root": "a", "accel_prefix": "/internal/a/"}}
+    )
+    location = load_locations(path, tmp_path)["a"]
+    assert location.tier == "online"
+    assert location.accel_path("f.bin") == "/internal/a/f.bin"
+
+
+def test_a_missing_config_file_is_an_error(tmp_path):
+    with pytest.raises(ValueError, match="cannot read"):
+        load_locations(str(tmp_path / "nope.json"), tmp_path)
+
+
+def test_a_config_file_with_bad_json_is_an_error(tmp_path):
+    path = tmp_path / "storage.json"
+    path.write_text('{"locations": ')
+    with pytest.raises(ValueError, match="invalid JSON"):
+        load_locations(str(path), tmp_path)
+
+
+@pytest.mark.parametrize("content", ["[]", "{}", '{"locations": {}}', '{"locations": []}'])
+def test_a_config_file_without_locations_is_an_error(tmp_path, content):
+    path = tmp_path / "storage.json"
+    path.write_text(content)
+    with pytest.raises(ValueError, match="locations"):
+        load_locations(str(path), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ("not an object", "expected an object"),
+        ({"root": "a"}, "'backend'"),
+        ({"backend": "s3", "root": "a"}, "'backend'"),
+        ({"backend": "local"}, "'root' is required"),
+        ({"backend": "local", "root": ""}, "'root' is empty"),
+        ({"backend": "local", "root": 5}, "'root' has the wrong type"),
+        ({"backend": "local", "root": "a", "tier": "offline"}, "'tier'"),
+        ({"backend": "local", "root": "a", "tier": "nearline"}, "'cache' is required"),
+        ({"backend": "local", "root": "a", "cache": "c"}, "'cache' is only for nearline"),
+        ({"backend": "local", "root": "a", "cahce": "c"}, "unknown field 'cahce'"),
+        ({"backend": "http"}, "'url' is required"),
+        ({"backend": "http", "url": "http://h/files"}, "'url' must contain {key}"),
+        ({"backend": "http", "url": "http://h/{key}", "tier": "nearline"}, "only be 'online'"),
+        ({"backend": "http", "url": "http://h/{key}", "timeout": "30"}, "'timeout'"),
+        ({"backend": "http", "url": "http://h/{key}", "timeout": 0}, "'timeout'"),
+        ({"backend": "http", "url": "http://h/{key}", "retries": True}, "'retries'"),
+        ({"backend": "http", "url": "http://h/{key}", "retries": -1}, "'retries'"),
+        ({"backend": "http", "url": "http://h/{key}", "headers": {"X": 1}}, "'headers'"),
+        ({"backend": "http", "url": "http://h/{key}", "root": "a"}, "unknown field 'root'"),
+    ],
+)
+def test_a_bad_location_is_an_error_naming_the_location_and_field(tmp_path, fields, message):
+    path = write_config(tmp_path, {"good": {"backend": "local", "root": "a"}, "bad": fields})
+    with pytest.raises(ValueError, match="location 'bad'") as error:
+        load_locations(path, tmp_path)
+    assert message in str(error.value)

@@ -1,0 +1,310 @@
+import hashlib
+import http.server
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+from storage_client import (
+    CHUNK_SIZE,
+    HttpLocation,
+    InvalidKey,
+    StorageFileNotFound,
+    StorageUnavailable,
+)
+from tests.nginx import NginxServer
+
+DATA = bytes(range(256)) * 40  # 10240 bytes, every offset distinguishable
+
+EXTRA_CONFIG = """
+        location /private/ {
+            if ($http_authorization != "Bearer s3cret") { return 403; }
+        }
+        location /broken/ { return 500; }
+        location /gone/ { return 410; }
+        location /teapot/ { return 418; }
+"""
+
+
+@pytest.fixture
+def files(tmp_path):
+    root = tmp_path / "www"
+    (root / "p1").mkdir(parents=True)
+    (root / "p1" / "data.bin").write_bytes(DATA)
+    (root / "p1" / "empty.bin").write_bytes(b"")
+    (root / "p1" / "é and space.bin").write_bytes(b"tricky")
+    (root / "private").mkdir()
+    (root / "private" / "data.bin").write_bytes(DATA)
+    return root
+
+
+@pytest.fixture
+def nginx(nginx_binary, files, tmp_path):
+    with NginxServer(nginx_binary, files, EXTRA_CONFIG, tmp_path / "nginx") as server:
+        yield server
+
+
+@pytest.fixture
+def location(nginx):
+    return HttpLocation("remote", url=nginx.url + "/{key}", timeout=5, connect_timeout=2)
+
+
+def read(stream) -> bytes:
+    with stream:
+        return b"".join(stream)
+
+
+# Against a real nginx
+
+
+def test_stat_gives_the_size(location):
+    assert location.stat("p1/data.bin") == len(DATA)
+    assert location.stat("p1/empty.bin") == 0
+
+
+def test_open_reads_the_whole_file(location):
+    stream = location.open("p1/data.bin")
+    assert stream.length == len(DATA)
+    assert read(stream) == DATA
+
+
+@pytest.mark.parametrize(
+    ("offset", "length"),
+    [(100, None), (100, 50), (len(DATA) - 1, 1), (len(DATA) - 1, None), (0, 1), (50, 0)],
+)
+def test_open_reads_the_requested_range(location, offset, length):
+    end = None if length is None else offset + length
+    stream = location.open("p1/data.bin", offset, length)
+    assert stream.length == len(DATA[offset:end])
+    assert read(stream) == DATA[offset:end]
+
+
+def test_open_reads_a_zero_length_file(location):
+    assert read(location.open("p1/empty.bin")) == b""
+    assert read(location.open("p1/empty.bin", 0, 0)) == b""
+
+
+def test_keys_are_quoted_into_the_url(location):
+    assert location.stat("p1/é and space.bin") == 6
+    assert read(location.open("p1/é and space.bin")) == b"tricky"
+
+
+def test_a_missing_file_is_not_found(location):
+    with pytest.raises(StorageFileNotFound):
+        location.stat("p1/nope.bin")
+    with pytest.raises(StorageFileNotFound):
+        location.open("p1/nope.bin")
+    with pytest.raises(StorageFileNotFound):
+        location.open("p1/nope.bin", 0, 0)
+
+
+def test_a_gone_file_is_not_found(location):
+    with pytest.raises(StorageFileNotFound):
+        location.open("gone/data.bin")
+
+
+@pytest.mark.parametrize("key", ["broken/data.bin", "teapot/data.bin"])
+def test_a_server_error_or_unexpected_status_is_unavailable(location, key):
+    with pytest.raises(StorageUnavailable, match="HTTP"):
+        location.stat(key)
+    with pytest.raises(StorageUnavailable, match="HTTP"):
+        location.open(key)
+
+
+def test_a_range_beyond_the_end_is_unavailable_before_the_first_byte(location):
+    with pytest.raises(StorageUnavailable, match="416"):
+        location.open("p1/data.bin", len(DATA) + 10)
+    # nginx shortens a range that runs past the end: that is not the bytes asked for.
+    with pytest.raises(StorageUnavailable):
+        location.open("p1/data.bin", len(DATA) - 10, 20)
+
+
+def test_a_stopped_server_is_unavailable(location, nginx):
+    nginx.stop()
+    with pytest.raises(StorageUnavailable):
+        location.stat("p1/data.bin")
+    with pytest.raises(StorageUnavailable):
+        location.open("p1/data.bin")
+
+
+def test_configured_headers_reach_the_server(nginx):
+    url = nginx.url + "/{key}"
+    with_token = HttpLocation("r", url=url, headers={"Authorization": "Bearer s3cret"})
+    assert with_token.stat("private/data.bin") == len(DATA)
+    assert read(with_token.open("private/data.bin", 10, 5)) == DATA[10:15]
+    without_token = HttpLocation("r", url=url)
+    with pytest.raises(StorageUnavailable, match="403"):
+        without_token.open("private/data.bin")
+
+
+def test_a_20_mib_file_streams_intact_in_bounded_chunks(location, files):
+    big = os.urandom(20 * 1024 * 1024 + 123)
+    (files / "big.bin").write_bytes(big)
+    digest = hashlib.sha256()
+    with location.open("big.bin") as stream:
+        for chunk in stream:
+            assert 0 < len(chunk) <= CHUNK_SIZE
+            digest.update(chunk)
+    assert digest.hexdigest() == hashlib.sha256(big).hexdigest()
+
+    offset, length = 3 * CHUNK_SIZE + 7, 5 * CHUNK_SIZE
+    assert read(location.open("big.bin", offset, length)) == big[offset : offset + length]
+
+
+def test_closing_a_stream_early_releases_it(location, files):
+    (files / "big.bin").write_bytes(os.urandom(3 * CHUNK_SIZE))
+    stream = location.open("big.bin")
+    next(stream)
+    stream.close()
+    stream.close()
+    assert stream.closed
+    # The pool still works after a half-read response was dropped.
+    assert location.stat("p1/data.bin") == len(DATA)
+
+
+@pytest.mark.parametrize("key", ["", "../x", "/etc/passwd", "a/../../x", "a\x00b", "a\\b"])
+def test_keys_that_could_escape_are_refused_without_a_request(key):
+    location = HttpLocation("r", url="http://127.0.0.1:9/{key}")
+    with pytest.raises(InvalidKey):
+        location.stat(key)
+    with pytest.raises(InvalidKey):
+        location.open(key)
+
+
+def test_an_http_location_has_no_local_path(location):
+    assert location.local_path("p1/data.bin") is None
+
+
+def test_an_http_location_is_online_only():
+    with pytest.raises(ValueError, match="online"):
+        HttpLocation("r", url="http://example.org/{key}", tier="nearline")
+
+
+def test_the_url_must_hold_the_key():
+    with pytest.raises(ValueError, match="key"):
+        HttpLocation("r", url="http://example.org/file")
+
+
+# Against servers nginx cannot imitate
+
+
+def test_a_server_ignoring_range_still_gives_the_right_bytes():
+    with _RangeIgnoringServer(DATA) as server:
+        location = HttpLocation("r", url=server.url + "/{key}")
+        assert read(location.open("f.bin", 100, 50)) == DATA[100:150]
+        assert read(location.open("f.bin", 5000)) == DATA[5000:]
+        assert read(location.open("f.bin", len(DATA) - 1, 1)) == DATA[-1:]
+        with pytest.raises(StorageUnavailable):
+            location.open("f.bin", len(DATA) - 1, 2)
+        with pytest.raises(StorageUnavailable):
+            location.open("f.bin", len(DATA) + 1)
+
+
+def test_a_truncated_body_is_unavailable_during_iteration():
+    def answer(conn):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 10)
+
+    with _RawServer(answer) as server:
+        location = HttpLocation("r", url=server.url + "/{key}")
+        stream = location.open("f.bin")
+        with pytest.raises(StorageUnavailable):
+            b"".join(stream)
+        assert stream.closed
+
+
+def test_a_truncated_range_is_unavailable_during_iteration():
+    def answer(conn):
+        conn.sendall(
+            b"HTTP/1.1 206 Partial Content\r\nContent-Length: 100\r\n"
+            b"Content-Range: bytes 10-109/1000\r\n\r\n" + b"x" * 10
+        )
+
+    with _RawServer(answer) as server:
+        location = HttpLocation("r", url=server.url + "/{key}")
+        stream = location.open("f.bin", 10, 100)
+        with pytest.raises(StorageUnavailable):
+            b"".join(stream)
+
+
+def test_a_server_that_never_answers_times_out_as_unavailable():
+    with socket.socket() as listener:
+        # Listening but never accepting: the kernel completes the handshake, nobody answers.
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/{{key}}"
+        location = HttpLocation("r", url=url, timeout=0.5)
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailable):
+            location.open("f.bin")
+        with pytest.raises(StorageUnavailable):
+            location.stat("f.bin")
+        assert time.monotonic() - started < 5
+
+
+def test_error_messages_do_not_reveal_the_url(nginx):
+    location = HttpLocation("r", url=nginx.url + "/{key}?token=hunter2")
+    nginx.stop()
+    with pytest.raises(StorageUnavailable) as error:
+        location.open("p1/data.bin")
+    assert "hunter2" not in str(error.value)
+
+
+class _RangeIgnoringServer:
+    """Answers every GET with 200 and the whole body, as some servers do."""
+
+    def __init__(self, body: bytes):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self):
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class _RawServer:
+    """Reads one request per connection, lets `answer` write raw bytes, then hangs up."""
+
+    def __init__(self, answer):
+        self.answer = answer
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}"
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return  # listener closed
+            with conn:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    data = conn.recv(4096)
+                    if not data:
+                        break
+                    request += data
+                self.answer(conn)
+
+    def __enter__(self):
+        threading.Thread(target=self._serve, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc_info):
+        # shutdown() wakes the thread blocked in accept(); close() alone would not.
+        self.listener.shutdown(socket.SHUT_RDWR)
+        self.listener.close()
