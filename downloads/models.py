@@ -66,7 +66,6 @@ class DownloadRecord(models.Model):
     product_urn = models.CharField(max_length=200)
     checksum = models.CharField(max_length=128)
     filename = models.CharField(max_length=255)
-    method = models.CharField(max_length=8, default="GET")
     status_code = models.PositiveSmallIntegerField()
     range_start = models.BigIntegerField(default=0)
     bytes_expected = models.BigIntegerField(default=0)

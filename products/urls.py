@@ -1,1 +1,29 @@
-urlpatterns = []
+from django.urls import path
+
+from products import views
+
+urlpatterns = [
+    path(
+        "engines/legacy/dataobjects/search",
+        views.ProductSearchView.as_view(),
+        name="product-search",
+    ),
+    path(
+        "engines/legacy/dataobjects/<str:urn>",
+        views.ProductDetailView.as_view(),
+        name="product-detail",
+    ),
+    path(
+        "engines/legacy/datasets/search", views.DatasetSearchView.as_view(), name="dataset-search"
+    ),
+    path(
+        "engines/legacy/datasets/<str:urn>/dataobjects/search",
+        views.DatasetProductSearchView.as_view(),
+        name="dataset-product-search",
+    ),
+    path(
+        "engines/legacy/datasets/<str:urn>",
+        views.DatasetDetailView.as_view(),
+        name="dataset-detail",
+    ),
+]

@@ -14,6 +14,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = get_user_model()
         django_get_or_create = ("username",)
+        skip_postgeneration_save = True
 
     email = factory.Sequence(lambda n: f"user{n}@example.org")
     username = factory.SelfAttribute("email")
@@ -51,6 +52,7 @@ class AccessGroupFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = AccessGroup
         django_get_or_create = ("name",)
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"group-{n}")
     public = False

@@ -1,0 +1,75 @@
+"""The download checks of SPEC §4, one function per row, called in order by the view.
+
+Check 1 (a bad or expired token → 401) is done by DRF's authentication before any of
+these run. Each check either returns what the next one needs or raises its error.
+"""
+
+import logging
+
+from downloads.exceptions import RestoreRequired, StorageUnavailable
+from downloads.storage import get_location
+from products import access
+from products.models import CHECKSUM, PRODUCT_URN, Product
+from regards_catalog.errors import AuthenticationRequired, Forbidden, InvalidRequest, NotFound
+
+logger = logging.getLogger(__name__)
+
+
+def product_exists(aip_id, checksum):
+    """2. A well-formed product id and checksum, naming a product that exists."""
+    if not PRODUCT_URN.fullmatch(aip_id):
+        raise InvalidRequest("The product id is not a product URN.", extra={"id": aip_id[:200]})
+    if not CHECKSUM.fullmatch(checksum):
+        raise InvalidRequest("The checksum is not hexadecimal.")
+    product = Product.objects.select_related("dataset__license").filter(urn=aip_id).first()
+    if product is None:
+        raise NotFound(f"No product {aip_id}.")
+    return product
+
+
+def metadata_access(user, product):
+    """3. The caller sees the product (FULL_ACCESS on its dataset through one of its groups)."""
+    if not access.can_see_product(user, product):
+        raise Forbidden() if user.is_authenticated else AuthenticationRequired()
+
+
+def file_exists(product, checksum):
+    """4. The product holds a file with that checksum."""
+    data_file = product.files.filter(checksum=checksum).first()
+    if data_file is None:
+        raise NotFound(f"Product {product.urn} has no file with checksum {checksum}.")
+    data_file.product = product  # already loaded, with its dataset and licence
+    return data_file
+
+
+def file_access(user, data_file):
+    """5. A private file needs a group with INHERITED_ACCESS on the dataset."""
+    if not access.can_download(user, data_file):
+        raise Forbidden("You may see this product but not download its files.")
+
+
+def license_accepted(request, data_file):
+    """6. A private file of a licensed dataset needs the caller's acceptance.
+
+    Comes with the licences-and-quotas issue; public file types never need it.
+    """
+
+
+def readable_location(data_file, restore_url):
+    """8. The file's location exists and, if nearline, holds a restored copy."""
+    location = get_location(data_file.storage)
+    if location is None:
+        logger.error("file %s names unknown storage location %r", data_file.pk, data_file.storage)
+        raise StorageUnavailable()
+    if location.is_nearline and not location.is_cached(data_file.storage_key):
+        raise RestoreRequired(
+            extra={"restore": restore_url, "product_ids": [data_file.product.urn]}
+        )
+    return location
+
+
+def quota_available(request, data_file, *, counts):
+    """9 and 9b. Download count, volume and simultaneous-download limits.
+
+    Comes with the licences-and-quotas issue; public file types never need it.
+    """

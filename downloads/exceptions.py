@@ -1,0 +1,54 @@
+"""Download errors with their stable codes (SPEC §4 check table), and the one place
+where storage_client's exceptions become HTTP answers."""
+
+import storage_client
+from regards_catalog.errors import ApiError
+
+
+class LicenseNotAccepted(ApiError):
+    status_code = 423
+    default_code = "license_not_accepted"
+    default_detail = "Accept the dataset's licence before downloading its files."
+
+
+class RestoreRequired(ApiError):
+    status_code = 409
+    default_code = "restore_required"
+    default_detail = "This file is on nearline storage: request its restore first."
+
+
+class RestorePending(ApiError):
+    status_code = 503
+    default_code = "restore_pending"
+    default_detail = "This file is being restored from nearline storage; try again later."
+
+
+class QuotaExceeded(ApiError):
+    status_code = 429
+    default_code = "quota_exceeded"
+    default_detail = "Your download quota is used up until the next reset."
+
+
+class RateLimited(ApiError):
+    status_code = 429
+    default_code = "rate_limited"
+    default_detail = "Too many simultaneous downloads; try again when one has finished."
+
+
+class StorageUnavailable(ApiError):
+    status_code = 502
+    default_code = "storage_unavailable"
+    default_detail = "The storage holding this file cannot be reached; try again later."
+
+
+class StorageFileMissing(ApiError):
+    status_code = 502
+    default_code = "storage_file_missing"
+    default_detail = "The storage does not hold this file; the archive team has been told."
+
+
+def storage_error_to_api(error):
+    """Map a storage_client exception to its download error (SPEC §4 check 10)."""
+    if isinstance(error, storage_client.StorageFileNotFound):
+        return StorageFileMissing()
+    return StorageUnavailable()

@@ -1,0 +1,248 @@
+"""Sending a file's bytes, and the DownloadRecord written when the response closes.
+
+Local files go out through `FileResponse` (sendfile under gunicorn) or, with
+`DOWNLOAD_OFFLOAD=nginx`, through nginx's `X-Accel-Redirect`; files on an HTTP
+location are relayed chunk by chunk with their digest checked on the way.
+"""
+
+import hashlib
+import logging
+import sys
+from urllib.parse import quote
+
+from django.conf import settings
+from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.utils import timezone
+
+import storage_client
+from downloads.exceptions import storage_error_to_api
+from downloads.models import DownloadRecord
+
+logger = logging.getLogger(__name__)
+Outcome = DownloadRecord.Outcome
+
+# Errors a WSGI server raises into the application when the client goes away.
+CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, GeneratorExit)
+
+
+def client_address(request):
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def content_disposition(filename, inline):
+    """`attachment; filename="…"; filename*=UTF-8''…` (RFC 6266), safe for any name."""
+    fallback = filename.encode("ascii", "replace").decode().replace("?", "_")
+    fallback = fallback.replace("\\", "_").replace('"', "_").replace("\r", "").replace("\n", "")
+    disposition = "inline" if inline else "attachment"
+    return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+def file_headers(data_file, *, inline):
+    """Headers of every successful download answer (SPEC §4), HEAD included."""
+    return {
+        "Content-Type": data_file.mime_type or "application/octet-stream",
+        "Content-Disposition": content_disposition(data_file.filename, inline),
+        "ETag": f'"{data_file.checksum}"',
+        "Accept-Ranges": "bytes",
+        "Cache-Control": "private",
+        "X-Content-Type-Options": "nosniff",
+    }
+
+
+class Transfer:
+    """One download that reached the storage; its record is written once, at the end."""
+
+    def __init__(self, request, data_file, *, status, start, length):
+        self.user = request.user if request.user.is_authenticated else None
+        self.address = client_address(request)
+        self.data_file = data_file
+        self.status = status
+        self.start = start
+        self.length = length
+        self.sent = 0
+        self.started = timezone.now()
+        self.outcome = None
+        self.error = ""
+        self.on_finish = []  # callbacks(transfer), e.g. releasing a quota slot
+
+    def fail(self, outcome, error):
+        self.outcome, self.error = outcome, str(error)
+
+    def finish(self):
+        """Called when the response closes (complete, aborted or failed): write the record."""
+        if self.outcome is None:
+            self.outcome = Outcome.COMPLETED if self.sent >= self.length else Outcome.ABORTED
+        product = self.data_file.product
+        DownloadRecord.objects.create(
+            user=self.user,
+            client_address=self.address,
+            product=product,
+            data_file=self.data_file,
+            dataset_id=product.dataset_id,
+            product_urn=product.urn,
+            checksum=self.data_file.checksum,
+            filename=self.data_file.filename,
+            status_code=self.status,
+            range_start=self.start,
+            bytes_expected=self.length,
+            bytes_sent=self.sent,
+            outcome=self.outcome,
+            error=self.error,
+            started=self.started,
+            ended=timezone.now(),
+        )
+        for callback in self.on_finish:
+            callback(self)
+
+
+class LocalFileRange:
+    """A byte range of an open file for FileResponse; counts what Python reads of it.
+
+    Under gunicorn the server asks for `fileno()` and sends the range with sendfile,
+    so nothing is read here: a close without a client error then means all was sent.
+    """
+
+    def __init__(self, path, start, length, transfer):
+        self.file = open(path, "rb")  # noqa: SIM115 - closed by close()
+        self.file.seek(start)
+        self.remaining = length
+        self.transfer = transfer
+        self.sendfile_asked = False
+
+    def fileno(self):
+        self.sendfile_asked = True
+        return self.file.fileno()
+
+    def read(self, size=-1):
+        if self.remaining <= 0:
+            return b""
+        size = self.remaining if size is None or size < 0 else min(size, self.remaining)
+        data = self.file.read(size)
+        self.remaining -= len(data)
+        self.transfer.sent += len(data)
+        return data
+
+    def close(self):
+        if self.file.closed:
+            return
+        self.file.close()
+        error = sys.exc_info()[1]
+        if self.sendfile_asked and self.transfer.sent == 0 and error is None:
+            self.transfer.sent = self.transfer.length
+        elif error is not None and self.transfer.sent < self.transfer.length:
+            self.transfer.fail(Outcome.ABORTED, f"{type(error).__name__}: {error}")
+        self.transfer.finish()
+
+
+class RelayedStream:
+    """Bytes from an HTTP location, relayed chunk by chunk, digest checked on the way.
+
+    The last chunk is held back until the digest is known: on a mismatch the response
+    stops short of its Content-Length, so no client keeps silently corrupt bytes.
+    """
+
+    def __init__(self, stream, transfer, digest):
+        self.stream = stream
+        self.transfer = transfer
+        self.digest = digest
+        self.held = None
+        self.pending_count = 0
+        self.closed = False
+
+    def __iter__(self):
+        return self
+
+    def __next__(self):
+        self.transfer.sent += self.pending_count  # the server wrote the previous chunk
+        self.pending_count = 0
+        try:
+            while True:
+                chunk = next(self.stream, None)
+                if chunk is None:
+                    return self._last_chunk()
+                if not chunk:
+                    continue
+                if self.digest is not None:
+                    self.digest.update(chunk)
+                previous, self.held = self.held, chunk
+                if previous is not None:
+                    self.pending_count = len(previous)
+                    return previous
+        except storage_client.StorageError as error:
+            logger.error("storage failed while sending %s: %s", self.transfer.data_file, error)
+            self.transfer.fail(Outcome.STORAGE_ERROR, error)
+            raise
+
+    def _last_chunk(self):
+        if self.held is None:
+            raise StopIteration
+        expected = self.transfer.data_file.checksum.lower()
+        if self.digest is not None and self.digest.hexdigest() != expected:
+            message = (
+                f"digest mismatch for {self.transfer.data_file.product.urn}/"
+                f"{self.transfer.data_file.checksum}: storage sent {self.digest.hexdigest()}"
+            )
+            logger.error(message)
+            self.transfer.fail(Outcome.CORRUPT, message)
+            raise storage_client.StorageUnavailable(message)
+        last, self.held = self.held, None
+        self.pending_count = len(last)
+        return last
+
+    def close(self):
+        if self.closed:
+            return
+        self.closed = True
+        self.stream.close()
+        if self.held is None and self.pending_count:
+            self.transfer.sent += self.pending_count  # the final chunk went out
+            self.pending_count = 0
+        self.transfer.finish()
+
+
+def digest_for(data_file, start, length):
+    """A hash object to check a whole-file transfer, or None (ranges, unknown algorithm)."""
+    if start != 0 or length != data_file.filesize:
+        return None
+    name = data_file.digest_algorithm.lower().replace("-", "")
+    try:
+        return hashlib.new(name)
+    except ValueError:
+        return None
+
+
+def open_transfer(request, data_file, location, *, start, length, status):
+    """Open the bytes (check 10: errors before the first byte become 502) and respond."""
+    transfer = Transfer(request, data_file, status=status, start=start, length=length)
+    key = data_file.storage_key
+    try:
+        path = location.local_path(key)
+        if path is not None and path.stat().st_size != data_file.filesize:
+            raise storage_client.StorageUnavailable(
+                f"{path} has {path.stat().st_size} bytes, the catalog says {data_file.filesize}"
+            )
+        if path is not None and settings.DOWNLOAD_OFFLOAD == "nginx":
+            response = HttpResponse(status=200)
+            response["X-Accel-Redirect"] = location.accel_path(key)
+            transfer.sent, transfer.outcome = length, Outcome.OFFLOADED
+            transfer.finish()
+            return response, transfer
+        if path is not None:
+            response = FileResponse(LocalFileRange(path, start, length, transfer), status=status)
+            response.block_size = storage_client.CHUNK_SIZE
+            return response, transfer
+        stream = location.open(key, offset=start, length=length)
+        if stream.length is not None and stream.length != length:
+            stream.close()
+            raise storage_client.StorageUnavailable(
+                f"storage answered {stream.length} bytes for a range of {length}"
+            )
+    except (storage_client.StorageError, OSError) as error:
+        logger.error("storage failed before sending %s: %s", data_file, error)
+        transfer.fail(Outcome.STORAGE_ERROR, error)
+        transfer.finish()
+        if isinstance(error, OSError):
+            error = storage_client.StorageUnavailable(str(error))
+        raise storage_error_to_api(error) from error
+    relay = RelayedStream(stream, transfer, digest_for(data_file, start, length))
+    return StreamingHttpResponse(relay, status=status), transfer

@@ -1,0 +1,113 @@
+"""JSON shapes of the REGARDS legacy search engine (SPEC §4 "Search")."""
+
+from django.conf import settings
+from django.urls import reverse
+from rest_framework import serializers
+
+from downloads.storage import get_location
+
+MAX_PAGE_SIZE = 1000
+SORTABLE_FIELDS = {
+    "id": "urn",
+    "providerId": "provider_id",
+    "label": "label",
+    "dataset": "dataset__urn",
+    "start_date": "start_date",
+    "end_date": "end_date",
+}
+
+
+class SearchParamsSerializer(serializers.Serializer):
+    q = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    page = serializers.IntegerField(required=False, min_value=0, max_value=10**9, default=0)
+    size = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=20
+    )
+    sort = serializers.ListField(
+        child=serializers.RegexField(
+            r"^(id|providerId|label|dataset|start_date|end_date|properties\.[A-Za-z_][A-Za-z0-9_]*)"
+            r"(,(ASC|DESC|asc|desc))?$",
+            max_length=200,
+            error_messages={"invalid": "Use sort=<field>,ASC|DESC with a sortable field."},
+        ),
+        required=False,
+        default=list,
+        max_length=10,
+    )
+
+    def validate_sort(self, values):
+        """["label,DESC", …] → ORM ordering ["-label", …]."""
+        ordering = []
+        for value in values:
+            field, _, direction = value.partition(",")
+            name = SORTABLE_FIELDS.get(field) or field.replace(".", "__")
+            ordering.append(("-" if direction.upper() == "DESC" else "") + name)
+        return ordering
+
+
+def base_url(request):
+    return settings.PUBLIC_BASE_URL or request.build_absolute_uri("/").rstrip("/")
+
+
+def file_json(data_file, product_urn, root):
+    if data_file.reference:
+        uri, online = data_file.uri, True
+    else:
+        path = reverse(
+            "download-file", kwargs={"aip_id": product_urn, "checksum": data_file.checksum}
+        )
+        uri = root + path
+        location = get_location(data_file.storage)
+        online = location is not None and location.tier == "online"
+    return {
+        "dataType": data_file.data_type,
+        "reference": data_file.reference,
+        "uri": uri,
+        "mimeType": data_file.mime_type,
+        "online": online,
+        "checksum": data_file.checksum,
+        "digestAlgorithm": data_file.digest_algorithm,
+        "filesize": data_file.filesize,
+        "filename": data_file.filename,
+        "types": data_file.types,
+    }
+
+
+def product_json(product, files, root):
+    """`files`: the files the caller may download (public types plus permitted private ones)."""
+    grouped = {}
+    for data_file in files:
+        grouped.setdefault(data_file.data_type, []).append(file_json(data_file, product.urn, root))
+    return {
+        "id": product.urn,
+        "providerId": product.provider_id,
+        "entityType": "DATA",
+        "label": product.label,
+        "model": product.model,
+        "tags": product.tags,
+        "properties": product.properties,
+        "geometry": product.geometry,
+        "files": grouped,
+    }
+
+
+def dataset_json(dataset):
+    license = dataset.license
+    return {
+        "id": dataset.urn,
+        "entityType": "DATASET",
+        "label": dataset.label,
+        "model": "DATASET",
+        "tags": [],
+        "properties": {
+            "license": None
+            if license is None
+            else {
+                "id": license.slug,
+                "title": license.title,
+                "url": license.url,
+                "version": license.version,
+            },
+        },
+        "geometry": None,
+    }

@@ -1,0 +1,153 @@
+"""Search API (REGARDS legacy engine): products ("dataobjects") and datasets."""
+
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from products import selectors
+from products.access import visible_datasets, visible_products
+from products.models import Dataset, Product
+from products.serializers import (
+    SearchParamsSerializer,
+    base_url,
+    dataset_json,
+    product_json,
+)
+from regards_catalog.errors import AuthenticationRequired, Forbidden, InvalidRequest, NotFound
+
+SEARCH_PARAMETERS = [
+    OpenApiParameter("q", str, description="Lucene query"),
+    OpenApiParameter("page", int, description="0-based page number"),
+    OpenApiParameter("size", int, description="page size (default 20, max 1000)"),
+    OpenApiParameter("sort", str, many=True, description="field,ASC|DESC (repeatable)"),
+]
+
+
+def search_params(request):
+    data = {key: request.query_params.get(key) for key in ("q", "page", "size")}
+    data = {key: value for key, value in data.items() if value is not None}
+    data["sort"] = request.query_params.getlist("sort")
+    serializer = SearchParamsSerializer(data=data)
+    if not serializer.is_valid():
+        field, errors = next(iter(serializer.errors.items()))
+        detail = errors[0] if isinstance(errors, list) else next(iter(errors.values()))[0]
+        raise InvalidRequest(f"{field}: {detail}", extra={"errors": serializer.errors})
+    return serializer.validated_data
+
+
+def page_json(request, page, content):
+    def link(rel, number):
+        query = request.GET.copy()
+        query.pop("token", None)  # a token never travels in a link
+        query["page"] = number
+        query["size"] = page.size
+        return {
+            "rel": rel,
+            "href": request.build_absolute_uri(f"{request.path}?{query.urlencode()}"),
+        }
+
+    links = [link("self", page.number)]
+    if page.has_next:
+        links.append(link("next", page.number + 1))
+    if page.has_previous:
+        links.append(link("previous", page.number - 1))
+    return {
+        "metadata": {
+            "size": page.size,
+            "totalElements": page.total,
+            "totalPages": page.total_pages,
+            "number": page.number,
+        },
+        "content": content,
+        "links": links,
+        "facets": [],
+    }
+
+
+def product_entries(request, products):
+    root = base_url(request)
+    return [
+        {
+            "content": product_json(product, files, root),
+            "links": [
+                {"rel": "self", "href": root + reverse("product-detail", args=[product.urn])}
+            ],
+        }
+        for product, files in selectors.products_with_files(user=request.user, products=products)
+    ]
+
+
+def product_page(request, dataset=None):
+    params = search_params(request)
+    products = selectors.product_search(
+        user=request.user, q=params["q"], ordering=params["sort"], dataset=dataset
+    )
+    page = selectors.Page(products, number=params["page"], size=params["size"])
+    return Response(page_json(request, page, product_entries(request, page.items)))
+
+
+def denied(user):
+    return Forbidden() if user.is_authenticated else AuthenticationRequired()
+
+
+class ProductSearchView(APIView):
+    @extend_schema(parameters=SEARCH_PARAMETERS, responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        return product_page(request)
+
+
+class ProductDetailView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, urn):
+        product = Product.objects.filter(urn=urn).first()
+        if product is None:
+            raise NotFound(f"No product {urn}.")
+        visible = visible_products(request.user).filter(pk=product.pk)
+        if not visible.exists():
+            raise denied(request.user)
+        (entry,) = product_entries(request, visible)
+        return Response(entry["content"])
+
+
+class DatasetSearchView(APIView):
+    @extend_schema(parameters=SEARCH_PARAMETERS, responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        params = search_params(request)
+        datasets = selectors.dataset_search(user=request.user, q=params["q"])
+        page = selectors.Page(datasets, number=params["page"], size=params["size"])
+        root = base_url(request)
+        content = [
+            {
+                "content": dataset_json(dataset),
+                "links": [
+                    {
+                        "rel": "self",
+                        "href": f"{root}{request.path.rsplit('/search', 1)[0]}/{dataset.urn}",
+                    }
+                ],
+            }
+            for dataset in page.items
+        ]
+        return Response(page_json(request, page, content))
+
+
+def visible_dataset_or_error(user, urn):
+    dataset = get_object_or_404(Dataset.objects.select_related("license"), urn=urn)
+    if not visible_datasets(user).filter(pk=dataset.pk).exists():
+        raise denied(user)
+    return dataset
+
+
+class DatasetDetailView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, urn):
+        return Response(dataset_json(visible_dataset_or_error(request.user, urn)))
+
+
+class DatasetProductSearchView(APIView):
+    @extend_schema(parameters=SEARCH_PARAMETERS, responses=OpenApiTypes.OBJECT)
+    def get(self, request, urn):
+        return product_page(request, dataset=visible_dataset_or_error(request.user, urn))
