@@ -6,10 +6,14 @@ these run. Each check either returns what the next one needs or raises its error
 
 import logging
 
-from downloads.exceptions import RestoreRequired, StorageUnavailable
+from django.urls import reverse
+
+from downloads import services
+from downloads.exceptions import LicenseNotAccepted, RestoreRequired, StorageUnavailable
 from downloads.storage import get_location
 from products import access
 from products.models import CHECKSUM, PRODUCT_URN, Product
+from products.serializers import base_url
 from regards_catalog.errors import AuthenticationRequired, Forbidden, InvalidRequest, NotFound
 
 logger = logging.getLogger(__name__)
@@ -49,10 +53,37 @@ def file_access(user, data_file):
 
 
 def license_accepted(request, data_file):
-    """6. A private file of a licensed dataset needs the caller's acceptance.
+    """6. A private file of a licensed dataset needs the caller's acceptance of its current
+    version; `acceptLicense=true` records it first (logged-in users only)."""
+    license = data_file.product.dataset.license
+    if data_file.is_public_type or license is None:
+        return
+    user = request.user
+    if user.is_authenticated:
+        if services.license_is_accepted(user=user, license=license):
+            return
+        if request.query_params.get("acceptLicense", "").lower() == "true":
+            services.license_accept(user=user, license=license)
+            return
+        message = f'Accept the licence "{license.title}" (version {license.version}) first.'
+    else:
+        message = "Files of this dataset need a licence accepted by a logged-in user."
+    raise LicenseNotAccepted(
+        message,
+        extra={
+            "license": base_url(request) + reverse("license-page", args=[license.slug]),
+            "accept": _accept_license_url(request),
+            "version": license.version,
+        },
+    )
 
-    Comes with the licences-and-quotas issue; public file types never need it.
-    """
+
+def _accept_license_url(request):
+    """This download URL with acceptLicense=true (and never the caller's token)."""
+    query = request.GET.copy()
+    query.pop("token", None)
+    query["acceptLicense"] = "true"
+    return base_url(request) + request.path + "?" + query.urlencode()
 
 
 def readable_location(data_file, restore_url):
@@ -68,8 +99,17 @@ def readable_location(data_file, restore_url):
     return location
 
 
-def quota_available(request, data_file, *, counts):
+def quota_available(request, data_file, *, counts, take_slot):
     """9 and 9b. Download count, volume and simultaneous-download limits.
 
-    Comes with the licences-and-quotas issue; public file types never need it.
+    Returns the slot taken for this download (None for public file types, which need no
+    quota, and for HEAD, which only checks).
     """
+    if data_file.is_public_type:
+        return None
+    user = request.user if request.user.is_authenticated else None
+    quota = services.quota_for(user=user, address=services.client_address(request))
+    if not take_slot:
+        services.quota_check(quota=quota, counts=counts)
+        return None
+    return services.slot_acquire(quota=quota, counts=counts)

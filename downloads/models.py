@@ -49,6 +49,8 @@ class DownloadRecord(models.Model):
         STORAGE_ERROR = "STORAGE_ERROR"
         CORRUPT = "CORRUPT", "Checksum mismatch"
         OFFLOADED = "OFFLOADED", "Handed to nginx"
+        QUOTA_EXCEEDED = "QUOTA_EXCEEDED", "Refused: quota exceeded"
+        RATE_LIMITED = "RATE_LIMITED", "Refused: too many simultaneous downloads"
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
@@ -81,3 +83,97 @@ class DownloadRecord(models.Model):
 
     def __str__(self):
         return f"{self.product_urn}/{self.checksum} {self.outcome}"
+
+
+UNLIMITED = -1
+limit_field_help = "-1 = unlimited"
+
+
+class QuotaDefaults(models.Model):
+    """The limits of every user without their own (one row, edited by stewards)."""
+
+    max_quota = models.IntegerField(
+        "maxQuota", default=UNLIMITED, help_text="Downloads per period. " + limit_field_help
+    )
+    rate_limit = models.IntegerField(
+        "rateLimit", default=UNLIMITED, help_text="Simultaneous downloads. " + limit_field_help
+    )
+    max_volume = models.BigIntegerField(
+        "maxVolume", default=UNLIMITED, help_text="Bytes per period. " + limit_field_help
+    )
+
+    class Meta:
+        verbose_name = verbose_name_plural = "quota defaults"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(pk=1), name="single_quota_defaults_row"),
+            models.CheckConstraint(
+                condition=models.Q(max_quota__gte=-1, rate_limit__gte=-1, max_volume__gte=-1),
+                name="quota_defaults_at_least_minus_one",
+            ),
+        ]
+
+    def __str__(self):
+        return "Default quota limits"
+
+    @classmethod
+    def current(cls):
+        return cls.objects.get_or_create(pk=1)[0]
+
+
+class Quota(models.Model):
+    """Limits and usage of one user, or of one client address for anonymous downloads.
+
+    Counters change only through conditional UPDATEs or under this row's lock
+    (downloads.services), never by reading then writing in Python.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="quota",
+    )
+    client_address = models.GenericIPAddressField(null=True, blank=True, unique=True)
+    # None: the default limit applies.
+    max_quota = models.IntegerField("maxQuota", null=True, blank=True, help_text=limit_field_help)
+    rate_limit = models.IntegerField("rateLimit", null=True, blank=True, help_text=limit_field_help)
+    max_volume = models.BigIntegerField(
+        "maxVolume", null=True, blank=True, help_text=limit_field_help
+    )
+    current_quota = models.IntegerField("downloads", default=0)
+    current_volume = models.BigIntegerField("bytes", default=0)
+    since = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False) ^ models.Q(client_address__isnull=False),
+                name="quota_for_a_user_or_an_address",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_quota__gte=-1, rate_limit__gte=-1, max_volume__gte=-1),
+                name="quota_limits_at_least_minus_one",
+            ),
+        ]
+
+    def __str__(self):
+        return self.user.email if self.user_id else f"anonymous {self.client_address}"
+
+    def limits(self, defaults):
+        """(maxQuota, rateLimit, maxVolume): this quota's own limits, else the defaults."""
+        own = (self.max_quota, self.rate_limit, self.max_volume)
+        default = (defaults.max_quota, defaults.rate_limit, defaults.max_volume)
+        return tuple(d if o is None else o for o, d in zip(own, default, strict=True))
+
+
+class DownloadSlot(models.Model):
+    """A lease on one simultaneous download; renewed while streaming, so a killed worker's
+    slot expires by itself."""
+
+    quota = models.ForeignKey(Quota, on_delete=models.CASCADE, related_name="slots")
+    acquired = models.DateTimeField(auto_now_add=True)
+    expires = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"slot of {self.quota} until {self.expires:%H:%M:%S}"

@@ -15,7 +15,8 @@ from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 
 import storage_client
-from downloads.exceptions import storage_error_to_api
+from downloads import services
+from downloads.exceptions import QuotaExceeded, RateLimited, storage_error_to_api
 from downloads.models import DownloadRecord
 
 logger = logging.getLogger(__name__)
@@ -23,10 +24,6 @@ Outcome = DownloadRecord.Outcome
 
 # Errors a WSGI server raises into the application when the client goes away.
 CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, GeneratorExit)
-
-
-def client_address(request):
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def content_disposition(filename, inline):
@@ -52,9 +49,9 @@ def file_headers(data_file, *, inline):
 class Transfer:
     """One download that reached the storage; its record is written once, at the end."""
 
-    def __init__(self, request, data_file, *, status, start, length):
+    def __init__(self, request, data_file, *, status, start, length, slot=None):
         self.user = request.user if request.user.is_authenticated else None
-        self.address = client_address(request)
+        self.address = services.client_address(request)
         self.data_file = data_file
         self.status = status
         self.start = start
@@ -63,7 +60,7 @@ class Transfer:
         self.started = timezone.now()
         self.outcome = None
         self.error = ""
-        self.on_finish = []  # callbacks(transfer), e.g. releasing a quota slot
+        self.slot = slot
 
     def fail(self, outcome, error):
         self.outcome, self.error = outcome, str(error)
@@ -91,8 +88,16 @@ class Transfer:
             started=self.started,
             ended=timezone.now(),
         )
-        for callback in self.on_finish:
-            callback(self)
+        if self.slot is not None:
+            services.slot_release(slot=self.slot, bytes_sent=self.sent)
+
+
+def record_refusal(request, data_file, error, *, start, length):
+    """A download refused at check 9 or 9b leaves a record too (SPEC §4)."""
+    transfer = Transfer(request, data_file, status=error.status_code, start=start, length=length)
+    outcome = Outcome.RATE_LIMITED if isinstance(error, RateLimited) else Outcome.QUOTA_EXCEEDED
+    transfer.fail(outcome, error.detail)
+    transfer.finish()
 
 
 class LocalFileRange:
@@ -211,9 +216,30 @@ def digest_for(data_file, start, length):
         return None
 
 
-def open_transfer(request, data_file, location, *, start, length, status):
-    """Open the bytes (check 10: errors before the first byte become 502) and respond."""
-    transfer = Transfer(request, data_file, status=status, start=start, length=length)
+def open_transfer(request, data_file, location, *, start, length, status, slot=None, counts=False):
+    """Open the bytes (check 10: errors before the first byte become 502) and respond.
+
+    With a quota `slot`, the download is counted once the storage has answered (`counts`),
+    and the slot is released when the response closes.
+    """
+    transfer = Transfer(request, data_file, status=status, start=start, length=length, slot=slot)
+    response, source = _open(request, transfer, location)
+    if counts and not services.quota_count_download(quota=slot.quota):
+        # A parallel download took the last one between check 9 and now.
+        transfer.fail(Outcome.QUOTA_EXCEEDED, QuotaExceeded.default_detail)
+        transfer.sent = 0
+        if source is not None:
+            source.close()  # writes the record and frees the slot
+        else:
+            transfer.finish()
+        raise QuotaExceeded()
+    if source is None:  # offloaded to nginx: nothing closes on our side
+        transfer.finish()
+    return response
+
+
+def _open(request, transfer, location):
+    data_file, start, length = transfer.data_file, transfer.start, transfer.length
     key = data_file.storage_key
     try:
         path = location.local_path(key)
@@ -224,13 +250,14 @@ def open_transfer(request, data_file, location, *, start, length, status):
         if path is not None and settings.DOWNLOAD_OFFLOAD == "nginx":
             response = HttpResponse(status=200)
             response["X-Accel-Redirect"] = location.accel_path(key)
+            # nginx sends the bytes after we return: no byte count, no slot held meanwhile.
             transfer.sent, transfer.outcome = length, Outcome.OFFLOADED
-            transfer.finish()
-            return response, transfer
+            return response, None
         if path is not None:
-            response = FileResponse(LocalFileRange(path, start, length, transfer), status=status)
+            file_range = LocalFileRange(path, start, length, transfer)
+            response = FileResponse(file_range, status=transfer.status)
             response.block_size = storage_client.CHUNK_SIZE
-            return response, transfer
+            return response, file_range
         stream = location.open(key, offset=start, length=length)
         if stream.length is not None and stream.length != length:
             stream.close()
@@ -245,4 +272,4 @@ def open_transfer(request, data_file, location, *, start, length, status):
             error = storage_client.StorageUnavailable(str(error))
         raise storage_error_to_api(error) from error
     relay = RelayedStream(stream, transfer, digest_for(data_file, start, length))
-    return StreamingHttpResponse(relay, status=status), transfer
+    return StreamingHttpResponse(relay, status=transfer.status), relay

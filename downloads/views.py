@@ -1,15 +1,25 @@
-"""The download endpoint: the checks of SPEC §4 in order, then the bytes."""
+"""Download, licence and quota API views; the download view runs the checks of SPEC §4."""
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_http_methods
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from downloads import checks
+from downloads import checks, services
+from downloads.exceptions import QuotaExceeded, RateLimited
+from downloads.models import License, LicenseAcceptance, QuotaDefaults
 from downloads.ranges import RangeNotSatisfiable, requested_range
-from downloads.transfers import file_headers, open_transfer
+from downloads.serializers import QuotaLimitsSerializer, license_json, quota_limits_json
+from downloads.transfers import file_headers, open_transfer, record_refusal
+from products.access import sees_everything
 from products.serializers import base_url
-from regards_catalog.errors import ApiError
+from regards_catalog.errors import ApiError, InvalidRequest, NotFound
 
 
 class RangeNotSatisfiableError(ApiError):
@@ -20,6 +30,22 @@ class RangeNotSatisfiableError(ApiError):
 
 def flag(request, name):
     return request.query_params.get(name, "").lower() == "true"
+
+
+def byte_range(request, data_file, headers):
+    """(start, length, status) of the answer; adds Content-Range to `headers` for a 206."""
+    size = data_file.filesize
+    try:
+        wanted = requested_range(
+            request.headers.get("Range"), request.headers.get("If-Range"), headers["ETag"], size
+        )
+    except RangeNotSatisfiable:
+        raise RangeNotSatisfiableError(headers={"Content-Range": f"bytes */{size}"}) from None
+    if wanted is None:
+        return 0, size, 200
+    start, end = wanted
+    headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+    return start, end - start + 1, 206
 
 
 class DownloadView(APIView):
@@ -53,26 +79,26 @@ class DownloadView(APIView):
         location = checks.readable_location(data_file, restore_url)
 
         headers = file_headers(data_file, inline=flag(request, "isContentInline"))
-        size = data_file.filesize
-        try:
-            byte_range = requested_range(
-                request.headers.get("Range"),
-                request.headers.get("If-Range"),
-                headers["ETag"],
-                size,
-            )
-        except RangeNotSatisfiable:
-            raise RangeNotSatisfiableError(headers={"Content-Range": f"bytes */{size}"}) from None
-        start, end = byte_range or (0, size - 1)
-        length = end - start + 1
-        status = 206 if byte_range else 200
-        if byte_range:
-            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        start, length, status = byte_range(request, data_file, headers)
 
-        checks.quota_available(request, data_file, counts=send_body and start == 0)
+        # A download counts when it starts at byte 0; a resume takes a slot but no count.
+        counts = start == 0
+        try:
+            slot = checks.quota_available(request, data_file, counts=counts, take_slot=send_body)
+        except (QuotaExceeded, RateLimited) as refusal:
+            if send_body:
+                record_refusal(request, data_file, refusal, start=start, length=length)
+            raise
         if send_body:
-            response, _ = open_transfer(
-                request, data_file, location, start=start, length=length, status=status
+            response = open_transfer(
+                request,
+                data_file,
+                location,
+                start=start,
+                length=length,
+                status=status,
+                slot=slot,
+                counts=counts and slot is not None,
             )
         else:
             response = HttpResponse(status=status)
@@ -84,3 +110,137 @@ class DownloadView(APIView):
         for name, value in headers.items():
             response[name] = value
         return response
+
+
+# Licences
+
+
+def license_or_404(slug):
+    return get_object_or_404(License, slug=slug)
+
+
+def accepted_versions(user):
+    """{license id: set of versions} the user accepted; empty for anonymous callers."""
+    if not user.is_authenticated:
+        return {}
+    versions = {}
+    for license_id, version in LicenseAcceptance.objects.filter(user=user).values_list(
+        "license_id", "version"
+    ):
+        versions.setdefault(license_id, set()).add(version)
+    return versions
+
+
+def is_accepted(license, versions):
+    return license.version in versions.get(license.pk, ())
+
+
+class LicenseListView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        versions = accepted_versions(request.user)
+        return Response(
+            [
+                license_json(license, accepted=is_accepted(license, versions))
+                for license in License.objects.order_by("slug")
+            ]
+        )
+
+
+class LicenseDetailView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, slug):
+        license = license_or_404(slug)
+        accepted = is_accepted(license, accepted_versions(request.user))
+        return Response(license_json(license, accepted=accepted))
+
+
+class LicenseAcceptView(APIView):
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    def post(self, request, slug):
+        license = license_or_404(slug)
+        services.license_accept(user=request.user, license=license)
+        return Response(license_json(license, accepted=True))
+
+
+@require_http_methods(["GET", "POST"])
+def license_page(request, slug):
+    """HTML page of a licence with an Accept button (session login)."""
+    license = license_or_404(slug)
+    user = request.user
+    if request.method == "POST":
+        if not user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        services.license_accept(user=user, license=license)
+    accepted = user.is_authenticated and services.license_is_accepted(user=user, license=license)
+    return render(
+        request,
+        "license.html",
+        {"license": license, "accepted": accepted, "next": request.GET.get("next", "")},
+    )
+
+
+# Quotas (REGARDS rs-storage paths)
+
+
+def quota_json(quota):
+    limits = quota.limits(QuotaDefaults.current())
+    email = quota.user.email if quota.user_id else None
+    return {
+        **quota_limits_json(email, limits),
+        "currentQuota": quota.current_quota,
+        "currentRate": services.live_slots(quota).count(),
+        "currentVolume": quota.current_volume,
+        "since": quota.since,
+    }
+
+
+class CurrentQuotaView(APIView):
+    """The caller's limits and usage (anonymous callers: their client address's)."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        user = request.user if request.user.is_authenticated else None
+        quota = services.quota_for(user=user, address=services.client_address(request))
+        return Response(quota_json(quota))
+
+
+class IsSteward(IsAuthenticated):
+    def has_permission(self, request, view):
+        return super().has_permission(request, view) and sees_everything(request.user)
+
+
+class UserQuotaView(APIView):
+    """A user's limits, for stewards: GET, and PUT with the REGARDS fields."""
+
+    permission_classes = [IsSteward]
+
+    def user_quota(self, email):
+        user = get_user_model().objects.filter(email__iexact=email).order_by("id").first()
+        if user is None:
+            raise NotFound(f"No user {email}.")
+        return services.quota_for(user=user)
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, email):
+        quota = self.user_quota(email)
+        return Response(quota_limits_json(quota.user.email, quota.limits(QuotaDefaults.current())))
+
+    @extend_schema(request=QuotaLimitsSerializer, responses=OpenApiTypes.OBJECT)
+    def put(self, request, email):
+        quota = self.user_quota(email)
+        serializer = QuotaLimitsSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        if data["email"].lower() != quota.user.email.lower():
+            raise InvalidRequest("The email in the body differs from the one in the path.")
+        services.quota_limits_set(
+            quota=quota,
+            max_quota=data["maxQuota"],
+            rate_limit=data["rateLimit"],
+            max_volume=data.get("maxVolume", quota.max_volume),
+        )
+        quota.refresh_from_db()
+        return Response(quota_limits_json(quota.user.email, quota.limits(QuotaDefaults.current())))

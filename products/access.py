@@ -17,6 +17,8 @@ STEWARD_PERMISSIONS = {
     "downloads.license": ("add", "change", "view"),
     "downloads.licenseacceptance": ("view",),
     "downloads.downloadrecord": ("view",),
+    "downloads.quota": ("change", "view"),
+    "downloads.quotadefaults": ("change", "view"),
     "auth.user": ("view",),
 }
 

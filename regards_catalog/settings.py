@@ -193,3 +193,11 @@ LOGGING = {
         "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+
+# Quotas: a download slot is a lease renewed while streaming; a killed worker's slot
+# frees itself after SLOT_LEASE_SECONDS.
+SLOT_LEASE_SECONDS = env_int("SLOT_LEASE_SECONDS", 60)
+RATE_LIMIT_RETRY_AFTER = env_int("RATE_LIMIT_RETRY_AFTER", 10)
+
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "/api/v1/docs"

@@ -1,0 +1,31 @@
+from rest_framework import serializers
+
+
+def license_json(license, *, accepted):
+    return {
+        "id": license.slug,
+        "title": license.title,
+        "url": license.url,
+        "text": license.text,
+        "version": license.version,
+        "accepted": accepted,
+    }
+
+
+def quota_limits_json(email, limits):
+    max_quota, rate_limit, max_volume = limits
+    return {"email": email, "maxQuota": max_quota, "rateLimit": rate_limit, "maxVolume": max_volume}
+
+
+class LimitField(serializers.IntegerField):
+    def __init__(self, **kwargs):
+        super().__init__(min_value=-1, max_value=2**62, **kwargs)
+
+
+class QuotaLimitsSerializer(serializers.Serializer):
+    """PUT /quota/{email}: REGARDS clients send the first three fields only."""
+
+    email = serializers.EmailField()
+    maxQuota = LimitField()  # noqa: N815 - REGARDS field names
+    rateLimit = LimitField()  # noqa: N815
+    maxVolume = LimitField(required=False)  # noqa: N815
