@@ -1,11 +1,16 @@
 """Licences, download records (and, later, quotas and restore requests)."""
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
+
+LICENSE_ID = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z", "A licence id is made of letters, digits, '.', '_' and '-'."
+)
 
 
 class License(models.Model):
-    slug = models.SlugField("id", max_length=100, unique=True)
+    slug = models.CharField("id", max_length=100, unique=True, validators=[LICENSE_ID])
     title = models.CharField(max_length=300)
     url = models.URLField(max_length=2000, blank=True)
     text = models.TextField(blank=True)
@@ -177,3 +182,48 @@ class DownloadSlot(models.Model):
 
     def __str__(self):
         return f"slot of {self.quota} until {self.expires:%H:%M:%S}"
+
+
+class RestoreRequest(models.Model):
+    """A request to copy a nearline file into its location's cache (SPEC §3 Availability).
+
+    At most one request per file is PENDING or RUNNING (a database constraint), so
+    repeated restore calls never queue the same copy twice.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "PENDING"
+        RUNNING = "RUNNING"
+        DONE = "DONE"
+        FAILED = "FAILED"
+
+    ACTIVE = (Status.PENDING, Status.RUNNING)
+
+    data_file = models.ForeignKey(
+        "products.DataFile", on_delete=models.CASCADE, related_name="restore_requests"
+    )
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    error = models.TextField(blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    requested = models.DateTimeField(auto_now_add=True, db_index=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+    available_until = models.DateTimeField(null=True, blank=True, db_index=True)
+    purged = models.BooleanField(default=False, help_text="The cached copy has been deleted.")
+
+    class Meta:
+        ordering = ["-requested"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["data_file"],
+                condition=models.Q(status__in=["PENDING", "RUNNING"]),
+                name="one_active_restore_per_file",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "requested"])]
+
+    def __str__(self):
+        return f"restore of {self.data_file} ({self.status})"

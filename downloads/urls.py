@@ -11,10 +11,10 @@ urlpatterns = [
     ),
     path("rs-catalog/licenses", views.LicenseListView.as_view(), name="license-list"),
     path(
-        "rs-catalog/licenses/<slug:slug>", views.LicenseDetailView.as_view(), name="license-detail"
+        "rs-catalog/licenses/<str:slug>", views.LicenseDetailView.as_view(), name="license-detail"
     ),
     path(
-        "rs-catalog/licenses/<slug:slug>/accept",
+        "rs-catalog/licenses/<str:slug>/accept",
         views.LicenseAcceptView.as_view(),
         name="license-accept",
     ),

@@ -18,7 +18,7 @@ urlpatterns = [
     path("api/v1/rs-authentication/oauth/token", views.TokenView.as_view(), name="oauth-token"),
     path("api/v1/rs-catalog/", include("products.urls")),
     path("api/v1/", include("downloads.urls")),
-    path("licenses/<slug:slug>", license_page, name="license-page"),
+    path("licenses/<str:slug>", license_page, name="license-page"),
     path("accounts/login/", LoginView.as_view(template_name="login.html"), name="login"),
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
 ]

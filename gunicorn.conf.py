@@ -1,0 +1,16 @@
+"""gunicorn settings for `make serve` (each overridable by the usual GUNICORN_CMD_ARGS)."""
+
+import os
+
+bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WORKERS", "4"))
+# Threads let one worker stream several files while others wait on the database.
+worker_class = "gthread"
+threads = int(os.environ.get("THREADS", "8"))
+# Long downloads are normal: a worker is only killed when silent for this long.
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
+sendfile = True
+accesslog = "-"
+# %(U)s is the path without its query string: tokens given as ?token= never reach the log.
+access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss "%(a)s"'
+forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")

@@ -1,0 +1,74 @@
+"""Writes behind the management commands: users for the catalog, files into storage."""
+
+import hashlib
+import os
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import BaseUserManager
+from django.contrib.auth.models import Group
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import transaction
+
+from products.access import STEWARD_GROUP
+from products.models import AccessGroup
+from storage_client import CHUNK_SIZE, LocalLocation
+
+
+@transaction.atomic
+def user_upsert(*, email, password=None, groups=(), steward=False):
+    """Create or update the user `email`; groups and steward rights are added, never removed.
+
+    Raises ValidationError, before writing anything, for a bad email or an unknown group.
+    """
+    email = BaseUserManager.normalize_email(email.strip())
+    validate_email(email)
+    groups = list(dict.fromkeys(groups))
+    access_groups = list(AccessGroup.objects.filter(name__in=groups))
+    unknown = sorted(set(groups) - {group.name for group in access_groups})
+    if unknown:
+        raise ValidationError(f"unknown access group(s): {', '.join(unknown)}")
+
+    User = get_user_model()
+    # Users are identified by their email (SPEC §4), as regards_catalog.auth does.
+    user = (
+        User.objects.filter(email__iexact=email).order_by("id").first()
+        or User.objects.filter(username=email).first()
+    )
+    if user is None:
+        user = User(username=email)
+        user.set_unusable_password()
+    user.email = user.email or email
+    if password is not None:
+        user.set_password(password)
+    if steward:
+        user.is_staff = True
+    user.save()
+    user.access_groups.add(*access_groups)
+    if steward:
+        user.groups.add(Group.objects.get_or_create(name=STEWARD_GROUP)[0])
+    return user
+
+
+def file_md5(path):
+    """Hex MD5 of a file, read in chunks so that memory stays flat whatever its size."""
+    digest = hashlib.md5()
+    with open(path, "rb") as file:
+        while chunk := file.read(CHUNK_SIZE):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def file_store(*, path, location, key=None):
+    """Copy a local file into a local storage location under `key` (default: its MD5).
+
+    Returns the MD5. Raises ValueError for a location that cannot be written from here,
+    OSError for an unreadable file, storage_client errors for a bad key.
+    """
+    if not isinstance(location, LocalLocation):
+        raise ValueError(f"location {location.name!r} is not a local folder: cannot store into it")
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path} is not a file")
+    checksum = file_md5(path)
+    location.store(path, key or checksum)
+    return checksum
