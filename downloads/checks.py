@@ -6,10 +6,17 @@ these run. Each check either returns what the next one needs or raises its error
 
 import logging
 
+from django.conf import settings
 from django.urls import reverse
 
 from downloads import services
-from downloads.exceptions import LicenseNotAccepted, RestoreRequired, StorageUnavailable
+from downloads.availability import file_states
+from downloads.exceptions import (
+    LicenseNotAccepted,
+    RestorePending,
+    RestoreRequired,
+    StorageUnavailable,
+)
 from downloads.storage import get_location
 from products import access
 from products.models import CHECKSUM, PRODUCT_URN, Product
@@ -86,15 +93,23 @@ def _accept_license_url(request):
     return base_url(request) + request.path + "?" + query.urlencode()
 
 
-def readable_location(data_file, restore_url):
-    """8. The file's location exists and, if nearline, holds a restored copy."""
+def readable_location(request, data_file):
+    """8 and 8b. The file's location exists and, if nearline, holds a restored copy."""
     location = get_location(data_file.storage)
     if location is None:
         logger.error("file %s names unknown storage location %r", data_file.pk, data_file.storage)
         raise StorageUnavailable()
-    if location.is_nearline and not location.is_cached(data_file.storage_key):
+    if not location.is_nearline:
+        return location
+    state = file_states([data_file])[data_file.pk]
+    if state.restoring:
+        raise RestorePending(headers={"Retry-After": str(settings.RESTORE_RETRY_AFTER)})
+    if not state.available:
         raise RestoreRequired(
-            extra={"restore": restore_url, "product_ids": [data_file.product.urn]}
+            extra={
+                "restore": base_url(request) + reverse("restore"),
+                "product_ids": [data_file.product.urn],
+            }
         )
     return location
 

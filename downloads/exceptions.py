@@ -14,7 +14,9 @@ class LicenseNotAccepted(ApiError):
 class RestoreRequired(ApiError):
     status_code = 409
     default_code = "restore_required"
-    default_detail = "This file is on nearline storage: request its restore first."
+    default_detail = (
+        'This file is on nearline storage: POST {"product_ids": [...]} to the restore link first.'
+    )
 
 
 class RestorePending(ApiError):

@@ -1,5 +1,7 @@
 from rest_framework import serializers
 
+from products.models import PRODUCT_URN
+
 
 def license_json(license, *, accepted):
     return {
@@ -29,3 +31,29 @@ class QuotaLimitsSerializer(serializers.Serializer):
     maxQuota = LimitField()  # noqa: N815 - REGARDS field names
     rateLimit = LimitField()  # noqa: N815
     maxVolume = LimitField(required=False)  # noqa: N815
+
+
+MAX_PRODUCT_IDS = 100
+
+
+class ProductIdsSerializer(serializers.Serializer):
+    product_ids = serializers.ListField(
+        child=serializers.RegexField(PRODUCT_URN.pattern, max_length=200),
+        min_length=1,
+        max_length=MAX_PRODUCT_IDS,
+    )
+
+
+def file_availability_json(data_file, state):
+    return {
+        "checksum": data_file.checksum,
+        "available": state.available,
+        "expiration_date": state.expiration,
+    }
+
+
+def file_restore_json(data_file, state):
+    body = {**file_availability_json(data_file, state), "status": state.status}
+    if state.error:
+        body["error"] = state.error
+    return body

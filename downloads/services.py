@@ -1,4 +1,4 @@
-"""Writes about licences and quotas. Counters change by conditional UPDATE or under the
+"""Writes about licences, quotas and restores. Counters change by conditional UPDATE or under the
 quota row's lock — never read in Python then written back."""
 
 import logging
@@ -10,6 +10,7 @@ from django.db import IntegrityError, close_old_connections, connection, transac
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
+from downloads.availability import file_states
 from downloads.exceptions import QuotaExceeded, RateLimited
 from downloads.models import (
     UNLIMITED,
@@ -17,7 +18,10 @@ from downloads.models import (
     LicenseAcceptance,
     Quota,
     QuotaDefaults,
+    RestoreRequest,
 )
+from downloads.storage import get_location
+from storage_client import StorageError
 
 logger = logging.getLogger(__name__)
 ANONYMOUS_WITHOUT_ADDRESS = "0.0.0.0"
@@ -194,3 +198,116 @@ def quota_limits_set(*, quota, max_quota, rate_limit, max_volume):
     Quota.objects.filter(pk=quota.pk).update(
         max_quota=max_quota, rate_limit=rate_limit, max_volume=max_volume
     )
+
+
+# Restores from nearline storage
+
+
+def restore_request(*, user, data_files):
+    """Ask for the restore of the nearline `data_files` that are not available.
+
+    Idempotent: a file with a pending or running restore is not requested again (the
+    database allows one active request per file). Returns {file id: FileState}.
+    """
+    states = file_states(data_files)
+    wanted = [
+        RestoreRequest(data_file=data_file, requested_by=user)
+        for data_file in data_files
+        if states[data_file.pk].status in ("NEARLINE", RestoreRequest.Status.FAILED)
+    ]
+    RestoreRequest.objects.bulk_create(wanted, ignore_conflicts=True)
+    return file_states(data_files) if wanted else states
+
+
+def restore_claim(*, worker):
+    """Claim the oldest pending restore for `worker`, or None: exactly one worker gets it."""
+    while True:
+        with transaction.atomic():
+            pending = (
+                RestoreRequest.objects.select_for_update(skip_locked=True)
+                .filter(status=RestoreRequest.Status.PENDING)
+                .order_by("requested", "id")
+                .first()
+            )
+            if pending is None:
+                return None
+            # The conditional UPDATE keeps the claim exact where SKIP LOCKED does not exist.
+            claimed = RestoreRequest.objects.filter(
+                pk=pending.pk, status=RestoreRequest.Status.PENDING
+            ).update(
+                status=RestoreRequest.Status.RUNNING,
+                started=timezone.now(),
+                attempts=F("attempts") + 1,
+                error=f"claimed by {worker}",
+            )
+        if claimed:
+            return RestoreRequest.objects.select_related("data_file").get(pk=pending.pk)
+
+
+def restore_run(*, restore):
+    """Copy the file of a claimed request into its location's cache; DONE or FAILED."""
+    data_file = restore.data_file
+    location = get_location(data_file.storage)
+    try:
+        if location is None or not location.is_nearline:
+            raise StorageError(f"location {data_file.storage!r} is not a nearline location")
+        location.restore(data_file.storage_key)
+    except (StorageError, OSError, ValueError) as error:
+        logger.error("restore of %s failed: %s", data_file, error)
+        RestoreRequest.objects.filter(pk=restore.pk).update(
+            status=RestoreRequest.Status.FAILED,
+            error=str(error)[:2000],
+            finished=timezone.now(),
+        )
+        return False
+    now = timezone.now()
+    RestoreRequest.objects.filter(pk=restore.pk).update(
+        status=RestoreRequest.Status.DONE,
+        error="",
+        finished=now,
+        available_until=now + timedelta(hours=settings.RESTORE_AVAILABILITY_HOURS),
+    )
+    return True
+
+
+def restore_retry(*, restores):
+    """Put failed requests back in the queue (a file already queued again is skipped)."""
+    retried = 0
+    for restore in restores.filter(status=RestoreRequest.Status.FAILED):
+        try:
+            with transaction.atomic():
+                retried += RestoreRequest.objects.filter(pk=restore.pk).update(
+                    status=RestoreRequest.Status.PENDING, error="", started=None, finished=None
+                )
+        except IntegrityError:
+            pass  # another request for this file is already pending
+    return retried
+
+
+def cache_purge(*, now=None):
+    """Delete the cached copies whose restore has expired; returns the requests purged.
+
+    A copy is kept while another restore of the same file is active or unexpired. On a
+    local location a copy being streamed is safe: the open file outlives its unlinking.
+    """
+    now = now or timezone.now()
+    expired = RestoreRequest.objects.filter(
+        status=RestoreRequest.Status.DONE, available_until__lte=now, purged=False
+    ).select_related("data_file")
+    purged = []
+    for restore in expired:
+        data_file = restore.data_file
+        still_needed = RestoreRequest.objects.filter(data_file=data_file).filter(
+            Q(status__in=RestoreRequest.ACTIVE)
+            | Q(status=RestoreRequest.Status.DONE, available_until__gt=now)
+        )
+        location = get_location(data_file.storage)
+        if not still_needed.exists() and location is not None and location.is_nearline:
+            try:
+                location.evict(data_file.storage_key)
+            except (StorageError, OSError) as error:
+                logger.error("purging the cached copy of %s failed: %s", data_file, error)
+                continue
+        RestoreRequest.objects.filter(pk=restore.pk).update(purged=True)
+        purged.append(restore)
+    return purged

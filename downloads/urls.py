@@ -18,6 +18,18 @@ urlpatterns = [
         views.LicenseAcceptView.as_view(),
         name="license-accept",
     ),
+    path("rs-catalog/availability/files", views.AvailabilityView.as_view(), name="availability"),
+    path(
+        "rs-catalog/availability/files/<str:product_id>",
+        views.ProductAvailabilityView.as_view(),
+        name="availability-product",
+    ),
+    path("rs-catalog/restore", views.RestoreView.as_view(), name="restore"),
+    path(
+        "rs-catalog/restore/<str:product_id>",
+        views.ProductRestoreView.as_view(),
+        name="restore-product",
+    ),
     path("rs-storage/quota/current", views.CurrentQuotaView.as_view(), name="quota-current"),
     path("rs-storage/quota/<str:email>", views.UserQuotaView.as_view(), name="quota-user"),
 ]

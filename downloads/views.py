@@ -12,13 +12,21 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from downloads import checks, services
+from downloads.availability import file_states
 from downloads.exceptions import QuotaExceeded, RateLimited
 from downloads.models import License, LicenseAcceptance, QuotaDefaults
 from downloads.ranges import RangeNotSatisfiable, requested_range
-from downloads.serializers import QuotaLimitsSerializer, license_json, quota_limits_json
+from downloads.serializers import (
+    ProductIdsSerializer,
+    QuotaLimitsSerializer,
+    file_availability_json,
+    file_restore_json,
+    license_json,
+    quota_limits_json,
+)
 from downloads.transfers import file_headers, open_transfer, record_refusal
-from products.access import sees_everything
-from products.serializers import base_url
+from products.access import downloadable_files, sees_everything, visible_products
+from products.models import PRODUCT_URN, DataFile, Product
 from regards_catalog.errors import ApiError, InvalidRequest, NotFound
 
 
@@ -75,8 +83,7 @@ class DownloadView(APIView):
         checks.license_accepted(request, data_file)
         if data_file.reference:  # 7. served elsewhere
             return HttpResponseRedirect(data_file.uri, status=303)
-        restore_url = base_url(request) + "/api/v1/rs-catalog/restore"
-        location = checks.readable_location(data_file, restore_url)
+        location = checks.readable_location(request, data_file)
 
         headers = file_headers(data_file, inline=flag(request, "isContentInline"))
         start, length, status = byte_range(request, data_file, headers)
@@ -244,3 +251,79 @@ class UserQuotaView(APIView):
         )
         quota.refresh_from_db()
         return Response(quota_limits_json(quota.user.email, quota.limits(QuotaDefaults.current())))
+
+
+# Availability and restore (REGARDS rs-catalog paths)
+
+
+def requested_products(request):
+    """The visible products named in `{"product_ids": [...]}`, in the order asked."""
+    serializer = ProductIdsSerializer(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    ids = list(dict.fromkeys(serializer.validated_data["product_ids"]))
+    by_urn = {p.urn: p for p in visible_products(request.user).filter(urn__in=ids)}
+    return [by_urn[urn] for urn in ids if urn in by_urn]
+
+
+def visible_product_or_error(request, urn):
+    if not PRODUCT_URN.fullmatch(urn):
+        raise InvalidRequest("The product id is not a product URN.")
+    product = get_object_or_404(Product, urn=urn)
+    checks.metadata_access(request.user, product)
+    return product
+
+
+def products_files_json(request, products, file_json, states_for):
+    """`{"products": [{"id", "files": [...]}]}` over the files the caller may download."""
+    files = {product.pk: [] for product in products}
+    all_files = DataFile.objects.filter(product__in=products).select_related("product")
+    for data_file in downloadable_files(request.user, all_files.order_by("id")):
+        files[data_file.product_id].append(data_file)
+    flat = [data_file for product_files in files.values() for data_file in product_files]
+    states = states_for(flat)
+    return {
+        "products": [
+            {"id": p.urn, "files": [file_json(f, states[f.pk]) for f in files[p.pk]]}
+            for p in products
+        ]
+    }
+
+
+class AvailabilityView(APIView):
+    """Which files of these products can be downloaded now (at most 100 products)."""
+
+    @extend_schema(request=ProductIdsSerializer, responses=OpenApiTypes.OBJECT)
+    def post(self, request):
+        products = requested_products(request)
+        return Response(products_files_json(request, products, file_availability_json, file_states))
+
+
+class ProductAvailabilityView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, product_id):
+        product = visible_product_or_error(request, product_id)
+        body = products_files_json(request, [product], file_availability_json, file_states)
+        return Response(body["products"][0])
+
+
+class RestoreView(APIView):
+    """Ask for nearline files to be restored; 202 with each file's status. Idempotent."""
+
+    @extend_schema(request=ProductIdsSerializer, responses={202: OpenApiTypes.OBJECT})
+    def post(self, request):
+        products = requested_products(request)
+        user = request.user if request.user.is_authenticated else None
+
+        def request_restores(data_files):
+            return services.restore_request(user=user, data_files=data_files)
+
+        body = products_files_json(request, products, file_restore_json, request_restores)
+        return Response(body, status=202)
+
+
+class ProductRestoreView(APIView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, product_id):
+        product = visible_product_or_error(request, product_id)
+        body = products_files_json(request, [product], file_restore_json, file_states)
+        return Response(body["products"][0])
