@@ -160,19 +160,24 @@ class RelayedStream:
     def __next__(self):
         self.transfer.sent += self.pending_count  # the server wrote the previous chunk
         self.pending_count = 0
+        while True:
+            chunk = self._next_from_storage()
+            if chunk is None:
+                return self._last_chunk()
+            if self.digest is not None:
+                self.digest.update(chunk)
+            previous, self.held = self.held, chunk
+            if previous is not None:
+                self.pending_count = len(previous)
+                return previous
+
+    def _next_from_storage(self):
+        """The next non-empty chunk, or None at the end."""
         try:
-            while True:
-                chunk = next(self.stream, None)
-                if chunk is None:
-                    return self._last_chunk()
-                if not chunk:
-                    continue
-                if self.digest is not None:
-                    self.digest.update(chunk)
-                previous, self.held = self.held, chunk
-                if previous is not None:
-                    self.pending_count = len(previous)
-                    return previous
+            for chunk in self.stream:
+                if chunk:
+                    return chunk
+            return None
         except storage_client.StorageError as error:
             logger.error("storage failed while sending %s: %s", self.transfer.data_file, error)
             self.transfer.fail(Outcome.STORAGE_ERROR, error)
