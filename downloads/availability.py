@@ -6,8 +6,10 @@ from datetime import datetime
 
 from django.utils import timezone
 
+from downloads.exceptions import storage_error_to_api
 from downloads.models import RestoreRequest
 from downloads.storage import get_location
+from storage_client import StorageError
 
 Status = RestoreRequest.Status
 
@@ -68,6 +70,13 @@ def _nearline_state(data_file, location, request, now):
         return FileState(request.status)
     if request.status == Status.FAILED:
         return FileState(Status.FAILED, error=request.error)
-    if request.available_until > now and location.is_cached(data_file.storage_key):
+    if request.available_until > now and _is_cached(location, data_file):
         return FileState("AVAILABLE", expiration=request.available_until)
     return FileState("NEARLINE")
+
+
+def _is_cached(location, data_file):
+    try:
+        return location.is_cached(data_file.storage_key)
+    except StorageError as error:  # an http location's storage may be down
+        raise storage_error_to_api(error) from error

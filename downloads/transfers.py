@@ -22,9 +22,6 @@ from downloads.models import DownloadRecord
 logger = logging.getLogger(__name__)
 Outcome = DownloadRecord.Outcome
 
-# Errors a WSGI server raises into the application when the client goes away.
-CLIENT_GONE = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, GeneratorExit)
-
 
 def content_disposition(filename, inline):
     """`attachment; filename="…"; filename*=UTF-8''…` (RFC 6266), safe for any name."""
@@ -101,10 +98,12 @@ def record_refusal(request, data_file, error, *, start, length):
 
 
 class LocalFileRange:
-    """A byte range of an open file for FileResponse; counts what Python reads of it.
+    """A byte range of an open file for FileResponse, counting what the server sends.
 
-    Under gunicorn the server asks for `fileno()` and sends the range with sendfile,
-    so nothing is read here: a close without a client error then means all was sent.
+    A chunk counts as sent once the server asks for the next one (or closes without an
+    error). Under gunicorn the server asks for `fileno()` and sends the range with
+    sendfile, so nothing is read here: a close without a client error then means that
+    everything was sent.
     """
 
     def __init__(self, path, start, length, transfer):
@@ -112,6 +111,7 @@ class LocalFileRange:
         self.file.seek(start)
         self.remaining = length
         self.transfer = transfer
+        self.pending = 0
         self.sendfile_asked = False
 
     def fileno(self):
@@ -119,22 +119,27 @@ class LocalFileRange:
         return self.file.fileno()
 
     def read(self, size=-1):
+        self.transfer.sent += self.pending
+        self.pending = 0
         if self.remaining <= 0:
             return b""
         size = self.remaining if size is None or size < 0 else min(size, self.remaining)
         data = self.file.read(size)
         self.remaining -= len(data)
-        self.transfer.sent += len(data)
+        self.pending = len(data)
         return data
 
     def close(self):
         if self.file.closed:
             return
         self.file.close()
+        # The server closes us while handling the client's disconnect, if there was one.
         error = sys.exc_info()[1]
-        if self.sendfile_asked and self.transfer.sent == 0 and error is None:
-            self.transfer.sent = self.transfer.length
-        elif error is not None and self.transfer.sent < self.transfer.length:
+        if error is None:
+            self.transfer.sent += self.pending
+            if self.sendfile_asked and self.transfer.sent == 0:
+                self.transfer.sent = self.transfer.length
+        elif self.transfer.outcome is None:
             self.transfer.fail(Outcome.ABORTED, f"{type(error).__name__}: {error}")
         self.transfer.finish()
 

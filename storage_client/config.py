@@ -15,6 +15,10 @@ _FIELDS = {
         "timeout": (int, float),
         "connect_timeout": (int, float),
         "retries": int,
+        "restore_url": str,
+        "cache_url": str,
+        "evict_url": str,
+        "restore_timeout": (int, float),
     },
 }
 _REQUIRED = {"local": "root", "http": "url"}

@@ -50,7 +50,12 @@ def _session(retries: int) -> requests.Session:
 
 
 class HttpLocation(Location):
-    """Files served by an HTTP(S) server at a URL template holding `{key}`."""
+    """Files served by an HTTP(S) server at a URL template holding `{key}`.
+
+    A nearline one is a remote storage that stages files itself: `restore_url` asks it
+    to make a copy readable at `cache_url` (default: `url`), `evict_url` (optional) to
+    drop that copy early.
+    """
 
     def __init__(
         self,
@@ -61,15 +66,32 @@ class HttpLocation(Location):
         timeout: float = 30,
         connect_timeout: float = 5,
         retries: int = 3,
+        restore_url: str | None = None,
+        cache_url: str | None = None,
+        evict_url: str | None = None,
+        restore_timeout: float | None = None,
     ):
         super().__init__(name, tier)
-        if self.is_nearline:
-            # Restores copy into a local cache folder; an HTTP location has none.
-            raise ValueError("an http location can only be 'online'")
-        if "{key}" not in url:
-            raise ValueError("field 'url' must contain {key}")
-        if timeout <= 0 or connect_timeout <= 0:
-            raise ValueError("fields 'timeout' and 'connect_timeout' must be positive")
+        nearline_urls = {"restore_url": restore_url, "cache_url": cache_url, "evict_url": evict_url}
+        if self.is_nearline and restore_url is None:
+            raise ValueError(
+                "field 'restore_url' is required for a nearline location; "
+                "without it an http location can only be 'online'"
+            )
+        if not self.is_nearline:
+            for field, value in {**nearline_urls, "restore_timeout": restore_timeout}.items():
+                if value is not None:
+                    raise ValueError(f"field {field!r} is only for nearline locations")
+        for field, template in {"url": url, **nearline_urls}.items():
+            if template is not None and "{key}" not in template:
+                raise ValueError(f"field {field!r} must contain {{key}}")
+        if restore_timeout is None:
+            # Staging from tape can take minutes; the remote answers once the copy is there.
+            restore_timeout = 300
+        if timeout <= 0 or connect_timeout <= 0 or restore_timeout <= 0:
+            raise ValueError(
+                "fields 'timeout', 'connect_timeout' and 'restore_timeout' must be positive"
+            )
         if retries < 0:
             raise ValueError("field 'retries' must not be negative")
         self.url = url
@@ -77,11 +99,16 @@ class HttpLocation(Location):
         self.timeout = timeout
         self.connect_timeout = connect_timeout
         self.retries = retries
+        self.restore_url = restore_url
+        # Where the readable copy of a nearline file is: stat() and open() read there.
+        self.cache_url = (cache_url or url) if self.is_nearline else None
+        self.evict_url = evict_url
+        self.restore_timeout = restore_timeout
 
     def stat(self, key: str) -> int:
         try:
             with _session(self.retries).head(
-                self._url(key),
+                self._readable_url(key),
                 headers=self._headers(),
                 timeout=(self.connect_timeout, self.timeout),
                 allow_redirects=True,
@@ -112,7 +139,7 @@ class HttpLocation(Location):
             headers["Range"] = f"bytes={offset}-{last}"
         try:
             response = _session(self.retries).get(
-                self._url(key),
+                self._readable_url(key),
                 headers=headers,
                 stream=True,
                 timeout=(self.connect_timeout, self.timeout),
@@ -127,8 +154,69 @@ class HttpLocation(Location):
         chunks = self._chunks(response, key, skip, expected)
         return ByteStream(chunks, close=response.close, length=expected)
 
-    def _url(self, key: str) -> str:
-        return self.url.replace("{key}", quote(validate_key(key), safe="/"))
+    # Nearline: the remote storage keeps the cache; these ask it.
+
+    def is_cached(self, key: str) -> bool:
+        """True if the remote storage has a readable copy of `key` at `cache_url`."""
+        url = self._url(self._nearline_template("cache_url"), key)
+        try:
+            with _session(self.retries).head(
+                url,
+                headers=self._headers(),
+                timeout=(self.connect_timeout, self.timeout),
+                allow_redirects=True,
+            ) as response:
+                # 409: how some storages say the file is there but still on tape.
+                if response.status_code in (404, 409, 410):
+                    return False
+                self._check_status(response, key)
+                return True
+        except requests.RequestException as exc:
+            raise self._unreachable(key, exc) from exc
+
+    def restore(self, key: str) -> None:
+        """Ask the remote storage to stage `key` at `cache_url`; returns once it has.
+
+        Returns None, not a path as LocalLocation does: the copy is not on this machine.
+        """
+        url = self._url(self._nearline_template("restore_url"), key)
+        try:
+            with _session(self.retries).post(
+                url,
+                headers=self._headers(),
+                timeout=(self.connect_timeout, self.restore_timeout),
+            ) as response:
+                self._check_status(response, key)
+        except requests.RequestException as exc:
+            raise self._unreachable(key, exc) from exc
+
+    def evict(self, key: str) -> None:
+        """Drop the cached copy through `evict_url`; without one the remote storage expires it."""
+        template = self._nearline_template("evict_url")
+        if template is None:
+            validate_key(key)
+            return
+        try:
+            with _session(self.retries).delete(
+                self._url(template, key),
+                headers=self._headers(),
+                timeout=(self.connect_timeout, self.timeout),
+            ) as response:
+                if response.status_code not in (404, 410):
+                    self._check_status(response, key)
+        except requests.RequestException as exc:
+            raise self._unreachable(key, exc) from exc
+
+    def _nearline_template(self, field: str) -> str | None:
+        if not self.is_nearline:
+            raise ValueError(f"location {self.name!r} is online: it has no cache")
+        return getattr(self, field)
+
+    def _readable_url(self, key: str) -> str:
+        return self._url(self.cache_url or self.url, key)
+
+    def _url(self, template: str, key: str) -> str:
+        return template.replace("{key}", quote(validate_key(key), safe="/"))
 
     def _headers(self) -> dict[str, str]:
         # Compressed bodies would have another length and other bytes than the file.

@@ -93,6 +93,36 @@ def test_a_config_file_without_locations_is_an_error(tmp_path, content):
         load_locations(str(path), tmp_path)
 
 
+NEARLINE_HTTP = {
+    "backend": "http",
+    "url": "http://h/files/{key}",
+    "tier": "nearline",
+    "restore_url": "http://h/restore/{key}",
+}
+
+
+def test_a_nearline_http_location_loads_with_its_defaults(tmp_path):
+    path = write_config(tmp_path, {"tape": NEARLINE_HTTP})
+    tape = load_locations(path, tmp_path)["tape"]
+    assert isinstance(tape, HttpLocation) and tape.is_nearline
+    assert tape.restore_url == "http://h/restore/{key}"
+    assert tape.cache_url == tape.url == "http://h/files/{key}"
+    assert tape.evict_url is None
+    assert tape.restore_timeout == 300
+
+
+def test_a_nearline_http_location_takes_cache_evict_and_timeout(tmp_path):
+    fields = {
+        **NEARLINE_HTTP,
+        "cache_url": "http://h/cache/{key}",
+        "evict_url": "http://h/cache/{key}",
+        "restore_timeout": 1800,
+    }
+    tape = load_locations(write_config(tmp_path, {"tape": fields}), tmp_path)["tape"]
+    assert tape.cache_url == tape.evict_url == "http://h/cache/{key}"
+    assert tape.restore_timeout == 1800
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
@@ -108,7 +138,19 @@ def test_a_config_file_without_locations_is_an_error(tmp_path, content):
         ({"backend": "local", "root": "a", "cahce": "c"}, "unknown field 'cahce'"),
         ({"backend": "http"}, "'url' is required"),
         ({"backend": "http", "url": "http://h/files"}, "'url' must contain {key}"),
-        ({"backend": "http", "url": "http://h/{key}", "tier": "nearline"}, "only be 'online'"),
+        ({"backend": "http", "url": "http://h/{key}", "tier": "nearline"}, "'restore_url' is"),
+        (
+            {**NEARLINE_HTTP, "restore_url": "http://h/restore"},
+            "'restore_url' must contain {key}",
+        ),
+        ({**NEARLINE_HTTP, "cache_url": "http://h/cache"}, "'cache_url' must contain {key}"),
+        ({**NEARLINE_HTTP, "restore_timeout": "300"}, "'restore_timeout' has the wrong type"),
+        ({**NEARLINE_HTTP, "restore_timeout": -1}, "'restore_timeout'"),
+        ({**NEARLINE_HTTP, "cache": "c"}, "unknown field 'cache'"),
+        (
+            {"backend": "http", "url": "http://h/{key}", "cache_url": "http://h/c/{key}"},
+            "'cache_url' is only for nearline",
+        ),
         ({"backend": "http", "url": "http://h/{key}", "timeout": "30"}, "'timeout'"),
         ({"backend": "http", "url": "http://h/{key}", "timeout": 0}, "'timeout'"),
         ({"backend": "http", "url": "http://h/{key}", "retries": True}, "'retries'"),
