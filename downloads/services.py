@@ -285,7 +285,8 @@ def restore_retry(*, restores):
 
 
 def cache_purge(*, now=None):
-    """Delete the cached copies whose restore has expired; returns the requests purged.
+    """Delete the cached copies whose restore has expired; returns the requests whose copy
+    was deleted.
 
     A copy is kept while another restore of the same file is active or unexpired. On a
     local location a copy being streamed is safe: the open file outlives its unlinking.
@@ -294,7 +295,7 @@ def cache_purge(*, now=None):
     expired = RestoreRequest.objects.filter(
         status=RestoreRequest.Status.DONE, available_until__lte=now, purged=False
     ).select_related("data_file")
-    purged = []
+    deleted = []
     for restore in expired:
         data_file = restore.data_file
         still_needed = RestoreRequest.objects.filter(data_file=data_file).filter(
@@ -308,6 +309,6 @@ def cache_purge(*, now=None):
             except (StorageError, OSError) as error:
                 logger.error("purging the cached copy of %s failed: %s", data_file, error)
                 continue
+            deleted.append(restore)
         RestoreRequest.objects.filter(pk=restore.pk).update(purged=True)
-        purged.append(restore)
-    return purged
+    return deleted
