@@ -4,6 +4,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -182,10 +183,13 @@ def license_page(request, slug):
             return redirect_to_login(request.get_full_path())
         services.license_accept(user=user, license=license)
     accepted = user.is_authenticated and services.license_is_accepted(user=user, license=license)
+    next_url = request.GET.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        next_url = ""  # never a link to another site or a script
     return render(
-        request,
-        "license.html",
-        {"license": license, "accepted": accepted, "next": request.GET.get("next", "")},
+        request, "license.html", {"license": license, "accepted": accepted, "next": next_url}
     )
 
 

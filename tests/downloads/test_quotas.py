@@ -1,0 +1,432 @@
+"""Download quotas: checks 9 and 9b of SPEC §4 and the counting rules of SPEC §3."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from downloads.models import DownloadRecord, DownloadSlot, Quota, QuotaDefaults
+from products.models import DataFile
+from tests.downloads.conftest import api_error, body_of, download_url
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+CONTENT = b"0123456789 private bytes\n"
+Outcome = DownloadRecord.Outcome
+
+
+def limits(user, *, max_quota=None, rate_limit=None, max_volume=None):
+    """Give `user` their own limits (None = the default applies)."""
+    return Quota.objects.update_or_create(
+        user=user,
+        defaults={"max_quota": max_quota, "rate_limit": rate_limit, "max_volume": max_volume},
+    )[0]
+
+
+def set_defaults(*, max_quota=-1, rate_limit=-1, max_volume=-1):
+    QuotaDefaults.objects.update_or_create(
+        pk=1,
+        defaults={"max_quota": max_quota, "rate_limit": rate_limit, "max_volume": max_volume},
+    )
+
+
+def usage(**lookup):
+    """(currentQuota, currentVolume) of a user's or an address's quota; (0, 0) if none yet."""
+    quota = Quota.objects.filter(**lookup).first()
+    return (0, 0) if quota is None else (quota.current_quota, quota.current_volume)
+
+
+def download(client, data_file, **extra):
+    """GET the file and read the whole body (which closes the response)."""
+    response = client.get(download_url(data_file), **extra)
+    if response.status_code in (200, 206):
+        response.body = body_of(response)
+    return response
+
+
+def hold_slot(quota, *, seconds=60):
+    return DownloadSlot.objects.create(
+        quota=quota, expires=timezone.now() + timedelta(seconds=seconds)
+    )
+
+
+@pytest.fixture
+def user():
+    return UserFactory()
+
+
+@pytest.fixture
+def client(client_for, user):
+    return client_for(user)
+
+
+@pytest.fixture
+def private_file(stored_file):
+    return stored_file(CONTENT)
+
+
+# What counts.
+
+
+def test_a_download_from_byte_zero_counts_once_and_adds_its_bytes(client, user, private_file):
+    response = download(client, private_file)
+
+    assert response.status_code == 200
+    assert response.body == CONTENT
+    assert usage(user=user) == (1, len(CONTENT))
+
+
+def test_a_resume_does_not_count_but_adds_its_bytes_to_the_volume(client, user, private_file):
+    response = download(client, private_file, HTTP_RANGE="bytes=5-")
+
+    assert response.status_code == 206
+    assert response.body == CONTENT[5:]
+    assert usage(user=user) == (0, len(CONTENT) - 5)
+
+
+def test_a_range_from_byte_zero_counts(client, user, private_file):
+    response = download(client, private_file, HTTP_RANGE="bytes=0-4")
+
+    assert response.status_code == 206
+    assert usage(user=user) == (1, 5)
+
+
+def test_a_suffix_range_is_a_resume(client, user, private_file):
+    response = download(client, private_file, HTTP_RANGE="bytes=-3")
+
+    assert response.status_code == 206
+    assert response.body == CONTENT[-3:]
+    assert usage(user=user) == (0, 3)
+
+
+def test_head_never_counts(client, user, private_file):
+    limits(user, max_quota=1, rate_limit=1, max_volume=len(CONTENT))
+    for _ in range(3):
+        response = client.head(download_url(private_file))
+        assert response.status_code == 200
+        assert response["Content-Length"] == str(len(CONTENT))
+
+    assert usage(user=user) == (0, 0)
+    assert not DownloadSlot.objects.exists()
+    assert download(client, private_file).status_code == 200
+
+
+def test_head_tells_when_the_quota_is_used_up_without_consuming_anything(
+    client, user, private_file
+):
+    limits(user, max_quota=1)
+    download(client, private_file)
+
+    response = client.head(download_url(private_file))
+
+    assert response.status_code == 429
+    assert usage(user=user) == (1, len(CONTENT))
+
+
+def test_a_file_missing_in_storage_consumes_nothing(client, user, private_file, storage):
+    limits(user, max_quota=1, rate_limit=1)
+    path = storage.root / "online" / private_file.storage_key
+    path.unlink()
+
+    response = client.get(download_url(private_file))
+
+    assert api_error(response, 502)["code"] == "storage_file_missing"
+    assert usage(user=user) == (0, 0)
+    assert not DownloadSlot.objects.exists()
+
+    path.write_bytes(CONTENT)  # the archive team puts it back: the one download is still there
+    assert download(client, private_file).status_code == 200
+    assert usage(user=user) == (1, len(CONTENT))
+
+
+@pytest.mark.parametrize(
+    "data_type",
+    [DataFile.DataType.QUICKLOOK_SD, DataFile.DataType.THUMBNAIL, DataFile.DataType.DESCRIPTION],
+)
+def test_public_file_types_never_count_and_ignore_exhausted_limits(
+    client, user, stored_file, data_type
+):
+    data_file = stored_file(b"quicklook\n", data_type=data_type)
+    limits(user, max_quota=0, rate_limit=0, max_volume=0)
+
+    for _ in range(2):
+        response = download(client, data_file)
+        assert response.status_code == 200
+        assert response.body == b"quicklook\n"
+
+    assert usage(user=user) == (0, 0)
+    assert not DownloadRecord.objects.exclude(outcome=Outcome.COMPLETED).exists()
+
+
+# maxQuota and maxVolume (check 9).
+
+
+def test_max_quota_reached_is_429_quota_exceeded_and_recorded(client, user, private_file):
+    limits(user, max_quota=2)
+    assert download(client, private_file).status_code == 200
+    assert download(client, private_file).status_code == 200
+
+    response = client.get(download_url(private_file))
+
+    body = api_error(response, 429)
+    assert body["code"] == "quota_exceeded"
+    assert usage(user=user) == (2, 2 * len(CONTENT))
+    refused = DownloadRecord.objects.get(outcome=Outcome.QUOTA_EXCEEDED)
+    assert (refused.user, refused.data_file, refused.status_code, refused.bytes_sent) == (
+        user,
+        private_file,
+        429,
+        0,
+    )
+    assert DownloadRecord.objects.filter(outcome=Outcome.COMPLETED).count() == 2
+    assert not DownloadSlot.objects.exists()
+
+
+def test_max_quota_zero_refuses_the_first_download(client, user, private_file):
+    limits(user, max_quota=0)
+
+    response = client.get(download_url(private_file))
+
+    assert api_error(response, 429)["code"] == "quota_exceeded"
+    assert usage(user=user) == (0, 0)
+
+
+def test_a_resume_is_still_allowed_when_max_quota_is_reached(client, user, private_file):
+    limits(user, max_quota=1)
+    download(client, private_file)
+
+    response = download(client, private_file, HTTP_RANGE="bytes=5-")
+
+    assert response.status_code == 206
+    assert response.body == CONTENT[5:]
+    assert usage(user=user) == (1, 2 * len(CONTENT) - 5)
+
+
+def test_max_volume_reached_is_429_quota_exceeded(client, user, private_file):
+    limits(user, max_volume=len(CONTENT))
+    assert download(client, private_file).status_code == 200
+
+    response = client.get(download_url(private_file))
+
+    assert api_error(response, 429)["code"] == "quota_exceeded"
+    assert DownloadRecord.objects.filter(outcome=Outcome.QUOTA_EXCEEDED).count() == 1
+    assert usage(user=user) == (1, len(CONTENT))
+
+
+def test_max_volume_reached_refuses_resumes_too(client, user, private_file):
+    limits(user, max_volume=len(CONTENT))
+    download(client, private_file)
+
+    response = client.get(download_url(private_file), HTTP_RANGE="bytes=5-")
+
+    assert api_error(response, 429)["code"] == "quota_exceeded"
+
+
+def test_the_default_limit_applies_to_users_without_their_own(client, user, private_file):
+    set_defaults(max_quota=1)
+    assert download(client, private_file).status_code == 200
+
+    response = client.get(download_url(private_file))
+
+    assert api_error(response, 429)["code"] == "quota_exceeded"
+
+
+def test_a_per_user_limit_overrides_the_default(client_for, private_file):
+    set_defaults(max_quota=1)
+    generous, strict, unlimited = UserFactory(), UserFactory(), UserFactory()
+    limits(generous, max_quota=3)
+    limits(strict, max_quota=0)
+    limits(unlimited, max_quota=-1)
+
+    assert [download(client_for(generous), private_file).status_code for _ in range(4)] == [
+        200,
+        200,
+        200,
+        429,
+    ]
+    assert download(client_for(strict), private_file).status_code == 429
+    assert {download(client_for(unlimited), private_file).status_code for _ in range(5)} == {200}
+
+
+def test_editing_the_defaults_applies_at_once(client, user, private_file):
+    download(client, private_file)
+    defaults = QuotaDefaults.current()
+    defaults.max_quota = 1
+    defaults.save()
+
+    assert api_error(client.get(download_url(private_file)), 429)["code"] == "quota_exceeded"
+
+    defaults.max_quota = 2
+    defaults.save()
+    assert download(client, private_file).status_code == 200
+
+
+def test_minus_one_is_unlimited(client, user, private_file):
+    set_defaults(max_quota=-1, rate_limit=-1, max_volume=-1)
+    quota = limits(user)
+    for _ in range(3):
+        hold_slot(quota)
+
+    statuses = [download(client, private_file).status_code for _ in range(12)]
+
+    assert statuses == [200] * 12
+    assert usage(user=user) == (12, 12 * len(CONTENT))
+
+
+# rateLimit (check 9b).
+
+
+def test_rate_limit_reached_by_a_live_slot_is_429_with_retry_after(
+    client, user, private_file, settings
+):
+    settings.RATE_LIMIT_RETRY_AFTER = 7
+    quota = limits(user, rate_limit=1)
+    hold_slot(quota)
+
+    response = client.get(download_url(private_file))
+
+    assert api_error(response, 429)["code"] == "rate_limited"
+    assert response["Retry-After"] == "7"
+    assert usage(user=user) == (0, 0)
+    assert DownloadSlot.objects.count() == 1
+    refused = DownloadRecord.objects.get()
+    assert (refused.outcome, refused.status_code) == (Outcome.RATE_LIMITED, 429)
+
+
+def test_a_resume_takes_a_slot_too(client, user, private_file):
+    quota = limits(user, rate_limit=1)
+    hold_slot(quota)
+
+    response = client.get(download_url(private_file), HTTP_RANGE="bytes=5-")
+
+    assert api_error(response, 429)["code"] == "rate_limited"
+
+
+def test_rate_limit_counts_only_live_slots_up_to_the_limit(client, user, private_file):
+    quota = limits(user, rate_limit=2)
+    hold_slot(quota)
+
+    assert download(client, private_file).status_code == 200
+
+    hold_slot(quota)
+    assert api_error(client.get(download_url(private_file)), 429)["code"] == "rate_limited"
+
+
+def test_an_expired_slot_no_longer_counts(client, user, private_file):
+    quota = limits(user, rate_limit=1)
+    hold_slot(quota, seconds=-1)
+
+    response = download(client, private_file)
+
+    assert response.status_code == 200
+    assert response.body == CONTENT
+
+
+def test_another_users_slot_does_not_count(client, user, private_file):
+    limits(user, rate_limit=1)
+    hold_slot(limits(UserFactory(), rate_limit=1))
+
+    assert download(client, private_file).status_code == 200
+
+
+def test_quota_is_checked_before_the_rate_limit(client, user, private_file):
+    quota = limits(user, max_quota=0, rate_limit=1)
+    hold_slot(quota)
+
+    response = client.get(download_url(private_file))
+
+    body = api_error(response, 429)
+    assert body["code"] == "quota_exceeded"
+
+
+# Who is counted.
+
+
+@pytest.mark.parametrize("kind", ["steward", "superuser"])
+def test_stewards_and_superusers_are_still_counted(client_for, private_file, kind):
+    user = UserFactory(steward=True) if kind == "steward" else UserFactory(is_superuser=True)
+    limits(user, max_quota=1)
+    client = client_for(user)
+
+    assert download(client, private_file).status_code == 200
+    assert usage(user=user) == (1, len(CONTENT))
+    assert api_error(client.get(download_url(private_file)), 429)["code"] == "quota_exceeded"
+
+
+def test_anonymous_downloads_are_counted_per_client_address(api_client, private_file):
+    set_defaults(max_quota=1)
+
+    first = download(api_client, private_file, REMOTE_ADDR="10.0.0.1")
+    again = api_client.get(download_url(private_file), REMOTE_ADDR="10.0.0.1")
+    other = download(api_client, private_file, REMOTE_ADDR="10.0.0.2")
+
+    assert first.status_code == 200
+    assert api_error(again, 429)["code"] == "quota_exceeded"
+    assert other.status_code == 200
+    assert usage(client_address="10.0.0.1") == (1, len(CONTENT))
+    assert usage(client_address="10.0.0.2") == (1, len(CONTENT))
+    refused = DownloadRecord.objects.get(outcome=Outcome.QUOTA_EXCEEDED)
+    assert (refused.user, refused.client_address) == (None, "10.0.0.1")
+
+
+def test_anonymous_callers_share_nothing_with_logged_in_users(api_client, client_for, private_file):
+    set_defaults(max_quota=1)
+    user = UserFactory()
+    download(api_client, private_file, REMOTE_ADDR="10.0.0.1")
+
+    response = download(client_for(user), private_file, REMOTE_ADDR="10.0.0.1")
+
+    assert response.status_code == 200
+    assert usage(user=user) == (1, len(CONTENT))
+    assert usage(client_address="10.0.0.1") == (1, len(CONTENT))
+
+
+def test_anonymous_rate_limit_is_per_client_address(api_client, private_file):
+    set_defaults(rate_limit=1)
+    hold_slot(Quota.objects.create(client_address="10.0.0.1"))
+
+    refused = api_client.get(download_url(private_file), REMOTE_ADDR="10.0.0.1")
+    served = download(api_client, private_file, REMOTE_ADDR="10.0.0.2")
+
+    assert api_error(refused, 429)["code"] == "rate_limited"
+    assert "Retry-After" in refused
+    assert served.status_code == 200
+
+
+# The slot's life.
+
+
+def test_a_completed_download_frees_its_slot_and_adds_the_bytes_sent(client, user, private_file):
+    limits(user, rate_limit=1)
+
+    response = client.get(download_url(private_file))
+    assert response.status_code == 200
+    assert DownloadSlot.objects.count() == 1  # held while the body is being sent
+    assert body_of(response) == CONTENT
+
+    assert not DownloadSlot.objects.exists()
+    assert usage(user=user) == (1, len(CONTENT))
+    record = DownloadRecord.objects.get()
+    assert (record.outcome, record.bytes_sent) == (Outcome.COMPLETED, len(CONTENT))
+    assert download(client, private_file).status_code == 200
+
+
+# Closing a response fires request_finished, which closes the database connection as a
+# WSGI server's would: only a transactional test survives that.
+@pytest.mark.django_db(transaction=True)
+def test_a_download_closed_early_frees_its_slot_and_counts_what_was_read(client, user, stored_file):
+    content = bytes(range(256)) * 8192  # 2 MiB: more than one block
+    data_file = stored_file(content)
+    limits(user, rate_limit=1)
+
+    response = client.get(download_url(data_file))
+    first_block = next(iter(response.streaming_content))
+    response.close()
+
+    assert not DownloadSlot.objects.exists()
+    assert 0 < len(first_block) < len(content)
+    assert usage(user=user) == (1, len(first_block))
+    record = DownloadRecord.objects.get()
+    assert record.outcome == Outcome.ABORTED
+    assert record.bytes_sent == len(first_block)
