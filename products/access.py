@@ -3,7 +3,7 @@
 from django.contrib.auth.models import Group, Permission
 from django.db.models import Q
 
-from products.models import AccessGroup, AccessRight, Dataset, Product
+from products.models import AccessGroup, AccessRight, DataFile, Dataset, Product
 
 STEWARD_GROUP = "Data stewards"
 
@@ -95,6 +95,16 @@ def can_download(user, data_file, dataset_ids=None):
     if dataset_ids is None:
         dataset_ids = file_access_dataset_ids(user)
     return dataset_ids is None or data_file.product.dataset_id in dataset_ids
+
+
+def downloadable_files_queryset(user):
+    """The DataFiles the caller may download, as a queryset (for searches on files)."""
+    dataset_ids = file_access_dataset_ids(user)
+    if dataset_ids is None:
+        return DataFile.objects.all()
+    return DataFile.objects.filter(
+        Q(data_type__in=DataFile.PUBLIC_TYPES) | Q(product__dataset_id__in=dataset_ids)
+    )
 
 
 def downloadable_files(user, files):

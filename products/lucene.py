@@ -5,6 +5,7 @@ compared as the field wants: text fields by exact match or wildcard pattern, `ta
 by element of the JSON list, `properties.<name>` by the type of the queried value.
 """
 
+import contextvars
 import datetime
 import functools
 import operator
@@ -31,6 +32,8 @@ TEXT_FIELDS = {  # query name → (column, case-insensitive)
     "dataset": ("dataset__urn", False),
 }
 FILE_FIELDS = {"files.dataType": "data_type", "files.filename": "filename"}
+# The files `files.*` fields search, for the translation under way (see lucene_to_q).
+_FILES = contextvars.ContextVar("lucene_files")
 ALLOWED_FIELDS = ", ".join([*TEXT_FIELDS, "tags", "properties.<name>", *FILE_FIELDS])
 PROPERTY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
@@ -54,8 +57,20 @@ class InvalidQuery(ApiError):
         super().__init__(message, extra={"position": position})
 
 
-def lucene_to_q(text):
-    """The Q selecting the products matching the Lucene query `text`; InvalidQuery if malformed."""
+def lucene_to_q(text, *, files=None):
+    """The Q selecting the products matching the Lucene query `text`; InvalidQuery if malformed.
+
+    `files`: the DataFile queryset that `files.*` fields search — the caller's downloadable
+    files, so that a query cannot reveal private files the results would hide.
+    """
+    token = _FILES.set(DataFile.objects.all() if files is None else files)
+    try:
+        return _translate(text)
+    finally:
+        _FILES.reset(token)
+
+
+def _translate(text):
     if not text or not text.strip():
         return Q()
     if len(text) > MAX_LENGTH:
@@ -165,7 +180,7 @@ class _TextField:
 
 class _FileField(_TextField):
     def wrap(self, condition):
-        return Q(models.Exists(DataFile.objects.filter(condition, product=models.OuterRef("pk"))))
+        return Q(models.Exists(_FILES.get().filter(condition, product=models.OuterRef("pk"))))
 
 
 class _TagMatches(models.Func):

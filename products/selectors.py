@@ -4,14 +4,20 @@ import math
 
 from django.db.models import F, Prefetch
 
-from products.access import downloadable_files, visible_datasets, visible_products
+from products.access import (
+    downloadable_files,
+    downloadable_files_queryset,
+    visible_datasets,
+    visible_products,
+)
 from products.lucene import lucene_to_q
 from products.models import DataFile
 
 
 def product_search(*, user, q="", ordering=(), dataset=None):
     """Products the caller sees that match the Lucene query `q`, in a stable order."""
-    products = visible_products(user).filter(lucene_to_q(q))
+    files = downloadable_files_queryset(user)
+    products = visible_products(user).filter(lucene_to_q(q, files=files))
     if dataset is not None:
         products = products.filter(dataset=dataset)
     order = [_order_expression(name) for name in ordering] + ["id"]

@@ -46,7 +46,7 @@ def page_json(request, page, content):
         query["size"] = page.size
         return {
             "rel": rel,
-            "href": request.build_absolute_uri(f"{request.path}?{query.urlencode()}"),
+            "href": f"{base_url(request)}{request.path}?{query.urlencode()}",
         }
 
     links = [link("self", page.number)]
@@ -125,7 +125,7 @@ class DatasetSearchView(APIView):
                 "links": [
                     {
                         "rel": "self",
-                        "href": f"{root}{request.path.rsplit('/search', 1)[0]}/{dataset.urn}",
+                        "href": root + reverse("dataset-detail", args=[dataset.urn]),
                     }
                 ],
             }

@@ -13,6 +13,12 @@ class InvalidGrant(ApiError):
     default_detail = "Unknown email or wrong password."
 
 
+class UnsupportedGrantType(ApiError):
+    status_code = 400
+    default_code = "unsupported_grant_type"
+    default_detail = "Only grant_type=password is supported."
+
+
 class TokenRequestSerializer(serializers.Serializer):
     grant_type = serializers.ChoiceField(choices=["password"])
     username = serializers.CharField(max_length=254, help_text="The user's email.")
@@ -39,10 +45,7 @@ class TokenView(APIView):
         serializer = TokenRequestSerializer(data=request.data)
         if not serializer.is_valid():
             if "grant_type" in serializer.errors and "grant_type" in request.data:
-                raise InvalidRequest(
-                    "Only grant_type=password is supported.",
-                    extra={"errors": serializer.errors},
-                )
+                raise UnsupportedGrantType()
             raise InvalidRequest(
                 "grant_type, username and password are required.",
                 extra={"errors": serializer.errors},
@@ -53,4 +56,7 @@ class TokenView(APIView):
             raise InvalidGrant()
         token, expiry = issue_token(user)
         expires_in = int((expiry - expiry.now(expiry.tzinfo)).total_seconds())
-        return Response({"access_token": token, "token_type": "bearer", "expires_in": expires_in})
+        return Response(
+            {"access_token": token, "token_type": "bearer", "expires_in": expires_in},
+            headers={"Cache-Control": "no-store"},  # RFC 6749 §5.1
+        )
