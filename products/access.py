@@ -17,7 +17,9 @@ STEWARD_PERMISSIONS = {
     "downloads.license": ("add", "change", "view"),
     "downloads.licenseacceptance": ("view",),
     "downloads.downloadrecord": ("view",),
-    "downloads.quota": ("change", "view"),
+    "downloads.quota": ("add", "change", "view"),
+    "downloads.downloadslot": ("view",),
+    "downloads.restorerequest": ("change", "view"),
     "downloads.quotadefaults": ("change", "view"),
     "auth.user": ("view",),
 }

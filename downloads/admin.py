@@ -1,0 +1,555 @@
+"""Admin of licences, quotas and download records for data stewards (SPEC §6)."""
+
+import csv
+from datetime import datetime
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import unquote
+from django.contrib.auth import get_user_model
+from django.core.exceptions import PermissionDenied
+from django.db import models
+from django.db.models import Count, F, Q, Value
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, StreamingHttpResponse
+from django.template.defaultfilters import filesizeformat
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from downloads import services
+from downloads.models import (
+    UNLIMITED,
+    DownloadRecord,
+    DownloadSlot,
+    License,
+    LicenseAcceptance,
+    Quota,
+    QuotaDefaults,
+    RestoreRequest,
+)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the service itself: stewards look, nobody edits."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# Licences
+
+
+class LicenseForm(forms.ModelForm):
+    class Meta:
+        model = License
+        fields = ["text"]  # LicenseAdmin adds the others
+
+    def clean_text(self):
+        # Browsers send textareas with CRLF line ends: store LF, so that saving an
+        # unchanged text neither looks like a new text here nor to load_catalog later.
+        return self.cleaned_data["text"].replace("\r\n", "\n")
+
+    def text_changed(self):
+        before = (self.initial.get("text") or "").replace("\r\n", "\n")
+        return self.instance.pk is not None and self.cleaned_data["text"] != before
+
+
+@admin.register(License)
+class LicenseAdmin(admin.ModelAdmin):
+    form = LicenseForm
+    change_form_template = "admin/downloads/license/change_form.html"
+    list_display = ["slug", "title", "version", "current_acceptances", "updated"]
+    search_fields = ["slug", "title"]
+    fields = ["slug", "title", "url", "text", "version", "acceptances", "updated"]
+    readonly_fields = ["version", "acceptances", "updated"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    actions = ["publish_new_version"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                current_acceptances=Count(
+                    "acceptances", filter=Q(acceptances__version=F("version"))
+                )
+            )
+        )
+
+    def publish(self, request, licenses):
+        """Bump the version of `licenses`: every user must accept them again."""
+        pks = list(licenses.values_list("pk", flat=True))
+        License.objects.filter(pk__in=pks).update(version=F("version") + 1)
+        published = list(License.objects.filter(pk__in=pks))
+        for license in published:
+            self.log_change(request, license, f"Published version {license.version}.")
+        return published
+
+    def get_urls(self):
+        publish = path(
+            "<path:object_id>/publish/",
+            self.admin_site.admin_view(self.publish_view),
+            name="downloads_license_publish",
+        )
+        return [publish, *super().get_urls()]
+
+    @admin.display(description="accepted (current version)", ordering="current_acceptances")
+    def current_acceptances(self, license):
+        url = reverse("admin:downloads_licenseacceptance_changelist")
+        return format_html(
+            '<a href="{}?license__id__exact={}&amp;version={}">{} users</a>',
+            url,
+            license.pk,
+            license.version,
+            license.current_acceptances,
+        )
+
+    @admin.display(description="acceptances")
+    def acceptances(self, license):
+        if license.pk is None:
+            return "-"
+        url = reverse("admin:downloads_licenseacceptance_changelist")
+        return format_html(
+            '<a href="{}?license__id__exact={}&amp;version={}">{} users accepted version {}</a>'
+            ' · <a href="{}?license__id__exact={}">all versions</a>',
+            url,
+            license.pk,
+            license.version,
+            license.current_acceptances,
+            license.version,
+            url,
+            license.pk,
+        )
+
+    def save_model(self, request, obj, form, change):
+        # The text is what users accepted: a new text is a new version (as in load_catalog,
+        # SPEC §9), so acceptances of the old one stop counting and everyone accepts again.
+        text_changed = change and form.text_changed()
+        if text_changed:
+            obj.version = F("version") + 1
+        super().save_model(request, obj, form, change)
+        obj.refresh_from_db(fields=["version"])
+        if text_changed:
+            self.message_user(
+                request,
+                f"The text changed: {obj.slug} is now version {obj.version}, "
+                "every user must accept it again.",
+                messages.WARNING,
+            )
+
+    @admin.action(
+        description="Publish a new version (every user accepts again)", permissions=["change"]
+    )
+    def publish_new_version(self, request, queryset):
+        published = self.publish(request, queryset)
+        names = ", ".join(f"{license.slug} v{license.version}" for license in published)
+        self.message_user(
+            request,
+            f"Published a new version of {len(published)} licence(s): {names}. "
+            "Every user must accept again.",
+            messages.SUCCESS,
+        )
+
+    def publish_view(self, request, object_id):
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        license = self.get_object(request, unquote(object_id))
+        if license is None:
+            raise Http404
+        if not self.has_change_permission(request, license):
+            raise PermissionDenied
+        (license,) = self.publish(request, License.objects.filter(pk=license.pk))
+        self.message_user(
+            request,
+            f"Published version {license.version} of {license.slug}: "
+            "every user must accept it again.",
+            messages.SUCCESS,
+        )
+        return HttpResponseRedirect(reverse("admin:downloads_license_change", args=[license.pk]))
+
+
+@admin.register(LicenseAcceptance)
+class LicenseAcceptanceAdmin(ReadOnlyAdmin):
+    list_display = ["user_email", "license", "version", "is_current", "accepted"]
+    list_filter = ["license", "version"]
+    list_select_related = ["user", "license"]
+    search_fields = ["user__email"]
+    date_hierarchy = "accepted"
+
+    @admin.display(description="user", ordering="user__email")
+    def user_email(self, acceptance):
+        return acceptance.user.email
+
+    @admin.display(description="current version", boolean=True)
+    def is_current(self, acceptance):
+        return acceptance.version == acceptance.license.version
+
+
+# Quotas
+
+
+class LimitFieldsMixin:
+    limit_fields = ("max_quota", "rate_limit", "max_volume")
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        # A plain "at least -1" message rather than the database constraint's name.
+        if db_field.name in self.limit_fields:
+            kwargs["min_value"] = UNLIMITED
+        return super().formfield_for_dbfield(db_field, request, **kwargs)
+
+
+@admin.register(QuotaDefaults)
+class QuotaDefaultsAdmin(LimitFieldsMixin, admin.ModelAdmin):
+    """One row, always there: the list leads straight to it."""
+
+    fields = ["max_quota", "rate_limit", "max_volume"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def changelist_view(self, request, extra_context=None):
+        if not self.has_view_or_change_permission(request):
+            raise PermissionDenied
+        defaults = QuotaDefaults.current()
+        return HttpResponseRedirect(
+            reverse("admin:downloads_quotadefaults_change", args=[defaults.pk])
+        )
+
+
+def limits_text(limits):
+    max_quota, rate_limit, max_volume = limits
+    parts = []
+    if max_quota != UNLIMITED:
+        parts.append(f"{max_quota} downloads")
+    if rate_limit != UNLIMITED:
+        parts.append(f"{rate_limit} at once")
+    if max_volume != UNLIMITED:
+        parts.append(filesizeformat(max_volume))
+    return " · ".join(parts) or "unlimited"
+
+
+class QuotaCallerFilter(admin.SimpleListFilter):
+    title = "caller"
+    parameter_name = "caller"
+
+    def lookups(self, request, model_admin):
+        return [("users", "users"), ("anonymous", "anonymous addresses")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "users":
+            return queryset.filter(user__isnull=False)
+        if self.value() == "anonymous":
+            return queryset.filter(user__isnull=True)
+        return queryset
+
+
+@admin.register(Quota)
+class QuotaAdmin(LimitFieldsMixin, admin.ModelAdmin):
+    """Per-user limits (editable in the list) and usage, on one page."""
+
+    list_display = [
+        "caller",
+        "max_quota",
+        "rate_limit",
+        "max_volume",
+        "effective_limits",
+        "current_quota",
+        "volume",
+        "since",
+        "live_slots",
+        "records",
+    ]
+    list_display_links = ["caller"]
+    list_editable = ["max_quota", "rate_limit", "max_volume"]
+    list_filter = [QuotaCallerFilter]
+    search_fields = ["user__email", "client_address"]
+    autocomplete_fields = ["user"]
+    actions = ["reset_counters"]
+    show_full_result_count = False
+    usage_fields = ["current_quota", "volume", "since", "live_slots", "effective_limits", "records"]
+
+    def get_queryset(self, request):
+        # The defaults ride along on every row (one read per page), for `effective_limits`.
+        defaults = QuotaDefaults.current()
+        return services.quota_usage(super().get_queryset(request).select_related("user")).annotate(
+            default_max_quota=Value(defaults.max_quota),
+            default_rate_limit=Value(defaults.rate_limit),
+            default_max_volume=Value(defaults.max_volume),
+        )
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name in self.limit_fields:
+            default = getattr(QuotaDefaults.current(), db_field.name)
+            field.help_text = f"Blank: the default applies (now {default}). -1: unlimited."
+        return field
+
+    def get_fieldsets(self, request, obj=None):
+        limits = ("Limits", {"fields": ["max_quota", "rate_limit", "max_volume"]})
+        if obj is None:
+            return [(None, {"fields": ["user", "client_address"]}), limits]
+        return [(None, {"fields": ["caller"]}), limits, ("Usage", {"fields": self.usage_fields})]
+
+    def get_readonly_fields(self, request, obj=None):
+        # Stewards edit limits, never counters: those move only under running downloads.
+        return [] if obj is None else ["caller", *self.usage_fields]
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        # Only the limits: a whole-row save would write back counters read a moment ago,
+        # losing the downloads counted meanwhile.
+        services.quota_limits_set(
+            quota=obj, max_quota=obj.max_quota, rate_limit=obj.rate_limit, max_volume=obj.max_volume
+        )
+
+    @admin.display(description="quota", ordering="user__email")
+    def caller(self, quota):
+        return str(quota)
+
+    @admin.display(description="effective limits")
+    def effective_limits(self, quota):
+        defaults = QuotaDefaults(
+            max_quota=quota.default_max_quota,
+            rate_limit=quota.default_rate_limit,
+            max_volume=quota.default_max_volume,
+        )
+        return limits_text(quota.limits(defaults))
+
+    @admin.display(description="volume", ordering="current_volume")
+    def volume(self, quota):
+        return filesizeformat(quota.current_volume)
+
+    @admin.display(description="live slots", ordering="current_rate")
+    def live_slots(self, quota):
+        return quota.current_rate
+
+    @admin.display(description="download records")
+    def records(self, quota):
+        url = reverse("admin:downloads_downloadrecord_changelist")
+        if quota.user_id:
+            return format_html('<a href="{}?user={}">records</a>', url, quota.user_id)
+        return format_html('<a href="{}?q={}">records</a>', url, quota.client_address)
+
+    @admin.action(description="Reset counters (downloads and volume)", permissions=["change"])
+    def reset_counters(self, request, queryset):
+        reset = services.quota_reset(quotas=Quota.objects.filter(pk__in=queryset.values("pk")))
+        self.message_user(
+            request, f"Reset the counters of {len(reset)} quota(s).", messages.SUCCESS
+        )
+
+
+class LiveSlotFilter(admin.SimpleListFilter):
+    title = "live"
+    parameter_name = "live"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "live"), ("no", "expired")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(expires__gt=timezone.now())
+        if self.value() == "no":
+            return queryset.filter(expires__lte=timezone.now())
+        return queryset
+
+
+@admin.register(DownloadSlot)
+class DownloadSlotAdmin(ReadOnlyAdmin):
+    list_display = ["quota", "acquired", "expires", "live"]
+    list_filter = [LiveSlotFilter]
+    list_select_related = ["quota__user"]
+    search_fields = ["quota__user__email", "quota__client_address"]
+
+    @admin.display(boolean=True)
+    def live(self, slot):
+        return slot.expires > timezone.now()
+
+
+# Download records
+
+
+class DownloadUserFilter(admin.SimpleListFilter):
+    """Anonymous, logged-in, or one user (reached through the user links of the list):
+    never a list of everyone who ever downloaded, which would scan every record."""
+
+    title = "user"
+    parameter_name = "user"
+
+    def lookups(self, request, model_admin):
+        choices = [("anonymous", "anonymous"), ("users", "logged-in users")]
+        value = self.value()
+        if value and value.isdigit():
+            users = get_user_model().objects.filter(pk=value)
+            email = users.values_list("email", flat=True).first()
+            if email is not None:
+                choices.append((value, email))
+        return choices
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value is None:
+            return queryset
+        if value == "anonymous":
+            return queryset.filter(user__isnull=True)
+        if value == "users":
+            return queryset.filter(user__isnull=False)
+        if value.isdigit():
+            return queryset.filter(user_id=value)
+        raise IncorrectLookupParameters(f"unknown user filter {value!r}")
+
+
+# (CSV header, field) of the export, in column order.
+CSV_COLUMNS = [
+    ("started", "started"),
+    ("ended", "ended"),
+    ("user", "user__email"),
+    ("client_address", "client_address"),
+    ("product", "product_urn"),
+    ("checksum", "checksum"),
+    ("filename", "filename"),
+    ("dataset", "dataset__urn"),
+    ("status_code", "status_code"),
+    ("range_start", "range_start"),
+    ("bytes_expected", "bytes_expected"),
+    ("bytes_sent", "bytes_sent"),
+    ("outcome", "outcome"),
+    ("error", "error"),
+]
+CSV_BATCH = 1000
+
+
+class Echo:
+    """A file that hands back what is written to it: csv.writer formats, the response sends."""
+
+    def write(self, value):
+        return value
+
+
+def csv_cell(value):
+    if isinstance(value, datetime):
+        return value.isoformat()
+    # A spreadsheet would run a cell starting with one of these as a formula.
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def csv_lines(records):
+    writer = csv.writer(Echo())
+    yield writer.writerow([header for header, _ in CSV_COLUMNS])
+    rows = records.values_list(*[field for _, field in CSV_COLUMNS]).iterator(chunk_size=CSV_BATCH)
+    batch = []
+    for row in rows:
+        batch.append(writer.writerow([csv_cell(value) for value in row]))
+        if len(batch) == CSV_BATCH:
+            yield "".join(batch)
+            batch = []
+    yield "".join(batch)
+
+
+def csv_response(records):
+    """Stream `records` as CSV: rows are read by chunks, so memory stays flat."""
+    response = StreamingHttpResponse(csv_lines(records), content_type="text/csv; charset=utf-8")
+    filename = f"download-records-{timezone.now():%Y%m%d-%H%M%S}.csv"
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@admin.register(DownloadRecord)
+class DownloadRecordAdmin(admin.ModelAdmin):
+    change_list_template = "admin/downloads/downloadrecord/change_list.html"
+    list_display = [
+        "started",
+        "caller",
+        "product_urn",
+        "filename",
+        "dataset",
+        "outcome",
+        "status_code",
+        "sent",
+    ]
+    list_filter = ["outcome", "dataset", DownloadUserFilter]
+    list_select_related = ["user", "dataset"]
+    date_hierarchy = "started"
+    search_fields = ["user__email", "client_address", "product_urn", "checksum", "filename"]
+    actions = ["export_csv"]
+    show_full_result_count = False
+
+    # Written by the download service only. A superuser may still delete old records.
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        export = path(
+            "export/",
+            self.admin_site.admin_view(self.export_view),
+            name="downloads_downloadrecord_export",
+        )
+        return [export, *super().get_urls()]
+
+    @admin.display(description="user", ordering="user__email")
+    def caller(self, record):
+        if record.user_id is None:
+            return f"anonymous {record.client_address or ''}".strip()
+        return format_html('<a href="?user={}">{}</a>', record.user_id, record.user.email)
+
+    @admin.display(description="sent", ordering="bytes_sent")
+    def sent(self, record):
+        return filesizeformat(record.bytes_sent)
+
+    @admin.action(description="Export as CSV", permissions=["view"])
+    def export_csv(self, request, queryset):
+        return csv_response(queryset)
+
+    def export_view(self, request):
+        """The CSV of the list as filtered and searched on the page."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            url = reverse("admin:downloads_downloadrecord_changelist")
+            return HttpResponseRedirect(f"{url}?e=1")
+        return csv_response(changelist.get_queryset(request))
+
+
+@admin.register(RestoreRequest)
+class RestoreRequestAdmin(ReadOnlyAdmin):
+    list_display = [
+        "data_file",
+        "status",
+        "requested_by",
+        "requested",
+        "finished",
+        "available_until",
+        "purged",
+    ]
+    list_filter = ["status", "purged"]
+    list_select_related = ["data_file", "requested_by"]
+    search_fields = ["data_file__checksum", "data_file__filename", "requested_by__email"]
+    date_hierarchy = "requested"
+    show_full_result_count = False
+    actions = ["retry"]
+
+    def has_retry_permission(self, request):
+        # Rows stay read-only; retrying only puts a failed request back in the queue.
+        return request.user.has_perm("downloads.change_restorerequest")
+
+    @admin.action(description="Retry the selected failed restores", permissions=["retry"])
+    def retry(self, request, queryset):
+        retried = services.restore_retry(restores=queryset)
+        self.message_user(request, f"{retried} failed restore(s) queued again.")
