@@ -21,7 +21,7 @@ from downloads.storage import get_location
 from products import access
 from products.models import CHECKSUM, PRODUCT_URN, Product
 from products.serializers import base_url
-from regards_catalog.errors import AuthenticationRequired, Forbidden, InvalidRequest, NotFound
+from regards_catalog.errors import Forbidden, InvalidRequest, NotFound, access_denied
 
 logger = logging.getLogger(__name__)
 
@@ -41,7 +41,7 @@ def product_exists(aip_id, checksum):
 def metadata_access(user, product):
     """3. The caller sees the product (FULL_ACCESS on its dataset through one of its groups)."""
     if not access.can_see_product(user, product):
-        raise Forbidden() if user.is_authenticated else AuthenticationRequired()
+        raise access_denied(user)
 
 
 def file_exists(product, checksum):

@@ -2,7 +2,7 @@
 
 import re
 
-SINGLE_RANGE = re.compile(r"bytes=(\d{0,19})-(\d{0,19})")
+SINGLE_RANGE = re.compile(r"bytes=([0-9]{0,19})-([0-9]{0,19})")
 
 
 class RangeNotSatisfiable(Exception):

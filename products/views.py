@@ -16,7 +16,7 @@ from products.serializers import (
     dataset_json,
     product_json,
 )
-from regards_catalog.errors import AuthenticationRequired, Forbidden, InvalidRequest, NotFound
+from regards_catalog.errors import InvalidRequest, NotFound, access_denied
 
 SEARCH_PARAMETERS = [
     OpenApiParameter("q", str, description="Lucene query"),
@@ -89,10 +89,6 @@ def product_page(request, dataset=None):
     return Response(page_json(request, page, product_entries(request, page.items)))
 
 
-def denied(user):
-    return Forbidden() if user.is_authenticated else AuthenticationRequired()
-
-
 class ProductSearchView(APIView):
     @extend_schema(parameters=SEARCH_PARAMETERS, responses=OpenApiTypes.OBJECT)
     def get(self, request):
@@ -107,7 +103,7 @@ class ProductDetailView(APIView):
             raise NotFound(f"No product {urn}.")
         visible = visible_products(request.user).filter(pk=product.pk)
         if not visible.exists():
-            raise denied(request.user)
+            raise access_denied(request.user)
         (entry,) = product_entries(request, visible)
         return Response(entry["content"])
 
@@ -137,7 +133,7 @@ class DatasetSearchView(APIView):
 def visible_dataset_or_error(user, urn):
     dataset = get_object_or_404(Dataset.objects.select_related("license"), urn=urn)
     if not visible_datasets(user).filter(pk=dataset.pk).exists():
-        raise denied(user)
+        raise access_denied(user)
     return dataset
 
 

@@ -42,10 +42,17 @@ class Forbidden(ApiError):
     default_detail = "You do not have access to this resource."
 
 
-class AuthenticationRequired(ApiError):
+class LoginRequired(ApiError):
+    """Access denied to an anonymous caller: 401, since logging in may help; same code as 403."""
+
     status_code = status.HTTP_401_UNAUTHORIZED
-    default_code = "authentication_required"
+    default_code = "forbidden"
     default_detail = "Log in or give a token to access this resource."
+
+
+def access_denied(user):
+    """The error for a caller without access: 403, or 401 when anonymous (SPEC §4 check 3)."""
+    return Forbidden() if user.is_authenticated else LoginRequired()
 
 
 # DRF's own exceptions keep their status; their codes are renamed to ours.

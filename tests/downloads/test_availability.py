@@ -331,7 +331,7 @@ def test_a_product_the_caller_cannot_see_is_403_or_401_when_anonymous(api_client
     anonymous = product_availability(api_client, data_file.product.urn)
     logged_in = product_availability(client_for(UserFactory()), data_file.product.urn)
 
-    assert api_error(anonymous, 401)["code"] == "authentication_required"
+    assert api_error(anonymous, 401)["code"] == "forbidden"
     assert api_error(logged_in, 403)["code"] == "forbidden"
 
 

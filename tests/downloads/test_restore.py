@@ -322,7 +322,7 @@ def test_the_restore_status_of_an_unknown_invisible_or_malformed_product(api_cli
     malformed = api_client.get(f"{RESTORE}/not-a-urn")
 
     assert api_error(unknown, 404)["code"] == "not_found"
-    assert api_error(anonymous, 401)["code"] == "authentication_required"
+    assert api_error(anonymous, 401)["code"] == "forbidden"
     assert api_error(logged_in, 403)["code"] == "forbidden"
     assert api_error(malformed, 400)["code"] == "invalid_request"
 

@@ -568,7 +568,7 @@ def test_invisible_product_asks_an_anonymous_caller_to_authenticate(api_client):
 
     response = api_client.get(f"{API}/dataobjects/{product.urn}")
 
-    assert_error(response, 401, "authentication_required")
+    assert_error(response, 401, "forbidden")
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
@@ -674,7 +674,7 @@ def test_invisible_dataset_is_forbidden(api_client, client_for, datasets, label)
     urn = datasets[label].urn
     user_client = client_for(UserFactory())
 
-    assert_error(api_client.get(f"{API}/datasets/{urn}"), 401, "authentication_required")
+    assert_error(api_client.get(f"{API}/datasets/{urn}"), 401, "forbidden")
     assert_error(user_client.get(f"{API}/datasets/{urn}"), 403, "forbidden")
     assert_error(user_client.get(f"{API}/datasets/{urn}/dataobjects/search"), 403, "forbidden")
 

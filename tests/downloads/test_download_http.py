@@ -1,0 +1,244 @@
+"""Downloads from an `http` storage location: a real nginx, and raw sockets for what nginx
+cannot be made to do (truncate, stall)."""
+
+import os
+import socket
+import threading
+import time
+
+import pytest
+
+import storage_client
+from downloads.models import DownloadRecord
+from tests.downloads.conftest import api_error, body_of, download_url, md5, use_locations
+from tests.storage_client.test_http import _RawServer
+
+pytestmark = pytest.mark.django_db
+
+Outcome = DownloadRecord.Outcome
+MIB = 1024 * 1024
+
+
+def access_log(server):
+    return (server.workdir / "access.log").read_text().splitlines()
+
+
+def read_until_failure(response):
+    """The bytes a client receives before the server breaks off the response."""
+    received = bytearray()
+    with pytest.raises(storage_client.StorageUnavailable):
+        for chunk in response.streaming_content:
+            received += chunk
+    return bytes(received)
+
+
+def test_a_remote_file_downloads_whole_and_is_recorded_as_completed(
+    api_client, stored_file, remote_nginx
+):
+    content = os.urandom(3 * MIB + 17)
+    data_file = stored_file(content, location="remote", filename="remote.bin")
+    response = api_client.get(download_url(data_file))
+    assert response.status_code == 200
+    assert response["Content-Length"] == str(len(content))
+    assert response["ETag"] == f'"{md5(content)}"'
+    assert response["Cache-Control"] == "private"
+    assert response["Content-Disposition"].startswith('attachment; filename="remote.bin"')
+    assert body_of(response) == content
+    record = DownloadRecord.objects.get()
+    assert record.outcome == Outcome.COMPLETED
+    assert (record.bytes_expected, record.bytes_sent) == (len(content), len(content))
+    assert record.ended is not None
+
+
+def test_a_zero_byte_remote_file_downloads_empty(api_client, stored_file, remote_nginx):
+    data_file = stored_file(b"", location="remote")
+    response = api_client.get(download_url(data_file))
+    assert response.status_code == 200
+    assert response["Content-Length"] == "0"
+    assert body_of(response) == b""
+    assert DownloadRecord.objects.get().outcome == Outcome.COMPLETED
+
+
+def test_a_range_is_forwarded_to_the_remote_server(api_client, stored_file, remote_nginx):
+    content = os.urandom(2 * MIB)
+    data_file = stored_file(content, location="remote")
+    start, end = MIB - 10, MIB + 9
+    response = api_client.get(download_url(data_file), HTTP_RANGE=f"bytes={start}-{end}")
+    assert response.status_code == 206
+    assert response["Content-Range"] == f"bytes {start}-{end}/{len(content)}"
+    assert response["Content-Length"] == "20"
+    assert body_of(response) == content[start : end + 1]
+    # nginx was asked for the range, not for the whole file.
+    assert '" 206 20 ' in access_log(remote_nginx)[-1]
+    record = DownloadRecord.objects.get()
+    assert (record.status_code, record.range_start, record.bytes_sent) == (206, start, 20)
+    assert record.outcome == Outcome.COMPLETED
+
+
+def test_head_of_a_remote_file_does_not_ask_the_remote_server(
+    api_client, stored_file, remote_nginx
+):
+    data_file = stored_file(b"remote bytes\n", location="remote")
+    response = api_client.head(download_url(data_file))
+    assert response.status_code == 200
+    assert response["Content-Length"] == str(len(b"remote bytes\n"))
+    assert access_log(remote_nginx) == []
+    assert not DownloadRecord.objects.exists()
+
+
+def test_a_file_missing_on_the_remote_server_is_502_storage_file_missing(
+    api_client, stored_file, storage, remote_nginx
+):
+    data_file = stored_file(location="remote")
+    (storage.root / "remote" / data_file.storage_key).unlink()
+    response = api_client.get(download_url(data_file))
+    assert api_error(response, 502)["code"] == "storage_file_missing"
+    record = DownloadRecord.objects.get()
+    assert (record.outcome, record.bytes_sent) == (Outcome.STORAGE_ERROR, 0)
+
+
+def test_a_remote_server_error_is_502_storage_unavailable(api_client, stored_file, remote_nginx):
+    data_file = stored_file(location="remote", key="broken/file.bin")
+    response = api_client.get(download_url(data_file))
+    assert api_error(response, 502)["code"] == "storage_unavailable"
+    assert DownloadRecord.objects.get().outcome == Outcome.STORAGE_ERROR
+
+
+def test_a_stopped_remote_server_is_502_storage_unavailable_and_nothing_completes(
+    api_client, stored_file, remote_nginx
+):
+    data_file = stored_file(os.urandom(4096), location="remote")
+    remote_nginx.stop()
+    response = api_client.get(download_url(data_file))
+    body = api_error(response, 502)
+    assert body["code"] == "storage_unavailable"
+    assert "127.0.0.1" not in response.content.decode()  # the storage URL is not leaked
+    record = DownloadRecord.objects.get()
+    assert (record.outcome, record.bytes_sent) == (Outcome.STORAGE_ERROR, 0)
+    assert not DownloadRecord.objects.filter(outcome=Outcome.COMPLETED).exists()
+
+
+def test_a_digest_mismatch_cuts_the_body_short_and_is_recorded_as_corrupt(
+    api_client, stored_file, storage, remote_nginx
+):
+    content = os.urandom(3 * MIB)
+    data_file = stored_file(content, location="remote")
+    corrupt = bytearray(content)
+    corrupt[-1] ^= 0xFF  # same size, one bit flipped in the last chunk
+    (storage.root / "remote" / data_file.storage_key).write_bytes(bytes(corrupt))
+
+    response = api_client.get(download_url(data_file))
+    assert response.status_code == 200
+    assert response["Content-Length"] == str(len(content))
+    received = read_until_failure(response)
+    assert len(received) < len(content)
+    assert content.startswith(received)
+    record = DownloadRecord.objects.get()
+    assert record.outcome == Outcome.CORRUPT
+    assert record.bytes_sent == len(received)
+    assert data_file.checksum in record.error
+
+
+def test_a_digest_mismatch_in_a_one_chunk_file_sends_nothing(
+    api_client, stored_file, storage, remote_nginx
+):
+    data_file = stored_file(b"the catalog's bytes\n", location="remote")
+    (storage.root / "remote" / data_file.storage_key).write_bytes(b"THE CATALOG'S BYTES\n")
+    response = api_client.get(download_url(data_file))
+    assert read_until_failure(response) == b""
+    record = DownloadRecord.objects.get()
+    assert (record.outcome, record.bytes_sent) == (Outcome.CORRUPT, 0)
+
+
+def test_a_range_of_a_remote_file_is_not_digest_checked(
+    api_client, stored_file, storage, remote_nginx
+):
+    # A part of a file has no digest of its own to compare with.
+    content = b"0123456789"
+    data_file = stored_file(content, location="remote")
+    (storage.root / "remote" / data_file.storage_key).write_bytes(b"0123456789"[::-1])
+    response = api_client.get(download_url(data_file), HTTP_RANGE="bytes=0-3")
+    assert body_of(response) == b"9876"
+    assert DownloadRecord.objects.get().outcome == Outcome.COMPLETED
+
+
+# Against raw sockets.
+
+
+def test_a_truncated_remote_body_cuts_the_download_short(
+    api_client, stored_file, settings, storage, tmp_path
+):
+    content = os.urandom(3 * MIB)
+    data_file = stored_file(content, location="remote")
+    header = f"HTTP/1.1 200 OK\r\nContent-Length: {len(content)}\r\n\r\n".encode()
+
+    def answer(conn):
+        conn.sendall(header + content[: 2 * MIB + MIB // 2])
+
+    with _RawServer(answer) as server:
+        use_locations(settings, storage, tmp_path, server.url + "/{key}")
+        response = api_client.get(download_url(data_file))
+        assert response.status_code == 200
+        assert response["Content-Length"] == str(len(content))
+        received = read_until_failure(response)
+    assert len(received) < len(content)
+    assert content.startswith(received)
+    record = DownloadRecord.objects.get()
+    assert record.outcome == Outcome.STORAGE_ERROR
+    assert record.bytes_sent == len(received) < len(content)
+
+
+def test_a_remote_server_that_stalls_mid_body_times_out(
+    api_client, stored_file, settings, storage, tmp_path
+):
+    content = os.urandom(3 * MIB)
+    data_file = stored_file(content, location="remote")
+    header = f"HTTP/1.1 200 OK\r\nContent-Length: {len(content)}\r\n\r\n".encode()
+    release = threading.Event()
+
+    def answer(conn):
+        conn.sendall(header + content[: MIB + 100])
+        release.wait(10)
+
+    with _RawServer(answer) as server:
+        use_locations(settings, storage, tmp_path, server.url + "/{key}", timeout=0.5)
+        started = time.monotonic()
+        response = api_client.get(download_url(data_file))
+        received = read_until_failure(response)
+        release.set()
+    assert time.monotonic() - started < 5
+    assert len(received) < len(content)
+    assert DownloadRecord.objects.get().outcome == Outcome.STORAGE_ERROR
+
+
+def test_a_remote_server_that_never_answers_is_502_within_the_timeout(
+    api_client, stored_file, settings, storage, tmp_path
+):
+    data_file = stored_file(location="remote")
+    with socket.socket() as listener:
+        # Listening but never accepting: the handshake completes, nobody answers.
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(8)
+        url = f"http://127.0.0.1:{listener.getsockname()[1]}/{{key}}"
+        use_locations(settings, storage, tmp_path, url, timeout=0.5)
+        started = time.monotonic()
+        response = api_client.get(download_url(data_file))
+    assert time.monotonic() - started < 5
+    assert api_error(response, 502)["code"] == "storage_unavailable"
+    assert DownloadRecord.objects.get().outcome == Outcome.STORAGE_ERROR
+
+
+def test_a_remote_server_sending_the_wrong_length_is_502_before_any_byte(
+    api_client, stored_file, settings, storage, tmp_path
+):
+    content = b"0123456789"
+    data_file = stored_file(content, location="remote")
+
+    def answer(conn):
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n01234")
+
+    with _RawServer(answer) as server:
+        use_locations(settings, storage, tmp_path, server.url + "/{key}")
+        response = api_client.get(download_url(data_file))
+    assert api_error(response, 502)["code"] == "storage_unavailable"
+    assert DownloadRecord.objects.get().bytes_sent == 0

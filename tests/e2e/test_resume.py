@@ -1,0 +1,187 @@
+"""Real download clients resume an interrupted download through the API (SPEC §4 Range)."""
+
+import hashlib
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+from downloads.models import DownloadRecord
+from products.models import AccessRight
+from tests.downloads.conftest import download_url
+from tests.factories import AccessGroupFactory, AccessRightFactory, UserFactory
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+SIZE = 4 * 1024 * 1024 + 5
+
+
+def external(name):
+    """Path of a command-line client; skips without it, unless REQUIRE_EXTERNALS=1."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("REQUIRE_EXTERNALS") == "1":
+            pytest.fail(f"{name} not installed, and REQUIRE_EXTERNALS=1 forbids skipping")
+        pytest.skip(f"{name} not installed")
+    return path
+
+
+@pytest.fixture
+def private_file(stored_file):
+    """A ~4 MiB file only members of a science group may download, and such a member."""
+    content = os.urandom(SIZE)
+    data_file = stored_file(
+        content, filename="scene.bin", file_access=AccessRight.FileAccess.NO_ACCESS
+    )
+    user = UserFactory()
+    AccessRightFactory(group=AccessGroupFactory(members=[user]), dataset=data_file.product.dataset)
+    return data_file, user, content
+
+
+def wait_for_records(count, timeout=10):
+    """The download records, oldest first, once `count` of them have been written."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        records = list(DownloadRecord.objects.order_by("started"))
+        if len(records) >= count:
+            return records
+        time.sleep(0.05)
+    pytest.fail(f"fewer than {count} download records after {timeout}s")
+
+
+def md5_of(path):
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_curl_resumes_a_partly_downloaded_file(live_server, private_file, token_for, tmp_path):
+    # curl 7.88 ignores --limit-rate on loopback, so --max-time cannot be relied on to cut
+    # the first run short: the part an interrupted run leaves behind is written directly.
+    curl = external("curl")
+    data_file, user, content = private_file
+    url = live_server.url + download_url(data_file)
+    output = tmp_path / "scene.bin"
+    partial = 1024 * 1024 + 123
+    output.write_bytes(content[:partial])
+
+    resumed = subprocess.run(
+        [curl, "-sS", "-f", "-C", "-", "-o", output]
+        + ["-H", f"Authorization: Bearer {token_for(user)}", url],
+        capture_output=True,
+        timeout=60,
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert md5_of(output) == data_file.checksum == hashlib.md5(content).hexdigest()
+
+    (record,) = wait_for_records(1)
+    assert (record.status_code, record.range_start) == (206, partial)
+    assert (record.bytes_expected, record.bytes_sent) == (SIZE - partial, SIZE - partial)
+    assert record.outcome == DownloadRecord.Outcome.COMPLETED
+    assert record.user == user
+
+
+def test_curl_resumes_after_a_first_part_fetched_with_a_range(
+    live_server, private_file, token_for, tmp_path
+):
+    curl = external("curl")
+    data_file, user, _ = private_file
+    url = live_server.url + download_url(data_file)
+    output = tmp_path / "scene.bin"
+    auth = ["-H", f"Authorization: Bearer {token_for(user)}"]
+
+    first_part = subprocess.run(
+        [curl, "-sS", "-f", "-r", "0-999999", "-o", output, *auth, url],
+        capture_output=True,
+        timeout=60,
+    )
+    assert first_part.returncode == 0, first_part.stderr
+    assert output.stat().st_size == 1000000
+    resumed = subprocess.run(
+        [curl, "-sS", "-f", "-C", "-", "-o", output, *auth, url], capture_output=True, timeout=60
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert md5_of(output) == data_file.checksum
+
+    first, second = wait_for_records(2)
+    assert (first.status_code, first.range_start, first.bytes_sent) == (206, 0, 1000000)
+    assert (second.status_code, second.range_start) == (206, 1000000)
+    assert second.bytes_sent == SIZE - 1000000
+
+
+def test_wget_resumes_a_partly_downloaded_file_with_a_query_token(
+    live_server, private_file, token_for, tmp_path
+):
+    wget = external("wget")
+    data_file, user, content = private_file
+    url = live_server.url + download_url(data_file, token=token_for(user))
+    output = tmp_path / "scene.bin"
+    partial = 1024 * 1024 + 123
+    output.write_bytes(content[:partial])  # what an interrupted earlier run left behind
+
+    resumed = subprocess.run([wget, "-q", "-c", "-O", output, url], capture_output=True, timeout=60)
+    assert resumed.returncode == 0, resumed.stderr
+    assert md5_of(output) == data_file.checksum
+
+    (record,) = wait_for_records(1)
+    assert (record.status_code, record.range_start) == (206, partial)
+    assert record.bytes_sent == SIZE - partial
+    assert record.outcome == DownloadRecord.Outcome.COMPLETED
+    assert record.user == user
+
+
+def test_wget_resumes_after_being_killed_midway(live_server, private_file, token_for, tmp_path):
+    wget = external("wget")
+    data_file, user, _ = private_file
+    url = live_server.url + download_url(data_file, token=token_for(user))
+    output = tmp_path / "scene.bin"
+
+    process = subprocess.Popen(
+        [wget, "-q", "--limit-rate=256k", "-O", output, url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    time.sleep(1.5)
+    process.kill()
+    process.wait()
+    partial = output.stat().st_size
+    assert 0 < partial < SIZE
+
+    resumed = subprocess.run([wget, "-q", "-c", "-O", output, url], capture_output=True, timeout=60)
+    assert resumed.returncode == 0, resumed.stderr
+    assert md5_of(output) == data_file.checksum
+
+    first, second = wait_for_records(2)
+    assert first.range_start == 0
+    assert (second.status_code, second.range_start) == (206, partial)
+    assert second.outcome == DownloadRecord.Outcome.COMPLETED
+
+
+def test_curl_resume_of_a_complete_file_downloads_nothing_more(
+    live_server, private_file, token_for, tmp_path
+):
+    curl = external("curl")
+    data_file, user, content = private_file
+    url = live_server.url + download_url(data_file)
+    output = tmp_path / "scene.bin"
+    output.write_bytes(content)
+
+    resumed = subprocess.run(
+        [
+            curl,
+            "-sS",
+            "-C",
+            "-",
+            "-o",
+            output,
+            "-H",
+            f"Authorization: Bearer {token_for(user)}",
+            url,
+        ],
+        capture_output=True,
+        timeout=60,
+    )
+    # curl takes the 416 with `Content-Range: bytes */size` as "already complete".
+    assert resumed.returncode == 0, resumed.stderr
+    assert md5_of(output) == data_file.checksum
+    assert not DownloadRecord.objects.exists()
