@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 8000
 WORKERS ?= 4
+PYTEST_ARGS ?= -n auto
 
 .PHONY: install run serve test lint format bench clean
 
