@@ -1,0 +1,61 @@
+"""Download slots are database leases, renewed while their download streams."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from downloads import services
+from downloads.models import DownloadSlot, Quota
+from tests.factories import UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def quota():
+    return Quota.objects.create(user=UserFactory(), rate_limit=2)
+
+
+def test_the_keeper_renews_the_slots_of_running_downloads(quota, settings):
+    settings.SLOT_LEASE_SECONDS = 60
+    keeper = services.SlotKeeper()
+    running = DownloadSlot.objects.create(
+        quota=quota, expires=timezone.now() + timedelta(seconds=5)
+    )
+    finished = DownloadSlot.objects.create(
+        quota=quota, expires=timezone.now() + timedelta(seconds=5)
+    )
+    keeper.held = {running.pk, finished.pk}
+    keeper.drop(finished.pk)
+
+    keeper.renew()
+
+    running.refresh_from_db()
+    finished.refresh_from_db()
+    assert running.expires > timezone.now() + timedelta(seconds=55)
+    assert finished.expires < timezone.now() + timedelta(seconds=6)
+
+
+def test_an_expired_slot_is_cleared_when_a_new_one_is_taken(quota):
+    DownloadSlot.objects.create(quota=quota, expires=timezone.now() - timedelta(seconds=1))
+    DownloadSlot.objects.create(quota=quota, expires=timezone.now() - timedelta(seconds=1))
+
+    slot = services.slot_acquire(quota=quota, counts=True)
+
+    assert list(DownloadSlot.objects.all()) == [slot]
+    services.slot_release(slot=slot, bytes_sent=10)
+    assert not DownloadSlot.objects.exists()
+    quota.refresh_from_db()
+    assert quota.current_volume == 10
+
+
+def test_a_killed_worker_slot_frees_itself_after_its_lease(quota):
+    """A worker killed mid-download never releases its slot; its lease runs out."""
+    for _ in range(2):
+        services.slot_acquire(quota=quota, counts=False)
+    DownloadSlot.objects.update(expires=timezone.now() - timedelta(seconds=1))  # lease over
+
+    services.slot_acquire(quota=quota, counts=False)
+
+    assert DownloadSlot.objects.count() == 1
