@@ -9,7 +9,8 @@ worker_class = "gthread"
 threads = int(os.environ.get("THREADS", "8"))
 # Long downloads are normal: a worker is only killed when silent for this long.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
-sendfile = True
+# sendfile is on by default. Do not write `sendfile = True` here: gunicorn reads any
+# value of this setting as --no-sendfile.
 accesslog = "-"
 # %(U)s is the path without its query string: tokens given as ?token= never reach the log.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss "%(a)s"'
