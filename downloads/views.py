@@ -144,7 +144,7 @@ def is_accepted(license, versions):
 
 
 class LicenseListView(APIView):
-    @extend_schema(responses=OpenApiTypes.OBJECT)
+    @extend_schema(operation_id="licenses_list", responses=OpenApiTypes.OBJECT)
     def get(self, request):
         versions = accepted_versions(request.user)
         return Response(

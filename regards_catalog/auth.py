@@ -2,6 +2,7 @@
 `?token=` on GET/HEAD for wget and browsers, plus the Django session."""
 
 from django.contrib.auth import authenticate, get_user_model
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from knox.auth import TokenAuthentication
 from knox.models import AuthToken
 from rest_framework import exceptions
@@ -52,3 +53,26 @@ def user_from_password(email, password):
     if user is None:
         return None
     return authenticate(username=user.get_username(), password=password)
+
+
+class BearerTokenScheme(OpenApiAuthenticationExtension):
+    """How the OpenAPI schema describes BearerTokenAuthentication."""
+
+    target_class = BearerTokenAuthentication
+    name = "bearerToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "a token from /oauth/token"}
+
+
+class QueryTokenScheme(OpenApiAuthenticationExtension):
+    target_class = QueryTokenAuthentication
+    name = "queryToken"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "query",
+            "name": "token",
+            "description": "the same token in the URL of a GET or HEAD (for wget and browsers)",
+        }
