@@ -285,8 +285,8 @@ class HttpLocation(Location):
                 if skip:
                     dropped = min(skip, len(chunk))
                     chunk, skip = chunk[dropped:], skip - dropped
-                if expected is not None:
-                    chunk = chunk[: expected - received]
+                if expected is not None and received + len(chunk) > expected:
+                    chunk = chunk[: expected - received]  # slicing copies: only when needed
                 if chunk:
                     received += len(chunk)
                     yield chunk
