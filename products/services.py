@@ -8,9 +8,10 @@ from django.contrib.auth.base_user import BaseUserManager
 from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
-from django.db import transaction
+from django.db import connection, transaction
 
 from products.access import STEWARD_GROUP
+from products.lucene import PROPERTY_NAME
 from products.models import AccessGroup
 from storage_client import CHUNK_SIZE, LocalLocation
 
@@ -72,3 +73,31 @@ def file_store(*, path, location, key=None):
     checksum = file_md5(path)
     location.store(path, key or checksum)
     return checksum
+
+
+def property_index_name(name):
+    return f"products_product_prop_{name.lower()}"[:63]
+
+
+def property_index_create(*, name, drop=False):
+    """Create (or drop) a B-tree index on one product property, for range and equality
+    queries on it (`properties.<name>:<5`). PostgreSQL only: the GIN index on `properties`
+    serves equality, not ranges, and indexing every property up front would be waste.
+    """
+    if not PROPERTY_NAME.fullmatch(name):
+        raise ValueError(f"{name!r} is not a property name")
+    if connection.vendor != "postgresql":
+        raise ValueError("property indexes are for PostgreSQL; SQLite scans instead")
+    index = property_index_name(name)
+    with connection.cursor() as cursor:
+        if drop:
+            cursor.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{index}"')
+        else:
+            # The same expression as the queries lucene.py writes, so the planner uses it;
+            # CONCURRENTLY keeps the catalog searchable while a big table is indexed.
+            cursor.execute(
+                f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{index}" '
+                f"ON products_product ((properties -> %s))",
+                [name],
+            )
+    return index
