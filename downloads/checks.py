@@ -39,9 +39,14 @@ def product_exists(aip_id, checksum):
 
 
 def metadata_access(user, product):
-    """3. The caller sees the product (FULL_ACCESS on its dataset through one of its groups)."""
-    if not access.can_see_product(user, product):
+    """3. The caller sees the product (FULL_ACCESS on its dataset through one of its groups).
+
+    Returns whether the caller may also download its private files, for check 5.
+    """
+    sees, downloads_private = access.dataset_access(user, product.dataset_id)
+    if not sees:
         raise access_denied(user)
+    return downloads_private
 
 
 def file_exists(product, checksum):
@@ -53,9 +58,9 @@ def file_exists(product, checksum):
     return data_file
 
 
-def file_access(user, data_file):
+def file_access(data_file, *, downloads_private):
     """5. A private file needs a group with INHERITED_ACCESS on the dataset."""
-    if not access.can_download(user, data_file):
+    if not data_file.is_public_type and not downloads_private:
         raise Forbidden("You may see this product but not download its files.")
 
 

@@ -102,17 +102,21 @@ def slot_acquire(*, quota, counts):
     now = timezone.now()
     with transaction.atomic():
         locked = Quota.objects.select_for_update().get(pk=quota.pk)
-        locked.slots.filter(expires__lte=now).delete()
-        _refuse_if_exhausted(locked, locked.limits(QuotaDefaults.current()), counts=counts, now=now)
+        limits = locked.limits(QuotaDefaults.current())
+        if limits[1] != UNLIMITED:  # leases of killed workers: clear them before counting
+            locked.slots.filter(expires__lte=now).delete()
+        _refuse_if_exhausted(locked, limits, counts=counts, now=now)
         slot = DownloadSlot.objects.create(quota=locked, expires=now + slot_lease())
+    slot.max_quota = limits[0]  # for quota_count_download, without reading the defaults again
     slot_keeper.hold(slot.pk)
     return slot
 
 
-def quota_count_download(*, quota):
-    """Count one download if the limit still allows it; False if a parallel one took it."""
-    max_quota = quota.limits(QuotaDefaults.current())[0]
-    rows = Quota.objects.filter(pk=quota.pk)
+def quota_count_download(*, slot):
+    """Count the download holding `slot` if the limit still allows it; False if a
+    parallel one took the last download meanwhile."""
+    max_quota = slot.max_quota
+    rows = Quota.objects.filter(pk=slot.quota_id)
     if max_quota != UNLIMITED:
         rows = rows.filter(current_quota__lt=max_quota)
     return rows.update(current_quota=F("current_quota") + 1) == 1

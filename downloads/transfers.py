@@ -11,6 +11,7 @@ import sys
 from urllib.parse import quote
 
 from django.conf import settings
+from django.db import transaction
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 
@@ -67,6 +68,12 @@ class Transfer:
         if self.outcome is None:
             self.outcome = Outcome.COMPLETED if self.sent >= self.length else Outcome.ABORTED
         product = self.data_file.product
+        with transaction.atomic():  # one commit for the record and the quota
+            self._write_record(product)
+            if self.slot is not None:
+                services.slot_release(slot=self.slot, bytes_sent=self.sent)
+
+    def _write_record(self, product):
         DownloadRecord.objects.create(
             user=self.user,
             client_address=self.address,
@@ -85,8 +92,6 @@ class Transfer:
             started=self.started,
             ended=timezone.now(),
         )
-        if self.slot is not None:
-            services.slot_release(slot=self.slot, bytes_sent=self.sent)
 
 
 def record_refusal(request, data_file, error, *, start, length):
@@ -234,7 +239,7 @@ def open_transfer(request, data_file, location, *, start, length, status, slot=N
     """
     transfer = Transfer(request, data_file, status=status, start=start, length=length, slot=slot)
     response, source = _open(request, transfer, location)
-    if counts and not services.quota_count_download(quota=slot.quota):
+    if counts and not services.quota_count_download(slot=slot):
         # A parallel download took the last one between check 9 and now.
         transfer.fail(Outcome.QUOTA_EXCEEDED, QuotaExceeded.default_detail)
         transfer.sent = 0

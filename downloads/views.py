@@ -78,9 +78,9 @@ class DownloadView(APIView):
     def download(self, request, aip_id, checksum, *, send_body):
         user = request.user  # 1. an invalid or expired token has already been refused
         product = checks.product_exists(aip_id, checksum)
-        checks.metadata_access(user, product)
+        downloads_private = checks.metadata_access(user, product)
         data_file = checks.file_exists(product, checksum)
-        checks.file_access(user, data_file)
+        checks.file_access(data_file, downloads_private=downloads_private)
         checks.license_accepted(request, data_file)
         if data_file.reference:  # 7. served elsewhere
             return HttpResponseRedirect(data_file.uri, status=303)

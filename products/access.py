@@ -86,8 +86,15 @@ def file_access_dataset_ids(user):
     return set(rights.values_list("dataset_id", flat=True))
 
 
-def can_see_product(user, product):
-    return visible_products(user).filter(pk=product.pk).exists()
+def dataset_access(user, dataset_id):
+    """(sees its products, may download its private files): both in one query."""
+    if sees_everything(user):
+        return True, True
+    levels = _rights(user, dataset_id=dataset_id).values_list("metadata_access", "file_access")
+    full = [
+        files for metadata, files in levels if metadata == AccessRight.MetadataAccess.FULL_ACCESS
+    ]
+    return bool(full), AccessRight.FileAccess.INHERITED_ACCESS in full
 
 
 def can_download(user, data_file, dataset_ids=None):

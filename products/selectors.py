@@ -5,13 +5,11 @@ import math
 from django.db.models import F, Prefetch
 
 from products.access import (
-    downloadable_files,
     downloadable_files_queryset,
     visible_datasets,
     visible_products,
 )
 from products.lucene import lucene_to_q
-from products.models import DataFile
 
 
 def product_search(*, user, q="", ordering=(), dataset=None):
@@ -41,12 +39,9 @@ def dataset_search(*, user, q=""):
 
 def products_with_files(*, user, products):
     """[(product, files the caller may download)] for a page of products, in two queries."""
-    products = list(
-        products.select_related("dataset").prefetch_related(
-            Prefetch("files", queryset=DataFile.objects.order_by("data_type", "id"))
-        )
-    )
-    return [(product, downloadable_files(user, product.files.all())) for product in products]
+    files = downloadable_files_queryset(user).order_by("data_type", "id")
+    products = list(products.select_related("dataset").prefetch_related(Prefetch("files", files)))
+    return [(product, list(product.files.all())) for product in products]
 
 
 class Page:
