@@ -100,4 +100,7 @@ def property_index_create(*, name, drop=False):
                 f"ON products_product ((properties -> %s))",
                 [name],
             )
+            # Statistics on the new expression: without them the planner guesses its
+            # selectivity and may leave the index unused.
+            cursor.execute("ANALYZE products_product")
     return index
