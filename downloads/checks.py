@@ -50,8 +50,9 @@ def metadata_access(user, product):
 
 
 def file_exists(product, checksum):
-    """4. The product holds a file with that checksum."""
-    data_file = product.files.filter(checksum=checksum).first()
+    """4. The product holds a file with that checksum (in either case: REGARDS writes MD5s
+    in upper case, the catalog import stores them in lower case)."""
+    data_file = product.files.filter(checksum__iexact=checksum).order_by("id").first()
     if data_file is None:
         raise NotFound(f"Product {product.urn} has no file with checksum {checksum}.")
     data_file.product = product  # already loaded, with its dataset and licence

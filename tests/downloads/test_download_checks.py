@@ -578,3 +578,15 @@ def test_a_product_in_a_visible_dataset_is_not_confused_with_another(client_for,
     visible = ProductFactory()
     user = member_of(visible.dataset, FULL, INHERITED)
     assert client_for(user).get(download_url(data_file)).status_code == 403
+
+
+@pytest.mark.django_db
+def test_a_checksum_in_upper_case_finds_its_file_as_regards_writes_them(stored_file, api_client):
+    data_file = stored_file(b"upper or lower")
+    url = download_url(data_file).replace(data_file.checksum, data_file.checksum.upper())
+
+    response = api_client.get(url)
+
+    assert response.status_code == 200
+    assert response["ETag"] == f'"{data_file.checksum}"'
+    assert body_of(response) == b"upper or lower"
