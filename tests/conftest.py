@@ -1,6 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
+from downloads.services import slot_keeper
 from regards_catalog.auth import issue_token
 
 pytest_plugins = ["tests.nginx"]
@@ -37,3 +38,12 @@ def client_for(token_for):
 def fast_password_hashing(settings):
     """PBKDF2 costs ~0.5 s per user; tests need hashing to work, not to be slow."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
+def no_slot_kept_alive():
+    """The process-wide slot keeper must not go on renewing a finished test's slots (its
+    thread would reach for a database that pytest has dropped)."""
+    yield
+    with slot_keeper.lock:
+        slot_keeper.held.clear()
