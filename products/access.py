@@ -26,8 +26,9 @@ STEWARD_PERMISSIONS = {
 
 
 def is_steward(user):
-    if not user.is_authenticated:
-        return False
+    """A staff user in the "Data stewards" group (the admin needs staff too)."""
+    if not user.is_authenticated or not user.is_staff:
+        return False  # most callers: no query
     cached = getattr(user, "_is_steward", None)
     if cached is None:
         cached = user.groups.filter(name=STEWARD_GROUP).exists()

@@ -19,7 +19,7 @@ def test_a_private_licensed_download_with_every_check_stays_within_its_queries(
     client = client_for(user)
     assert body_of(client.get(download_url(data_file, acceptLicense="true"))) == b"x" * 10240
 
-    # token, product, steward?, rights, file, licence, quota, slot (lock, defaults, insert),
+    # token, product, rights, file, licence, quota, slot (lock, defaults, insert),
     # count, then record + slot release + volume in one transaction (savepoints in tests).
-    with django_assert_max_num_queries(18):
+    with django_assert_max_num_queries(17):
         assert body_of(client.get(download_url(data_file))) == b"x" * 10240
