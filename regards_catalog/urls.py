@@ -21,4 +21,5 @@ urlpatterns = [
     path("licenses/<str:slug>", license_page, name="license-page"),
     path("accounts/login/", LoginView.as_view(template_name="login.html"), name="login"),
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
+    path("account", views.account_page, name="account"),
 ]
