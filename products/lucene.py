@@ -6,6 +6,7 @@ by element of the JSON list, `properties.<name>` by the type of the queried valu
 """
 
 import contextvars
+import dataclasses
 import datetime
 import functools
 import operator
@@ -25,16 +26,41 @@ MAX_LENGTH = 2000
 MAX_DEPTH = 50
 MAX_STARS = 5  # each `*` of a regex multiplies Python's backtracking on SQLite
 
-TEXT_FIELDS = {  # query name → (column, case-insensitive)
-    "id": ("urn", False),
-    "providerId": ("provider_id", False),
-    "label": ("label", True),
-    "dataset": ("dataset__urn", False),
-}
 FILE_FIELDS = {"files.dataType": "data_type", "files.filename": "filename"}
-# The files `files.*` fields search, for the translation under way (see lucene_to_q).
+
+
+@dataclasses.dataclass(frozen=True)
+class Vocabulary:
+    """The fields a query may name, for one model."""
+
+    text_fields: dict  # query name → (column, case-insensitive)
+    bare_columns: tuple  # what a word without a field searches
+    products: bool  # tags, properties.<name> and files.* exist too
+
+    @property
+    def allowed(self):
+        extra = ["tags", "properties.<name>", *FILE_FIELDS] if self.products else []
+        return ", ".join([*self.text_fields, *extra])
+
+
+PRODUCTS = Vocabulary(
+    text_fields={
+        "id": ("urn", False),
+        "providerId": ("provider_id", False),
+        "label": ("label", True),
+        "dataset": ("dataset__urn", False),
+    },
+    bare_columns=("label", "provider_id"),
+    products=True,
+)
+DATASETS = Vocabulary(
+    text_fields={"id": ("urn", False), "label": ("label", True)},
+    bare_columns=("label",),
+    products=False,
+)
+# The translation under way: its vocabulary, and the DataFiles `files.*` fields search.
+_VOCABULARY = contextvars.ContextVar("lucene_vocabulary")
 _FILES = contextvars.ContextVar("lucene_files")
-ALLOWED_FIELDS = ", ".join([*TEXT_FIELDS, "tags", "properties.<name>", *FILE_FIELDS])
 PROPERTY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -57,17 +83,20 @@ class InvalidQuery(ApiError):
         super().__init__(message, extra={"position": position})
 
 
-def lucene_to_q(text, *, files=None):
-    """The Q selecting the products matching the Lucene query `text`; InvalidQuery if malformed.
+def lucene_to_q(text, *, files=None, vocabulary=PRODUCTS):
+    """The Q selecting the products (or, with DATASETS, the datasets) matching the Lucene
+    query `text`; InvalidQuery if malformed.
 
     `files`: the DataFile queryset that `files.*` fields search — the caller's downloadable
     files, so that a query cannot reveal private files the results would hide.
     """
-    token = _FILES.set(DataFile.objects.all() if files is None else files)
+    files_token = _FILES.set(DataFile.objects.all() if files is None else files)
+    vocabulary_token = _VOCABULARY.set(vocabulary)
     try:
         return _translate(text)
     finally:
-        _FILES.reset(token)
+        _VOCABULARY.reset(vocabulary_token)
+        _FILES.reset(files_token)
 
 
 def _translate(text):
@@ -325,8 +354,12 @@ def _typed(term, pattern):
 
 def _field(node):
     name = node.name
-    if name in TEXT_FIELDS:
-        return _TextField(name, *TEXT_FIELDS[name])
+    vocabulary = _VOCABULARY.get()
+    if name in vocabulary.text_fields:
+        return _TextField(name, *vocabulary.text_fields[name])
+    if not vocabulary.products:
+        message = f"Unknown field {name}; the fields are {vocabulary.allowed}."
+        raise InvalidQuery(message, position=node.pos)
     if name in FILE_FIELDS:
         return _FileField(name, FILE_FIELDS[name])
     if name == "tags":
@@ -336,7 +369,7 @@ def _field(node):
             return _PropertyField(name.removeprefix("properties."))
         message = f"{name} is not a valid property name (letters, digits and _ only)."
         raise InvalidQuery(message, position=node.pos)
-    message = f"Unknown field {name}; the fields are {ALLOWED_FIELDS}."
+    message = f"Unknown field {name}; the fields are {vocabulary.allowed}."
     raise InvalidQuery(message, position=node.pos)
 
 
@@ -392,8 +425,9 @@ def _visit_term(node, field, depth):
     if lookup is None:
         return Q()
     name, value = lookup
-    return Q(TEXT.get_lookup(name)(F("label"), value)) | Q(
-        TEXT.get_lookup(name)(F("provider_id"), value)
+    columns = _VOCABULARY.get().bare_columns
+    return functools.reduce(
+        operator.or_, [Q(TEXT.get_lookup(name)(F(column), value)) for column in columns]
     )
 
 

@@ -9,7 +9,7 @@ from products.access import (
     visible_datasets,
     visible_products,
 )
-from products.lucene import lucene_to_q
+from products.lucene import DATASETS, lucene_to_q
 
 
 def product_search(*, user, q="", ordering=(), dataset=None):
@@ -30,11 +30,10 @@ def _order_expression(name):
 
 
 def dataset_search(*, user, q=""):
-    """Datasets the caller sees (restricted or full access); `q` matches label and id."""
+    """Datasets the caller sees (restricted or full access) matching the Lucene query `q`
+    (fields `id` and `label`; bare words search the label)."""
     datasets = visible_datasets(user).select_related("license")
-    if q:
-        datasets = datasets.filter(label__icontains=q) | datasets.filter(urn=q)
-    return datasets.order_by("label", "id")
+    return datasets.filter(lucene_to_q(q, vocabulary=DATASETS)).order_by("label", "id")
 
 
 def products_with_files(*, user, products):

@@ -628,6 +628,38 @@ def test_dataset_search_pages(api_client, datasets):
     }
 
 
+@pytest.mark.parametrize(
+    ("q", "labels"),
+    [
+        ("label:Alpha*", ["Alpha full"]),
+        ('label:"beta restricted"', ["Beta restricted"]),
+        ("restricted", ["Beta restricted"]),
+        ("Alpha OR Beta", ["Alpha full", "Beta restricted"]),
+        ("NOT label:Alpha*", ["Beta restricted"]),
+        ("Gamma", []),  # no metadata access: never found
+    ],
+)
+def test_dataset_search_takes_a_lucene_query(api_client, datasets, q, labels):
+    page = search(api_client, DATASET_SEARCH, q=q)
+
+    assert [entry["content"]["label"] for entry in page["content"]] == labels
+
+
+def test_dataset_search_finds_a_dataset_by_id(api_client, datasets):
+    urn = datasets["Alpha full"].urn
+
+    page = search(api_client, DATASET_SEARCH, q=f'id:"{urn}"')
+
+    assert [entry["content"]["id"] for entry in page["content"]] == [urn]
+
+
+def test_dataset_search_refuses_product_fields(api_client, datasets):
+    response = api_client.get(DATASET_SEARCH, {"q": "tags:radar"})
+
+    assert_error(response, 400, "invalid_query")
+    assert "the fields are id, label" in response.json()["message"]
+
+
 def test_dataset_self_link_leads_to_the_dataset(api_client, datasets):
     (entry, _) = search(api_client, DATASET_SEARCH)["content"]
 
