@@ -29,11 +29,12 @@ def _order_expression(name):
     return field.desc(nulls_last=True) if name.startswith("-") else field.asc(nulls_last=True)
 
 
-def dataset_search(*, user, q=""):
+def dataset_search(*, user, q="", ordering=()):
     """Datasets the caller sees (restricted or full access) matching the Lucene query `q`
     (fields `id` and `label`; bare words search the label)."""
     datasets = visible_datasets(user).select_related("license")
-    return datasets.filter(lucene_to_q(q, vocabulary=DATASETS)).order_by("label", "id")
+    datasets = datasets.filter(lucene_to_q(q, vocabulary=DATASETS))
+    return datasets.order_by(*ordering, "label", "id")
 
 
 def products_with_files(*, user, products):

@@ -112,7 +112,11 @@ class DatasetSearchView(APIView):
     @extend_schema(parameters=SEARCH_PARAMETERS, responses=OpenApiTypes.OBJECT)
     def get(self, request):
         params = search_params(request)
-        datasets = selectors.dataset_search(user=request.user, q=params["q"])
+        if any(name.lstrip("-") not in ("urn", "label") for name in params["sort"]):
+            raise InvalidRequest("sort: datasets sort by id or label.")
+        datasets = selectors.dataset_search(
+            user=request.user, q=params["q"], ordering=params["sort"]
+        )
         page = selectors.Page(datasets, number=params["page"], size=params["size"])
         root = base_url(request)
         content = [

@@ -653,6 +653,16 @@ def test_dataset_search_finds_a_dataset_by_id(api_client, datasets):
     assert [entry["content"]["id"] for entry in page["content"]] == [urn]
 
 
+def test_dataset_search_sorts_by_label_or_id(api_client, datasets):
+    page = search(api_client, DATASET_SEARCH, sort="label,DESC")
+
+    assert [entry["content"]["label"] for entry in page["content"]] == [
+        "Beta restricted",
+        "Alpha full",
+    ]
+    assert_error(api_client.get(DATASET_SEARCH, {"sort": "providerId,ASC"}), 400, "invalid_request")
+
+
 def test_dataset_search_refuses_product_fields(api_client, datasets):
     response = api_client.get(DATASET_SEARCH, {"q": "tags:radar"})
 
