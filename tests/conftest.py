@@ -3,6 +3,7 @@ from rest_framework.test import APIClient
 
 from downloads.services import slot_keeper
 from regards_catalog.auth import issue_token
+from tests.factories import UserFactory
 
 pytest_plugins = ["tests.nginx"]
 
@@ -47,3 +48,12 @@ def no_slot_kept_alive():
     yield
     with slot_keeper.lock:
         slot_keeper.held.clear()
+
+
+@pytest.fixture
+def steward(client):
+    """A data steward (staff, in the stewards group, not a superuser), logged in `client`."""
+    user = UserFactory(steward=True)
+    assert not user.is_superuser
+    client.force_login(user)
+    return user

@@ -36,14 +36,6 @@ CHANGELISTS = [
 
 
 @pytest.fixture
-def steward(client):
-    user = UserFactory(steward=True)
-    assert not user.is_superuser
-    client.force_login(user)
-    return user
-
-
-@pytest.fixture
 def alice():
     return UserFactory(email="alice@example.org")
 

@@ -27,14 +27,6 @@ CHANGELISTS = [
 
 
 @pytest.fixture
-def steward(client):
-    user = UserFactory(steward=True)
-    assert not user.is_superuser
-    client.force_login(user)
-    return user
-
-
-@pytest.fixture
 def catalog():
     """One of everything: a group with a member, a right, a licensed dataset, a product, a file."""
     member = UserFactory(email="member@example.org")
