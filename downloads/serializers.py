@@ -38,7 +38,7 @@ MAX_PRODUCT_IDS = 100
 
 class ProductIdsSerializer(serializers.Serializer):
     product_ids = serializers.ListField(
-        child=serializers.RegexField(PRODUCT_URN.pattern, max_length=200),
+        child=serializers.RegexField(rf"^{PRODUCT_URN.pattern}\Z", max_length=200),
         min_length=1,
         max_length=MAX_PRODUCT_IDS,
     )

@@ -189,3 +189,24 @@ def test_a_bug_in_a_view_is_a_json_500(client, url):
 
     body = assert_json_error(response, 500, "server_error")
     assert "a bug" not in body["message"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("url", "headers"),
+    [
+        ("/licenses/%00", {}),
+        ("/api/v1/rs-catalog/licenses/%00", {}),
+        (f"{API}/dataobjects/URN%00", {}),
+        (f"{API}/dataobjects/search?q=%00", {}),
+        (f"{API}/dataobjects/search?token=%00", {}),
+        (f"{API}/dataobjects/search?%00=1", {}),
+        (f"{API}/dataobjects/search", {"HTTP_AUTHORIZATION": "Bearer abc\x00"}),
+        ("/admin/products/product/?q=%00", {}),
+    ],
+)
+def test_a_nul_character_is_a_400_on_every_database(client, url, headers):
+    """PostgreSQL refuses NUL in text parameters: it must never reach a query (a 500)."""
+    response = client.get(url, **headers)
+
+    assert_json_error(response, 400, "invalid_request")

@@ -273,6 +273,8 @@ def test_more_than_one_hundred_product_ids_are_refused(api_client, stored_file):
         "not-a-urn",
         "URN:AIP:DATASET:test:6f1d3b0e-1111-4a2b-9c3d-123456789abc:V1",
         "URN:FEATURE:DATA:test:not-a-uuid:V1",
+        "junk URN:FEATURE:DATA:test:6f1d3b0e-1111-4a2b-9c3d-123456789abc:V1 junk",
+        "URN:FEATURE:DATA:test:6f1d3b0e-1111-4a2b-9c3d-123456789abc:V1\x00",
         "",
         "URN:FEATURE:DATA:test:" + "x" * 5000,
         123,
