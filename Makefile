@@ -24,6 +24,7 @@ run: install
 	DEBUG=1 $(BIN)/python manage.py runserver $(HOST):$(PORT)
 
 serve: install
+	@test -n "$$SECRET_KEY" || { echo "make serve: set SECRET_KEY (see README, Production)"; exit 1; }
 	$(BIN)/python manage.py migrate --no-input -v 0
 	$(BIN)/python manage.py collectstatic --no-input -v 0
 	$(BIN)/gunicorn -c gunicorn.conf.py regards_catalog.wsgi

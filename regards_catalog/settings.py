@@ -45,12 +45,8 @@ def env_list(name, default):
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = env_str("SECRET_KEY", "")
-if not SECRET_KEY:
-    if not DEBUG and os.environ.get("REGARDS_REQUIRE_SECRET_KEY"):
-        raise ImproperlyConfigured("SECRET_KEY must be set")
-    # Development and tests only: production sets SECRET_KEY (README, "Production").
-    SECRET_KEY = "insecure-development-key-change-me"
+# Development and tests only: `make serve` refuses to start without a SECRET_KEY.
+SECRET_KEY = env_str("SECRET_KEY", "") or "insecure-development-key-change-me"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # Absolute base for download URLs in search results; empty = taken from the request.
