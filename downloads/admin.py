@@ -17,7 +17,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from downloads import services
+from downloads import quotas, services
 from downloads.models import (
     UNLIMITED,
     DownloadRecord,
@@ -227,14 +227,13 @@ class QuotaDefaultsAdmin(LimitFieldsMixin, admin.ModelAdmin):
 
 
 def limits_text(limits):
-    max_quota, rate_limit, max_volume = limits
     parts = []
-    if max_quota != UNLIMITED:
-        parts.append(f"{max_quota} downloads")
-    if rate_limit != UNLIMITED:
-        parts.append(f"{rate_limit} at once")
-    if max_volume != UNLIMITED:
-        parts.append(filesizeformat(max_volume))
+    if limits.max_quota != UNLIMITED:
+        parts.append(f"{limits.max_quota} downloads")
+    if limits.rate_limit != UNLIMITED:
+        parts.append(f"{limits.rate_limit} at once")
+    if limits.max_volume != UNLIMITED:
+        parts.append(filesizeformat(limits.max_volume))
     return " · ".join(parts) or "unlimited"
 
 
@@ -281,7 +280,7 @@ class QuotaAdmin(LimitFieldsMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         # The defaults ride along on every row (one read per page), for `effective_limits`.
         defaults = QuotaDefaults.current()
-        return services.quota_usage(super().get_queryset(request).select_related("user")).annotate(
+        return quotas.quota_usage(super().get_queryset(request).select_related("user")).annotate(
             default_max_quota=Value(defaults.max_quota),
             default_rate_limit=Value(defaults.rate_limit),
             default_max_volume=Value(defaults.max_volume),
@@ -309,7 +308,7 @@ class QuotaAdmin(LimitFieldsMixin, admin.ModelAdmin):
             return super().save_model(request, obj, form, change)
         # Only the limits: a whole-row save would write back counters read a moment ago,
         # losing the downloads counted meanwhile.
-        services.quota_limits_set(
+        quotas.quota_limits_set(
             quota=obj, max_quota=obj.max_quota, rate_limit=obj.rate_limit, max_volume=obj.max_volume
         )
 
@@ -324,7 +323,7 @@ class QuotaAdmin(LimitFieldsMixin, admin.ModelAdmin):
             rate_limit=quota.default_rate_limit,
             max_volume=quota.default_max_volume,
         )
-        return limits_text(quota.limits(defaults))
+        return limits_text(quotas.Limits.of(quota, defaults))
 
     @admin.display(description="volume", ordering="current_volume")
     def volume(self, quota):
@@ -343,7 +342,7 @@ class QuotaAdmin(LimitFieldsMixin, admin.ModelAdmin):
 
     @admin.action(description="Reset counters (downloads and volume)", permissions=["change"])
     def reset_counters(self, request, queryset):
-        reset = services.quota_reset(quotas=Quota.objects.filter(pk__in=queryset.values("pk")))
+        reset = quotas.quota_reset(quotas=Quota.objects.filter(pk__in=queryset.values("pk")))
         self.message_user(
             request, f"Reset the counters of {len(reset)} quota(s).", messages.SUCCESS
         )

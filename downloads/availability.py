@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from downloads.exceptions import storage_error_to_api
 from downloads.models import RestoreRequest
-from downloads.storage import get_location
+from regards_catalog.storage import get_location
 from storage_client import StorageError
 
 Status = RestoreRequest.Status

@@ -9,7 +9,7 @@ import logging
 from django.conf import settings
 from django.urls import reverse
 
-from downloads import services
+from downloads import quotas, selectors, services
 from downloads.availability import file_states
 from downloads.exceptions import (
     LicenseNotAccepted,
@@ -17,13 +17,19 @@ from downloads.exceptions import (
     RestoreRequired,
     StorageUnavailable,
 )
-from downloads.storage import get_location
 from products import access
 from products.models import CHECKSUM, PRODUCT_URN, Product
-from products.serializers import base_url
-from regards_catalog.errors import Forbidden, InvalidRequest, NotFound, access_denied
+from regards_catalog.auth import client_address, request_user
+from regards_catalog.exceptions import Forbidden, InvalidRequest, NotFound, access_denied
+from regards_catalog.links import base_url
+from regards_catalog.storage import get_location
 
 logger = logging.getLogger(__name__)
+
+
+def query_flag(request, name):
+    """A `?name=true` switch of the download URL (any case of "true")."""
+    return request.query_params.get(name, "").lower() == "true"
 
 
 def product_exists(aip_id, checksum):
@@ -73,9 +79,9 @@ def license_accepted(request, data_file):
         return
     user = request.user
     if user.is_authenticated:
-        if services.license_is_accepted(user=user, license=license):
+        if selectors.license_is_accepted(user=user, license=license):
             return
-        if request.query_params.get("acceptLicense", "").lower() == "true":
+        if query_flag(request, "acceptLicense"):
             services.license_accept(user=user, license=license)
             return
         message = f'Accept the licence "{license.title}" (version {license.version}) first.'
@@ -128,9 +134,8 @@ def quota_available(request, data_file, *, counts, take_slot):
     """
     if data_file.is_public_type:
         return None
-    user = request.user if request.user.is_authenticated else None
-    quota = services.quota_for(user=user, address=services.client_address(request))
+    caller = {"user": request_user(request), "address": client_address(request)}
     if not take_slot:
-        services.quota_check(quota=quota, counts=counts)
+        quotas.quota_check(**caller, counts=counts)
         return None
-    return services.slot_acquire(quota=quota, counts=counts)
+    return quotas.slot_acquire(**caller, counts=counts)

@@ -2,7 +2,7 @@
 where storage_client's exceptions become HTTP answers."""
 
 import storage_client
-from regards_catalog.errors import ApiError
+from regards_catalog.exceptions import ApiError
 
 
 class LicenseNotAccepted(ApiError):
@@ -35,6 +35,12 @@ class RateLimited(ApiError):
     status_code = 429
     default_code = "rate_limited"
     default_detail = "Too many simultaneous downloads; try again when one has finished."
+
+
+class RangeNotSatisfiableError(ApiError):
+    status_code = 416
+    default_code = "range_not_satisfiable"
+    default_detail = "The requested range lies outside the file."
 
 
 class StorageUnavailable(ApiError):

@@ -129,7 +129,7 @@ class Quota(models.Model):
     """Limits and usage of one user, or of one client address for anonymous downloads.
 
     Counters change only through conditional UPDATEs or under this row's lock
-    (downloads.services), never by reading then writing in Python.
+    (downloads.quotas), never by reading then writing in Python.
     """
 
     user = models.OneToOneField(
@@ -164,12 +164,6 @@ class Quota(models.Model):
 
     def __str__(self):
         return self.user.email if self.user_id else f"anonymous {self.client_address}"
-
-    def limits(self, defaults):
-        """(maxQuota, rateLimit, maxVolume): this quota's own limits, else the defaults."""
-        own = (self.max_quota, self.rate_limit, self.max_volume)
-        default = (defaults.max_quota, defaults.rate_limit, defaults.max_volume)
-        return tuple(d if o is None else o for o, d in zip(own, default, strict=True))
 
 
 class DownloadSlot(models.Model):

@@ -1,5 +1,6 @@
 from rest_framework import serializers
 
+from downloads import quotas
 from products.models import PRODUCT_URN
 
 
@@ -15,8 +16,24 @@ def license_json(license, *, accepted):
 
 
 def quota_limits_json(email, limits):
-    max_quota, rate_limit, max_volume = limits
-    return {"email": email, "maxQuota": max_quota, "rateLimit": rate_limit, "maxVolume": max_volume}
+    return {
+        "email": email,
+        "maxQuota": limits.max_quota,
+        "rateLimit": limits.rate_limit,
+        "maxVolume": limits.max_volume,
+    }
+
+
+def quota_json(quota):
+    """GET /quota/current: REGARDS's limits and usage fields, plus the volume's."""
+    email = quota.user.email if quota.user_id else None
+    return {
+        **quota_limits_json(email, quotas.Limits.of(quota)),
+        "currentQuota": quota.current_quota,
+        "currentRate": quotas.live_slots(quota).count(),
+        "currentVolume": quota.current_volume,
+        "since": quota.since,
+    }
 
 
 class LimitField(serializers.IntegerField):

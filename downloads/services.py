@@ -1,40 +1,22 @@
-"""Writes about licences, quotas and restores. Counters change by conditional UPDATE or under the
-quota row's lock — never read in Python then written back."""
+"""Writes about licences and restores (quotas have their own module, downloads.quotas)."""
 
 import logging
-import threading
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connection, transaction
-from django.db.models import Count, F, Q
+from django.db import IntegrityError, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
 from downloads.availability import file_states
-from downloads.exceptions import QuotaExceeded, RateLimited
-from downloads.models import (
-    UNLIMITED,
-    DownloadSlot,
-    LicenseAcceptance,
-    Quota,
-    QuotaDefaults,
-    RestoreRequest,
-)
-from downloads.storage import get_location
+from downloads.models import LicenseAcceptance, RestoreRequest
+from regards_catalog.storage import get_location
 from storage_client import StorageError
 
 logger = logging.getLogger(__name__)
-ANONYMOUS_WITHOUT_ADDRESS = "0.0.0.0"
 
 
 # Licences
-
-
-def license_is_accepted(*, user, license):
-    """Has the user accepted the licence's current version?"""
-    return LicenseAcceptance.objects.filter(
-        user=user, license=license, version=license.version
-    ).exists()
 
 
 def license_accept(*, user, license):
@@ -43,165 +25,6 @@ def license_accept(*, user, license):
         user=user, license=license, version=license.version
     )
     return acceptance
-
-
-# Quotas
-
-
-def client_address(request):
-    """The caller's address (REMOTE_ADDR: set it from X-Forwarded-For in the proxy, not here)."""
-    return request.META.get("REMOTE_ADDR") or None
-
-
-def quota_for(*, user=None, address=None):
-    """The quota row of a user, or of a client address for anonymous callers."""
-    lookup = (
-        {"user": user}
-        if user is not None
-        else {"client_address": address or ANONYMOUS_WITHOUT_ADDRESS}
-    )
-    try:
-        return Quota.objects.get_or_create(**lookup)[0]
-    except IntegrityError:  # created meanwhile by a parallel request
-        return Quota.objects.get(**lookup)
-
-
-def live_slots(quota, now=None):
-    return quota.slots.filter(expires__gt=now or timezone.now())
-
-
-def _refuse_if_exhausted(quota, limits, *, counts, now):
-    max_quota, rate_limit, max_volume = limits
-    if counts and max_quota != UNLIMITED and quota.current_quota >= max_quota:
-        raise QuotaExceeded(extra={"maxQuota": max_quota, "currentQuota": quota.current_quota})
-    if max_volume != UNLIMITED and quota.current_volume >= max_volume:
-        raise QuotaExceeded(
-            "Your download volume is used up until the next reset.",
-            extra={"maxVolume": max_volume, "currentVolume": quota.current_volume},
-        )
-    if rate_limit != UNLIMITED and live_slots(quota, now).count() >= rate_limit:
-        raise RateLimited(
-            extra={"rateLimit": rate_limit},
-            headers={"Retry-After": str(settings.RATE_LIMIT_RETRY_AFTER)},
-        )
-
-
-def quota_check(*, quota, counts):
-    """Checks 9 and 9b without taking anything (HEAD)."""
-    _refuse_if_exhausted(
-        quota, quota.limits(QuotaDefaults.current()), counts=counts, now=timezone.now()
-    )
-
-
-def slot_acquire(*, quota, counts):
-    """Checks 9 and 9b, then take a download slot under the quota row's lock.
-
-    The download itself is counted later by `quota_count_download`, once the storage
-    has answered, so that failures before the first byte consume nothing.
-    """
-    now = timezone.now()
-    with transaction.atomic():
-        locked = Quota.objects.select_for_update().get(pk=quota.pk)
-        limits = locked.limits(QuotaDefaults.current())
-        if limits[1] != UNLIMITED:  # leases of killed workers: clear them before counting
-            locked.slots.filter(expires__lte=now).delete()
-        _refuse_if_exhausted(locked, limits, counts=counts, now=now)
-        slot = DownloadSlot.objects.create(quota=locked, expires=now + slot_lease())
-    slot.max_quota = limits[0]  # for quota_count_download, without reading the defaults again
-    slot_keeper.hold(slot.pk)
-    return slot
-
-
-def quota_count_download(*, slot):
-    """Count the download holding `slot` if the limit still allows it; False if a
-    parallel one took the last download meanwhile."""
-    max_quota = slot.max_quota
-    rows = Quota.objects.filter(pk=slot.quota_id)
-    if max_quota != UNLIMITED:
-        rows = rows.filter(current_quota__lt=max_quota)
-    return rows.update(current_quota=F("current_quota") + 1) == 1
-
-
-def slot_release(*, slot, bytes_sent):
-    """End of a download: free its slot and add the bytes actually sent to the volume."""
-    slot_keeper.drop(slot.pk)
-    DownloadSlot.objects.filter(pk=slot.pk).delete()
-    if bytes_sent:
-        Quota.objects.filter(pk=slot.quota_id).update(
-            current_volume=F("current_volume") + bytes_sent
-        )
-
-
-def quota_reset(*, quotas, dry_run=False):
-    """Zero the counters of `quotas` (a queryset); returns their state before the reset.
-
-    One UPDATE: downloads counted meanwhile are either before or after it, never lost
-    half-way; live slots are left alone (they are running downloads, not usage).
-    """
-    before = list(quotas.select_related("user").order_by("id"))
-    if not dry_run:
-        quotas.update(current_quota=0, current_volume=0, since=timezone.now())
-    return before
-
-
-def quota_usage(quotas):
-    """Annotate quotas with their live slot count (`current_rate`)."""
-    return quotas.annotate(current_rate=Count("slots", filter=Q(slots__expires__gt=timezone.now())))
-
-
-def slot_lease():
-    return timedelta(seconds=settings.SLOT_LEASE_SECONDS)
-
-
-class SlotKeeper:
-    """Renews the leases of the slots this process holds, from a daemon thread.
-
-    Slots of a killed worker are renewed no more and expire within SLOT_LEASE_SECONDS;
-    the thread renews each third of a lease so a live download never loses its slot.
-    """
-
-    def __init__(self):
-        self.held = set()
-        self.lock = threading.Lock()
-        self.thread = None
-
-    def hold(self, slot_id):
-        with self.lock:
-            self.held.add(slot_id)
-            if self.thread is None or not self.thread.is_alive():
-                self.thread = threading.Thread(target=self._run, name="slot-keeper", daemon=True)
-                self.thread.start()
-
-    def drop(self, slot_id):
-        with self.lock:
-            self.held.discard(slot_id)
-
-    def renew(self):
-        with self.lock:
-            ids = list(self.held)
-        if ids:
-            DownloadSlot.objects.filter(pk__in=ids).update(expires=timezone.now() + slot_lease())
-
-    def _run(self):
-        while True:
-            threading.Event().wait(settings.SLOT_LEASE_SECONDS / 3)
-            try:
-                close_old_connections()
-                self.renew()
-            except Exception:  # the next round tries again; a missed renewal is not fatal
-                logger.exception("renewing download slots failed")
-            finally:
-                connection.close()
-
-
-slot_keeper = SlotKeeper()
-
-
-def quota_limits_set(*, quota, max_quota, rate_limit, max_volume):
-    """Set a user's own limits (None = back to the default)."""
-    Quota.objects.filter(pk=quota.pk).update(
-        max_quota=max_quota, rate_limit=rate_limit, max_volume=max_volume
-    )
 
 
 # Restores from nearline storage

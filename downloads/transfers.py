@@ -16,9 +16,10 @@ from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils import timezone
 
 import storage_client
-from downloads import services
+from downloads import quotas
 from downloads.exceptions import QuotaExceeded, RateLimited, storage_error_to_api
 from downloads.models import DownloadRecord
+from regards_catalog.auth import client_address, request_user
 
 logger = logging.getLogger(__name__)
 Outcome = DownloadRecord.Outcome
@@ -48,8 +49,8 @@ class Transfer:
     """One download that reached the storage; its record is written once, at the end."""
 
     def __init__(self, request, data_file, *, status, start, length, slot=None):
-        self.user = request.user if request.user.is_authenticated else None
-        self.address = services.client_address(request)
+        self.user = request_user(request)
+        self.address = client_address(request)
         self.data_file = data_file
         self.status = status
         self.start = start
@@ -71,7 +72,7 @@ class Transfer:
         with transaction.atomic():  # one commit for the record and the quota
             self._write_record(product)
             if self.slot is not None:
-                services.slot_release(slot=self.slot, bytes_sent=self.sent)
+                quotas.slot_release(slot=self.slot, bytes_sent=self.sent)
 
     def _write_record(self, product):
         DownloadRecord.objects.create(
@@ -231,15 +232,15 @@ def digest_for(data_file, start, length):
         return None
 
 
-def open_transfer(request, data_file, location, *, start, length, status, slot=None, counts=False):
+def open_transfer(request, data_file, location, *, start, length, status, slot=None):
     """Open the bytes (check 10: errors before the first byte become 502) and respond.
 
-    With a quota `slot`, the download is counted once the storage has answered (`counts`),
-    and the slot is released when the response closes.
+    With a quota `slot`, the download is counted once the storage has answered, and the
+    slot is released when the response closes.
     """
     transfer = Transfer(request, data_file, status=status, start=start, length=length, slot=slot)
     response, source = _open(request, transfer, location)
-    if counts and not services.quota_count_download(slot=slot):
+    if slot is not None and not quotas.download_count(slot=slot):
         # A parallel download took the last one between check 9 and now.
         transfer.fail(Outcome.QUOTA_EXCEEDED, QuotaExceeded.default_detail)
         transfer.sent = 0

@@ -1,9 +1,9 @@
-from django.urls import path
+from django.urls import include, path
 
-from downloads import views
+from downloads import pages, views
 
-# Included under /api/v1/; the paths mirror REGARDS's services.
-urlpatterns = [
+# The API paths mirror REGARDS's services.
+api = [
     path(
         "rs-catalog/downloads/<str:aip_id>/files/<str:checksum>",
         views.DownloadView.as_view(),
@@ -32,4 +32,10 @@ urlpatterns = [
     ),
     path("rs-storage/quota/current", views.CurrentQuotaView.as_view(), name="quota-current"),
     path("rs-storage/quota/<str:email>", views.UserQuotaView.as_view(), name="quota-user"),
+]
+
+urlpatterns = [
+    path("api/v1/", include(api)),
+    path("licenses/<str:slug>", pages.license_page, name="license-page"),
+    path("account", pages.account_page, name="account"),
 ]

@@ -1,21 +1,18 @@
-"""Download, licence and quota API views; the download view runs the checks of SPEC §4."""
+"""Download, licence, quota, availability and restore API views; the download view runs
+the checks of SPEC §4."""
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.views import redirect_to_login
 from django.http import HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404, render
-from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_http_methods
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from downloads import checks, services
+from downloads import checks, quotas, selectors, services
 from downloads.availability import file_states
-from downloads.exceptions import QuotaExceeded, RateLimited
-from downloads.models import License, LicenseAcceptance, QuotaDefaults
+from downloads.exceptions import QuotaExceeded, RangeNotSatisfiableError, RateLimited
+from downloads.models import License
 from downloads.ranges import RangeNotSatisfiable, requested_range
 from downloads.serializers import (
     ProductIdsSerializer,
@@ -23,22 +20,13 @@ from downloads.serializers import (
     file_availability_json,
     file_restore_json,
     license_json,
+    quota_json,
     quota_limits_json,
 )
 from downloads.transfers import file_headers, open_transfer, record_refusal
-from products.access import downloadable_files, sees_everything, visible_products
-from products.models import PRODUCT_URN, DataFile, Product
-from regards_catalog.errors import ApiError, InvalidRequest, NotFound
-
-
-class RangeNotSatisfiableError(ApiError):
-    status_code = 416
-    default_code = "range_not_satisfiable"
-    default_detail = "The requested range lies outside the file."
-
-
-def flag(request, name):
-    return request.query_params.get(name, "").lower() == "true"
+from products.access import sees_everything
+from regards_catalog.auth import client_address, request_user
+from regards_catalog.exceptions import InvalidRequest, NotFound
 
 
 def byte_range(request, data_file, headers):
@@ -86,11 +74,10 @@ class DownloadView(APIView):
             return HttpResponseRedirect(data_file.uri, status=303)
         location = checks.readable_location(request, data_file)
 
-        headers = file_headers(data_file, inline=flag(request, "isContentInline"))
+        headers = file_headers(data_file, inline=checks.query_flag(request, "isContentInline"))
         start, length, status = byte_range(request, data_file, headers)
 
-        # A download counts when it starts at byte 0; a resume takes a slot but no count.
-        counts = start == 0
+        counts = quotas.counts_as_download(start=start)
         try:
             slot = checks.quota_available(request, data_file, counts=counts, take_slot=send_body)
         except (QuotaExceeded, RateLimited) as refusal:
@@ -106,7 +93,6 @@ class DownloadView(APIView):
                 length=length,
                 status=status,
                 slot=slot,
-                counts=counts and slot is not None,
             )
         else:
             response = HttpResponse(status=status)
@@ -123,33 +109,13 @@ class DownloadView(APIView):
 # Licences
 
 
-def license_or_404(slug):
-    return get_object_or_404(License, slug=slug)
-
-
-def accepted_versions(user):
-    """{license id: set of versions} the user accepted; empty for anonymous callers."""
-    if not user.is_authenticated:
-        return {}
-    versions = {}
-    for license_id, version in LicenseAcceptance.objects.filter(user=user).values_list(
-        "license_id", "version"
-    ):
-        versions.setdefault(license_id, set()).add(version)
-    return versions
-
-
-def is_accepted(license, versions):
-    return license.version in versions.get(license.pk, ())
-
-
 class LicenseListView(APIView):
     @extend_schema(operation_id="licenses_list", responses=OpenApiTypes.OBJECT)
     def get(self, request):
-        versions = accepted_versions(request.user)
+        versions = selectors.accepted_versions(request_user(request))
         return Response(
             [
-                license_json(license, accepted=is_accepted(license, versions))
+                license_json(license, accepted=selectors.is_accepted(license, versions))
                 for license in License.objects.order_by("slug")
             ]
         )
@@ -158,8 +124,9 @@ class LicenseListView(APIView):
 class LicenseDetailView(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, slug):
-        license = license_or_404(slug)
-        accepted = is_accepted(license, accepted_versions(request.user))
+        license = selectors.license_or_404(slug)
+        versions = selectors.accepted_versions(request_user(request))
+        accepted = selectors.is_accepted(license, versions)
         return Response(license_json(license, accepted=accepted))
 
 
@@ -168,44 +135,12 @@ class LicenseAcceptView(APIView):
 
     @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
     def post(self, request, slug):
-        license = license_or_404(slug)
+        license = selectors.license_or_404(slug)
         services.license_accept(user=request.user, license=license)
         return Response(license_json(license, accepted=True))
 
 
-@require_http_methods(["GET", "POST"])
-def license_page(request, slug):
-    """HTML page of a licence with an Accept button (session login)."""
-    license = license_or_404(slug)
-    user = request.user
-    if request.method == "POST":
-        if not user.is_authenticated:
-            return redirect_to_login(request.get_full_path())
-        services.license_accept(user=user, license=license)
-    accepted = user.is_authenticated and services.license_is_accepted(user=user, license=license)
-    next_url = request.GET.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        next_url = ""  # never a link to another site or a script
-    return render(
-        request, "license.html", {"license": license, "accepted": accepted, "next": next_url}
-    )
-
-
 # Quotas (REGARDS rs-storage paths)
-
-
-def quota_json(quota):
-    limits = quota.limits(QuotaDefaults.current())
-    email = quota.user.email if quota.user_id else None
-    return {
-        **quota_limits_json(email, limits),
-        "currentQuota": quota.current_quota,
-        "currentRate": services.live_slots(quota).count(),
-        "currentVolume": quota.current_volume,
-        "since": quota.since,
-    }
 
 
 class CurrentQuotaView(APIView):
@@ -213,8 +148,7 @@ class CurrentQuotaView(APIView):
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
-        user = request.user if request.user.is_authenticated else None
-        quota = services.quota_for(user=user, address=services.client_address(request))
+        quota = quotas.quota_for(user=request_user(request), address=client_address(request))
         return Response(quota_json(quota))
 
 
@@ -232,12 +166,12 @@ class UserQuotaView(APIView):
         user = get_user_model().objects.filter(email__iexact=email).order_by("id").first()
         if user is None:
             raise NotFound(f"No user {email}.")
-        return services.quota_for(user=user)
+        return quotas.quota_for(user=user)
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, email):
         quota = self.user_quota(email)
-        return Response(quota_limits_json(quota.user.email, quota.limits(QuotaDefaults.current())))
+        return Response(quota_limits_json(quota.user.email, quotas.Limits.of(quota)))
 
     @extend_schema(request=QuotaLimitsSerializer, responses=OpenApiTypes.OBJECT)
     def put(self, request, email):
@@ -247,14 +181,14 @@ class UserQuotaView(APIView):
         data = serializer.validated_data
         if data["email"].lower() != quota.user.email.lower():
             raise InvalidRequest("The email in the body differs from the one in the path.")
-        services.quota_limits_set(
+        quotas.quota_limits_set(
             quota=quota,
             max_quota=data["maxQuota"],
             rate_limit=data["rateLimit"],
             max_volume=data.get("maxVolume", quota.max_volume),
         )
         quota.refresh_from_db()
-        return Response(quota_limits_json(quota.user.email, quota.limits(QuotaDefaults.current())))
+        return Response(quota_limits_json(quota.user.email, quotas.Limits.of(quota)))
 
 
 # Availability and restore (REGARDS rs-catalog paths)
@@ -264,25 +198,14 @@ def requested_products(request):
     """The visible products named in `{"product_ids": [...]}`, in the order asked."""
     serializer = ProductIdsSerializer(data=request.data)
     serializer.is_valid(raise_exception=True)
-    ids = list(dict.fromkeys(serializer.validated_data["product_ids"]))
-    by_urn = {p.urn: p for p in visible_products(request.user).filter(urn__in=ids)}
-    return [by_urn[urn] for urn in ids if urn in by_urn]
-
-
-def visible_product_or_error(request, urn):
-    if not PRODUCT_URN.fullmatch(urn):
-        raise InvalidRequest("The product id is not a product URN.")
-    product = get_object_or_404(Product, urn=urn)
-    checks.metadata_access(request.user, product)
-    return product
+    return selectors.visible_products_in_order(
+        serializer.validated_data["product_ids"], user=request.user
+    )
 
 
 def products_files_json(request, products, file_json, states_for):
     """`{"products": [{"id", "files": [...]}]}` over the files the caller may download."""
-    files = {product.pk: [] for product in products}
-    all_files = DataFile.objects.filter(product__in=products).select_related("product")
-    for data_file in downloadable_files(request.user, all_files.order_by("id")):
-        files[data_file.product_id].append(data_file)
+    files = selectors.downloadable_files_by_product(products, user=request.user)
     flat = [data_file for product_files in files.values() for data_file in product_files]
     states = states_for(flat)
     return {
@@ -305,7 +228,7 @@ class AvailabilityView(APIView):
 class ProductAvailabilityView(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, product_id):
-        product = visible_product_or_error(request, product_id)
+        product = selectors.visible_product(product_id, user=request.user)
         body = products_files_json(request, [product], file_availability_json, file_states)
         return Response(body["products"][0])
 
@@ -316,10 +239,9 @@ class RestoreView(APIView):
     @extend_schema(request=ProductIdsSerializer, responses={202: OpenApiTypes.OBJECT})
     def post(self, request):
         products = requested_products(request)
-        user = request.user if request.user.is_authenticated else None
 
         def request_restores(data_files):
-            return services.restore_request(user=user, data_files=data_files)
+            return services.restore_request(user=request_user(request), data_files=data_files)
 
         body = products_files_json(request, products, file_restore_json, request_restores)
         return Response(body, status=202)
@@ -328,6 +250,6 @@ class RestoreView(APIView):
 class ProductRestoreView(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, product_id):
-        product = visible_product_or_error(request, product_id)
+        product = selectors.visible_product(product_id, user=request.user)
         body = products_files_json(request, [product], file_restore_json, file_states)
         return Response(body["products"][0])

@@ -10,8 +10,8 @@ from django.db.models import Count
 from django.urls import reverse
 from django.utils.html import format_html
 
-from downloads.storage import locations
 from products.models import PRODUCT_URN, AccessGroup, AccessRight, DataFile, Dataset, Product
+from regards_catalog.storage import locations
 
 admin.site.site_header = admin.site.site_title = "REGARDS Catalog administration"
 admin.site.index_title = "Catalog, licences and quotas"

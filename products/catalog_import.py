@@ -18,7 +18,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from downloads.models import License
-from downloads.storage import get_location
 from products.models import (
     AccessGroup,
     AccessRight,
@@ -29,6 +28,7 @@ from products.models import (
     validate_dataset_urn,
     validate_product_urn,
 )
+from regards_catalog.storage import get_location
 from storage_client import InvalidKey
 from storage_client.base import validate_key
 

@@ -17,10 +17,9 @@ from django.db.models import F, Q
 from django.db.models.fields.json import HasKey, KeyTextTransform, KeyTransform
 from luqum import tree
 from luqum.thread import parse  # PLY's shared lexer is not thread safe; this clones it
-from rest_framework import status
 
+from products.exceptions import InvalidQuery
 from products.models import DataFile
-from regards_catalog.errors import ApiError
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 50
@@ -72,15 +71,6 @@ UNSUPPORTED = {
     tree.Boost: "Boosting (^)",
     tree.Regex: "Regular expression search (/…/)",
 }
-
-
-class InvalidQuery(ApiError):
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "invalid_query"
-    default_detail = "The query is malformed."
-
-    def __init__(self, message=None, *, position=None):
-        super().__init__(message, extra={"position": position})
 
 
 def lucene_to_q(text, *, files=None, vocabulary=PRODUCTS):

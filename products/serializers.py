@@ -1,10 +1,9 @@
 """JSON shapes of the REGARDS legacy search engine (SPEC §4 "Search")."""
 
-from django.conf import settings
 from django.urls import reverse
 from rest_framework import serializers
 
-from downloads.storage import get_location
+from regards_catalog.storage import get_location
 
 MAX_PAGE_SIZE = 1000
 SORTABLE_FIELDS = {
@@ -43,10 +42,6 @@ class SearchParamsSerializer(serializers.Serializer):
             name = SORTABLE_FIELDS.get(field) or field.replace(".", "__")
             ordering.append(("-" if direction.upper() == "DESC" else "") + name)
         return ordering
-
-
-def base_url(request):
-    return settings.PUBLIC_BASE_URL or request.build_absolute_uri("/").rstrip("/")
 
 
 def file_json(data_file, product_urn, root):

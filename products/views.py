@@ -12,11 +12,11 @@ from products.access import visible_datasets, visible_products
 from products.models import Dataset, Product
 from products.serializers import (
     SearchParamsSerializer,
-    base_url,
     dataset_json,
     product_json,
 )
-from regards_catalog.errors import InvalidRequest, NotFound, access_denied
+from regards_catalog.exceptions import InvalidRequest, NotFound, access_denied
+from regards_catalog.links import base_url
 
 SEARCH_PARAMETERS = [
     OpenApiParameter("q", str, description="Lucene query"),

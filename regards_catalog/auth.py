@@ -50,6 +50,16 @@ class QueryTokenAuthentication(BearerTokenAuthentication):
         return self.authenticate_credentials(token.encode())
 
 
+def request_user(request):
+    """The logged-in caller, or None for an anonymous one."""
+    return request.user if request.user.is_authenticated else None
+
+
+def client_address(request):
+    """The caller's address (REMOTE_ADDR: set it from X-Forwarded-For in the proxy, not here)."""
+    return request.META.get("REMOTE_ADDR") or None
+
+
 def issue_token(user):
     """A new API token for `user`; returns (token string, expiry datetime)."""
     instance, token = AuthToken.objects.create(user=user)

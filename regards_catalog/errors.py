@@ -1,7 +1,8 @@
 """One error shape for the whole API: `{"code", "message", ...details}`.
 
-Domain errors are APIException subclasses with a stable `default_code`; everything
-DRF or Django raises is translated here, so no client ever sees a different shape.
+Domain errors are `ApiError` subclasses with a stable `default_code`, in each app's
+`exceptions.py`; everything DRF or Django raises is translated here, so no client ever
+sees a different shape.
 """
 
 import logging
@@ -9,50 +10,12 @@ import logging
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.views import exception_handler
 
+from regards_catalog.exceptions import ApiError, Forbidden, NotFound
+
 logger = logging.getLogger(__name__)
-
-
-class ApiError(exceptions.APIException):
-    """Base for domain errors; `extra` is merged into the JSON body."""
-
-    def __init__(self, message=None, *, extra=None, headers=None):
-        super().__init__(detail=message or self.default_detail, code=self.default_code)
-        self.extra = extra or {}
-        self.headers = headers or {}
-
-
-class InvalidRequest(ApiError):
-    status_code = status.HTTP_400_BAD_REQUEST
-    default_code = "invalid_request"
-    default_detail = "The request is malformed."
-
-
-class NotFound(ApiError):
-    status_code = status.HTTP_404_NOT_FOUND
-    default_code = "not_found"
-    default_detail = "Not found."
-
-
-class Forbidden(ApiError):
-    status_code = status.HTTP_403_FORBIDDEN
-    default_code = "forbidden"
-    default_detail = "You do not have access to this resource."
-
-
-class LoginRequired(ApiError):
-    """Access denied to an anonymous caller: 401, since logging in may help; same code as 403."""
-
-    status_code = status.HTTP_401_UNAUTHORIZED
-    default_code = "forbidden"
-    default_detail = "Log in or give a token to access this resource."
-
-
-def access_denied(user):
-    """The error for a caller without access: 403, or 401 when anonymous (SPEC §4 check 3)."""
-    return Forbidden() if user.is_authenticated else LoginRequired()
 
 
 # DRF's own exceptions keep their status; their codes are renamed to ours.

@@ -3,7 +3,6 @@ from django.contrib.auth.views import LoginView, LogoutView
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
-from downloads.views import license_page
 from regards_catalog import views
 
 handler400 = "regards_catalog.errors.bad_request"
@@ -17,9 +16,7 @@ urlpatterns = [
     path("api/v1/docs", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/rs-authentication/oauth/token", views.TokenView.as_view(), name="oauth-token"),
     path("api/v1/rs-catalog/", include("products.urls")),
-    path("api/v1/", include("downloads.urls")),
-    path("licenses/<str:slug>", license_page, name="license-page"),
+    path("", include("downloads.urls")),
     path("accounts/login/", LoginView.as_view(template_name="login.html"), name="login"),
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
-    path("account", views.account_page, name="account"),
 ]

@@ -1,7 +1,7 @@
 import pytest
 from rest_framework.test import APIClient
 
-from downloads.services import slot_keeper
+from downloads.quotas import slot_keeper
 from regards_catalog.auth import issue_token
 from tests.factories import UserFactory
 

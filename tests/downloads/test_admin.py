@@ -19,7 +19,7 @@ from downloads.models import (
     QuotaDefaults,
     RestoreRequest,
 )
-from downloads.services import license_is_accepted
+from downloads.selectors import license_is_accepted
 from tests.factories import DataFileFactory, DatasetFactory, LicenseFactory, UserFactory
 
 pytestmark = pytest.mark.django_db

@@ -1,7 +1,8 @@
 import pytest
 from django.db.models import Exists, OuterRef, Q
 
-from products.lucene import InvalidQuery, lucene_to_q
+from products.exceptions import InvalidQuery
+from products.lucene import lucene_to_q
 from products.models import Dataset, Product
 from tests.factories import DataFileFactory, DatasetFactory, ProductFactory
 

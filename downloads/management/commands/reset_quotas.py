@@ -8,7 +8,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from downloads.models import Quota
-from downloads.services import quota_reset
+from downloads.quotas import quota_reset
 
 
 class Command(BaseCommand):

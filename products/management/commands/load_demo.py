@@ -5,10 +5,10 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from downloads.storage import get_location
 from products.catalog_import import CatalogError, catalog_load
 from products.services import file_md5, file_store, user_upsert
 from regards_catalog.auth import issue_token
+from regards_catalog.storage import get_location
 from storage_client import StorageError
 
 DEMO_DIR = pathlib.Path(settings.BASE_DIR) / "demo"

@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand, CommandError
 
-from downloads.storage import get_location
 from products.services import file_store
+from regards_catalog.storage import get_location
 from storage_client import StorageError
 
 
