@@ -1,8 +1,8 @@
 """Baseline of the small-file benchmark: a bare Django view answering a FileResponse.
 
-No apps, no middleware, no database: what Django alone costs to send a file. bench/run.py
-serves it with the project's gunicorn.conf.py (same workers and threads as the catalog);
-BARE_FILE names the file to send.
+No apps, no middleware, no database: what Django alone costs to send a file. The small-file
+benchmark (bench/benchmarks/small.py) serves it with the project's gunicorn.conf.py (same
+workers and threads as the catalog); BARE_FILE names the file to send.
 """
 
 import os

@@ -1,0 +1,226 @@
+"""The data the benchmarks use: files, the catalog document, users and the synthetic products."""
+
+import dataclasses
+import datetime
+import hashlib
+import io
+import json
+import os
+import random
+import time
+import uuid
+from pathlib import Path
+
+from bench.config import MiB, mib
+from bench.timing import log
+
+PLATFORMS = (
+    "SENTINEL-2A",
+    "SENTINEL-2B",
+    "LANDSAT-8",
+    "LANDSAT-9",
+    "SPOT-6",
+    "SPOT-7",
+    "PLEIADES-1A",
+    "PLEIADES-1B",
+)
+LOAD_USERS = [f"load{n:02d}@bench.example" for n in range(32)]
+PRODUCT_COLUMNS = (
+    "urn, provider_id, label, dataset_id, model, tags, properties, geometry, "
+    "start_date, end_date, created, updated"
+)
+COPY_BATCH = 50_000
+
+
+# Files ----------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class StoredFile:
+    checksum: str
+    size: int
+    path: Path
+
+
+def write_random_file(path, size):
+    """Write `size` bytes of random-looking content (one random MiB repeated); its MD5."""
+    block = os.urandom(min(size, MiB))
+    digest = hashlib.md5()
+    with open(path, "wb") as file:
+        remaining = size
+        while remaining:
+            chunk = block[: min(remaining, len(block))]
+            file.write(chunk)
+            digest.update(chunk)
+            remaining -= len(chunk)
+    return digest.hexdigest()
+
+
+def files_store(wanted, *, folder, scratch):
+    """{name: StoredFile} written straight into `folder` under their MD5 (as store_file does)."""
+    files = {}
+    for name, size in wanted.items():
+        log(f"writing the {name} file ({mib(size):.2f} MiB)")
+        part = scratch / f"{name}.part"
+        checksum = write_random_file(part, size)
+        path = folder / checksum
+        part.rename(path)
+        files[name] = StoredFile(checksum, size, path)
+    return files
+
+
+# The catalog ----------------------------------------------------------------------------------
+
+
+def bench_urn(kind, name):
+    return f"URN:{kind}:bench:{uuid.uuid5(uuid.NAMESPACE_URL, name)}:V1"
+
+
+def catalog_document(files):
+    """(document for load_catalog, {product name: URN}): licence, groups, datasets and the few
+    products the download benchmarks use, for those of their files that were written."""
+    open_data = bench_urn("AIP:DATASET", "open")
+    licensed = bench_urn("AIP:DATASET", "licensed")
+    archive = bench_urn("AIP:DATASET", "archive")
+    full = {"metadata": "FULL_ACCESS", "files": "INHERITED_ACCESS"}
+    products, urns = [], {}
+    # name → (dataset, file, storage location)
+    layout = {
+        "big-local": (open_data, "big", "online"),
+        "big-remote": (open_data, "big", "remote"),
+        "small-remote": (open_data, "small", "remote"),
+        "small-private": (licensed, "small", "online"),
+    }
+    for name, (dataset, file_name, storage) in layout.items():
+        if file_name not in files:
+            continue
+        stored = files[file_name]
+        urn = bench_urn("FEATURE:DATA", name)
+        urns[name] = urn
+        products.append(
+            {
+                "id": urn,
+                "providerId": name,
+                "dataset": dataset,
+                "label": f"bench {name}",
+                "files": [
+                    {
+                        "dataType": "RAWDATA",
+                        "filename": f"{name}.bin",
+                        "mimeType": "application/octet-stream",
+                        "checksum": stored.checksum,
+                        "digestAlgorithm": "MD5",
+                        "filesize": stored.size,
+                        "storage": storage,
+                    }
+                ],
+            }
+        )
+    document = {
+        "licenses": [
+            {"id": "bench-licence", "title": "Bench licence", "text": "Use freely.", "version": 1}
+        ],
+        "groups": [{"name": "public", "public": True}, {"name": "science"}],
+        "datasets": [
+            {"id": open_data, "label": "Open data", "access": [{"group": "public", **full}]},
+            {
+                "id": licensed,
+                "label": "Licensed data",
+                "license": "bench-licence",
+                "access": [{"group": "science", **full}],
+            },
+            {"id": archive, "label": "Sentinel archive", "access": [{"group": "public", **full}]},
+        ],
+        "products": products,
+    }
+    return document, urns
+
+
+def create_user(email, license, max_quota):
+    """A user made by `manage.py add_user`, licence accepted, quota set; its API token."""
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    from downloads import services
+
+    output = io.StringIO()
+    call_command("add_user", email, groups="science", stdout=output)
+    user = get_user_model().objects.get(email=email)
+    services.license_accept(user=user, license=license)
+    quota = services.quota_for(user=user)
+    services.quota_limits_set(quota=quota, max_quota=max_quota, rate_limit=-1, max_volume=-1)
+    return output.getvalue().strip().splitlines()[-1]
+
+
+# The synthetic archive for the search benchmark -------------------------------------------------
+
+
+def product_rows(dataset_id, first, last, rng, now):
+    """COPY text lines of products first..last-1: realistic properties, tags and dates."""
+    epoch = datetime.datetime(2018, 1, 1, tzinfo=datetime.UTC)
+    lines = []
+    for number in range(first, last):
+        platform_name = rng.choice(PLATFORMS)
+        start = epoch + datetime.timedelta(seconds=number * 97)
+        properties = {
+            "cloud_cover": round(rng.uniform(0, 100), 2),
+            "platform": platform_name,
+            "start_date": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "orbit": number % 143 + 1,
+            "processing_level": rng.choice(("L1C", "L2A")),
+        }
+        tags = ["optical", platform_name.split("-")[0].lower()]
+        urn = f"URN:FEATURE:DATA:bench:{uuid.UUID(int=rng.getrandbits(128))}:V1"
+        fields = (
+            urn,
+            f"P-{number:07d}",
+            f"{platform_name} scene {number}",
+            str(dataset_id),
+            "DATA",
+            json.dumps(tags),
+            json.dumps(properties),
+            r"\N",
+            start.isoformat(),
+            (start + datetime.timedelta(seconds=30)).isoformat(),
+            now,
+            now,
+        )
+        lines.append("\t".join(fields) + "\n")
+    return "".join(lines)
+
+
+def products_generate(count):
+    """COPY `count` synthetic products (one RAWDATA file each) into the archive dataset,
+    VACUUM ANALYZE, index cloud_cover; the seconds it took."""
+    from django.core.management import call_command
+    from django.db import connection, transaction
+
+    from products.models import Dataset
+
+    dataset = Dataset.objects.get(urn=bench_urn("AIP:DATASET", "archive"))
+    rng = random.Random(20240601)
+    now = datetime.datetime.now(datetime.UTC).isoformat()
+    started = time.perf_counter()
+    log(f"loading {count:,} products with COPY")
+    with transaction.atomic(), connection.cursor() as cursor:
+        for first in range(0, count, COPY_BATCH):
+            text = product_rows(dataset.pk, first, min(first + COPY_BATCH, count), rng, now)
+            cursor.copy_expert(
+                f"COPY products_product ({PRODUCT_COLUMNS}) FROM STDIN", io.StringIO(text)
+            )
+        cursor.execute(
+            "INSERT INTO products_datafile (product_id, data_type, filename, mime_type, "
+            "checksum, digest_algorithm, filesize, reference, uri, storage, key, types) "
+            "SELECT id, 'RAWDATA', provider_id || '.SAFE.zip', 'application/zip', md5(urn), "
+            "'MD5', 734003200, false, '', 'online', '', '[]'::jsonb "
+            "FROM products_product WHERE dataset_id = %s",
+            [dataset.pk],
+        )
+    with connection.cursor() as cursor:  # autocommit: VACUUM cannot run in a transaction
+        cursor.execute("VACUUM ANALYZE products_product")
+        cursor.execute("VACUUM ANALYZE products_datafile")
+    # What a steward does for a property users query with ranges (README, index_property).
+    call_command("index_property", "cloud_cover", stdout=io.StringIO())
+    seconds = time.perf_counter() - started
+    log(f"loaded in {seconds:.0f} s")
+    return seconds
