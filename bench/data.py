@@ -141,14 +141,14 @@ def create_user(email, license, max_quota):
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
 
-    from downloads import services
+    from downloads import quotas, services
 
     output = io.StringIO()
     call_command("add_user", email, groups="science", stdout=output)
     user = get_user_model().objects.get(email=email)
     services.license_accept(user=user, license=license)
-    quota = services.quota_for(user=user)
-    services.quota_limits_set(quota=quota, max_quota=max_quota, rate_limit=-1, max_volume=-1)
+    quota = quotas.quota_for(user=user)
+    quotas.quota_limits_set(quota=quota, max_quota=max_quota, rate_limit=-1, max_volume=-1)
     return output.getvalue().strip().splitlines()[-1]
 
 
