@@ -2,7 +2,7 @@ import abc
 import pathlib
 from collections.abc import Callable, Iterator
 
-from .exceptions import InvalidKey
+from .exceptions import InvalidKey, StorageUnavailable
 
 # Big enough to keep system calls few, small enough that memory stays flat per download.
 CHUNK_SIZE = 1024 * 1024
@@ -91,6 +91,36 @@ class Location(abc.ABC):
     def local_path(self, key: str) -> pathlib.Path | None:
         """Path of the readable file on this machine, or None if the bytes are elsewhere."""
         return None
+
+    # Nearline only: on an online location these raise ValueError.
+
+    @abc.abstractmethod
+    def is_cached(self, key: str) -> bool:
+        """True if a readable copy of `key` is in the cache."""
+
+    @abc.abstractmethod
+    def restore(self, key: str) -> pathlib.Path | None:
+        """Make a readable copy of `key` in the cache; returns once it is readable."""
+
+    @abc.abstractmethod
+    def evict(self, key: str) -> None:
+        """Drop the cached copy of `key`, if there is one; the stored file stays."""
+
+    def _check_nearline(self) -> None:
+        if not self.is_nearline:
+            raise ValueError(f"location {self.name!r} is online: it has no cache")
+
+    def _span(self, key: str, size: int, offset: int, length: int | None) -> int:
+        """Length of [offset, offset+length) (None: to the end) in `key` of `size` bytes;
+        StorageUnavailable if that runs past the end."""
+        if length is None:
+            length = size - offset
+        if length < 0 or offset + length > size:
+            raise StorageUnavailable(
+                f"location {self.name!r}: {key!r} has {size} bytes, "
+                f"cannot read {length} from offset {offset}"
+            )
+        return length
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} ({self.tier})>"

@@ -26,6 +26,10 @@ _STREAM_ERRORS = (
 
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+|\*)")
 
+# Answers that mean "no such file"; 409 is how some storages say a file is on tape only.
+_GONE = (404, 410)
+_NOT_CACHED = (404, 409, 410)
+
 
 def _session(retries: int) -> requests.Session:
     with _sessions_lock:
@@ -106,17 +110,8 @@ class HttpLocation(Location):
         self.restore_timeout = restore_timeout
 
     def stat(self, key: str) -> int:
-        try:
-            with _session(self.retries).head(
-                self._readable_url(key),
-                headers=self._headers(),
-                timeout=(self.connect_timeout, self.timeout),
-                allow_redirects=True,
-            ) as response:
-                self._check_status(response, key)
-                size = response.headers.get("Content-Length", "")
-        except requests.RequestException as exc:
-            raise self._unreachable(key, exc) from exc
+        response = self._request("HEAD", self._readable_template(), key)
+        size = response.headers.get("Content-Length", "")
         if not size.isdigit():
             raise StorageUnavailable(
                 f"location {self.name!r}: no Content-Length in the answer for {key!r}"
@@ -127,25 +122,16 @@ class HttpLocation(Location):
         check_range(offset, length)
         if length == 0:
             # "bytes=a-(a-1)" is not a valid range; only the file's existence is in question.
-            if offset > self.stat(key):
-                raise StorageUnavailable(
-                    f"location {self.name!r}: {key!r} is shorter than offset {offset}"
-                )
+            self._span(key, self.stat(key), offset, 0)
             return ByteStream(iter(()), close=lambda: None, length=0)
 
-        headers = self._headers()
+        headers = {}
         if offset or length is not None:
             last = "" if length is None else offset + length - 1
             headers["Range"] = f"bytes={offset}-{last}"
-        try:
-            response = _session(self.retries).get(
-                self._readable_url(key),
-                headers=headers,
-                stream=True,
-                timeout=(self.connect_timeout, self.timeout),
-            )
-        except requests.RequestException as exc:
-            raise self._unreachable(key, exc) from exc
+        response = self._request(
+            "GET", self._readable_template(), key, headers=headers, stream=True
+        )
         try:
             skip, expected = self._check_body(response, key, offset, length)
         except BaseException:
@@ -158,37 +144,17 @@ class HttpLocation(Location):
 
     def is_cached(self, key: str) -> bool:
         """True if the remote storage has a readable copy of `key` at `cache_url`."""
-        url = self._url(self._nearline_template("cache_url"), key)
-        try:
-            with _session(self.retries).head(
-                url,
-                headers=self._headers(),
-                timeout=(self.connect_timeout, self.timeout),
-                allow_redirects=True,
-            ) as response:
-                # 409: how some storages say the file is there but still on tape.
-                if response.status_code in (404, 409, 410):
-                    return False
-                self._check_status(response, key)
-                return True
-        except requests.RequestException as exc:
-            raise self._unreachable(key, exc) from exc
+        template = self._nearline_template("cache_url")
+        response = self._request("HEAD", template, key, absent=_NOT_CACHED)
+        return response.status_code not in _NOT_CACHED
 
     def restore(self, key: str) -> None:
         """Ask the remote storage to stage `key` at `cache_url`; returns once it has.
 
         Returns None, not a path as LocalLocation does: the copy is not on this machine.
         """
-        url = self._url(self._nearline_template("restore_url"), key)
-        try:
-            with _session(self.retries).post(
-                url,
-                headers=self._headers(),
-                timeout=(self.connect_timeout, self.restore_timeout),
-            ) as response:
-                self._check_status(response, key)
-        except requests.RequestException as exc:
-            raise self._unreachable(key, exc) from exc
+        template = self._nearline_template("restore_url")
+        self._request("POST", template, key, read_timeout=self.restore_timeout)
 
     def evict(self, key: str) -> None:
         """Drop the cached copy through `evict_url`; without one the remote storage expires it."""
@@ -196,35 +162,64 @@ class HttpLocation(Location):
         if template is None:
             validate_key(key)
             return
+        self._request("DELETE", template, key, absent=_GONE)
+
+    def _request(
+        self,
+        method: str,
+        template: str,
+        key: str,
+        *,
+        headers: dict[str, str] | None = None,
+        stream: bool = False,
+        read_timeout: float | None = None,
+        absent: tuple[int, ...] = (),
+    ) -> requests.Response:
+        """The answer to one request for `key`; failures and error statuses raise storage errors.
+
+        A status in `absent` is returned for the caller to read as "no such file". Unless
+        `stream`, the body is read and the connection back in the pool on return.
+        """
+        url = self._url(template, key)
         try:
-            with _session(self.retries).delete(
-                self._url(template, key),
-                headers=self._headers(),
-                timeout=(self.connect_timeout, self.timeout),
-            ) as response:
-                if response.status_code not in (404, 410):
-                    self._check_status(response, key)
+            response = _session(self.retries).request(
+                method,
+                url,
+                # Compressed bodies would have another length and other bytes than the file.
+                headers={"Accept-Encoding": "identity", **self.headers, **(headers or {})},
+                timeout=(self.connect_timeout, read_timeout or self.timeout),
+                stream=stream,
+                # HEAD does not follow redirects unless told; the other methods do anyway.
+                allow_redirects=True,
+            )
         except requests.RequestException as exc:
-            raise self._unreachable(key, exc) from exc
+            # The exception's text holds the URL, which may hold a token: name only its type.
+            raise StorageUnavailable(
+                f"location {self.name!r}: request for {key!r} failed ({type(exc).__name__})"
+            ) from exc
+        if response.status_code not in absent:
+            try:
+                self._check_status(response, key)
+            except BaseException:
+                response.close()
+                raise
+        if not stream:
+            response.close()
+        return response
 
     def _nearline_template(self, field: str) -> str | None:
-        if not self.is_nearline:
-            raise ValueError(f"location {self.name!r} is online: it has no cache")
+        self._check_nearline()
         return getattr(self, field)
 
-    def _readable_url(self, key: str) -> str:
-        return self._url(self.cache_url or self.url, key)
+    def _readable_template(self) -> str:
+        return self.cache_url or self.url
 
     def _url(self, template: str, key: str) -> str:
         return template.replace("{key}", quote(validate_key(key), safe="/"))
 
-    def _headers(self) -> dict[str, str]:
-        # Compressed bodies would have another length and other bytes than the file.
-        return {"Accept-Encoding": "identity", **self.headers}
-
     def _check_status(self, response: requests.Response, key: str) -> None:
         status = response.status_code
-        if status in (404, 410):
+        if status in _GONE:
             raise StorageFileNotFound(f"location {self.name!r}: no file {key!r} (HTTP {status})")
         if status == 416:
             raise StorageUnavailable(
@@ -235,7 +230,6 @@ class HttpLocation(Location):
 
     def _check_body(self, response, key: str, offset: int, length: int | None):
         """How many leading bytes to drop and how many to yield (None: until the end)."""
-        self._check_status(response, key)
         if response.headers.get("Content-Encoding", "identity") != "identity":
             raise StorageUnavailable(
                 f"location {self.name!r}: the server compressed {key!r} despite being asked not to"
@@ -269,14 +263,7 @@ class HttpLocation(Location):
         # The server ignored Range (or none was sent): the body is the whole file.
         if content_length is None:
             return offset, length
-        if length is None:
-            length = content_length - offset
-        if length < 0 or offset + length > content_length:
-            raise StorageUnavailable(
-                f"location {self.name!r}: {key!r} has {content_length} bytes, "
-                f"cannot read {length} from offset {offset}"
-            )
-        return offset, length
+        return offset, self._span(key, content_length, offset, length)
 
     def _chunks(self, response, key: str, skip: int, expected: int | None):
         received = 0
@@ -301,9 +288,3 @@ class HttpLocation(Location):
             raise StorageUnavailable(
                 f"location {self.name!r}: {key!r} truncated, got {received} of {expected} bytes"
             )
-
-    def _unreachable(self, key: str, exc: Exception) -> StorageUnavailable:
-        # The exception's text holds the URL, which may hold a token: name only its type.
-        return StorageUnavailable(
-            f"location {self.name!r}: request for {key!r} failed ({type(exc).__name__})"
-        )

@@ -48,13 +48,7 @@ class LocalLocation(Location):
         try:
             with _storage_errors(self, key):
                 size = _regular_file_stat(file, self, key).st_size
-                if length is None:
-                    length = size - offset
-                if offset + length > size or length < 0:
-                    raise StorageUnavailable(
-                        f"location {self.name!r}: {key!r} has {size} bytes, "
-                        f"cannot read {length} from offset {offset}"
-                    )
+                length = self._span(key, size, offset, length)
                 file.seek(offset)
         except BaseException:
             file.close()
@@ -106,8 +100,7 @@ class LocalLocation(Location):
         return self._cached(key) if self.is_nearline else self._inside(self.root, key)
 
     def _cached(self, key: str) -> pathlib.Path:
-        if self.cache is None:
-            raise ValueError(f"location {self.name!r} is online: it has no cache")
+        self._check_nearline()
         return self._inside(self.cache, key)
 
     def _inside(self, folder: pathlib.Path, key: str) -> pathlib.Path:
