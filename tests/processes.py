@@ -3,17 +3,21 @@
 Tests run on busy machines: whatever waits on another process (a server starting, a
 record written when a response closes, a log line) polls a condition until a generous
 deadline, never a fixed sleep. Every server runs as the leader of its own process group,
-and stopping it stops the whole group.
+and stopping it stops the whole group. At the end of the run, each process running tests
+checks that it left no descendant alive (see `pytest_sessionfinish`).
 """
 
 import contextlib
+import ctypes
 import os
 import pathlib
 import signal
 import socket
 import subprocess
+import sys
 import time
 
+import psutil
 import pytest
 import requests
 
@@ -117,3 +121,75 @@ def running(command, *, ready, log: pathlib.Path, name, timeout=DEADLINE, **pope
 
 def _tail(log: pathlib.Path, size=4000) -> str:
     return log.read_text(errors="replace")[-size:] if log.exists() else "(no output)"
+
+
+# The session-level check: no process started by the tests may outlive them.
+
+LEFTOVERS = pytest.StashKey[list]()
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def pytest_configure(config):
+    config.stash[LEFTOVERS] = []
+    if sys.platform == "linux":
+        # Orphans (an nginx worker whose master was killed, a daemon that forked away) are
+        # handed to this process instead of init, so that the check below still sees them.
+        ctypes.CDLL(None).prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session):
+    """Kill and report this process's descendants still alive. trylast: after every fixture
+    teardown and, in the xdist controller, after its workers have exited."""
+    config = session.config
+    leftovers = config.stash[LEFTOVERS]
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    leftovers += [f"{worker or 'pytest'}: {line}" for line in kill_leftovers()]
+    if worker:
+        config.workeroutput["leftover_processes"] = leftovers  # for the controller
+    elif leftovers and session.exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node, error):
+    """xdist controller: collect what a worker found left running."""
+    output = getattr(node, "workeroutput", {})
+    node.config.stash[LEFTOVERS].extend(output.get("leftover_processes", []))
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    if leftovers := config.stash.get(LEFTOVERS, []):
+        terminalreporter.section("processes left running by the tests (now killed)", red=True)
+        for line in leftovers:
+            terminalreporter.line(line, red=True)
+
+
+def kill_leftovers() -> list[str]:
+    """Kill the descendants of this process still alive, and describe them."""
+    alive = _alive(psutil.Process().children(recursive=True))
+    if not alive:
+        return []
+    # One whose stop() has just sent it SIGKILL is given a moment to die.
+    _, alive = psutil.wait_procs(alive, timeout=2)
+    leftovers = []
+    for process in _alive(alive):
+        try:
+            command = " ".join(process.cmdline()) or process.name()
+        except psutil.Error:
+            command = "(command line unreadable)"
+        leftovers.append(f"pid {process.pid}: {command}")
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(alive, timeout=STOP_TIMEOUT)
+    return leftovers
+
+
+def _alive(processes) -> list:
+    """Those not exited yet (a zombie has exited: it only waits for its parent to notice)."""
+    alive = []
+    for process in processes:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            if process.status() != psutil.STATUS_ZOMBIE:
+                alive.append(process)
+    return alive
