@@ -175,7 +175,7 @@ def kill_leftovers() -> list[str]:
     leftovers = []
     for process in _alive(alive):
         try:
-            command = " ".join(process.cmdline()) or process.name()
+            command = " ".join(process.cmdline()).strip() or process.name()
         except psutil.Error:
             command = "(command line unreadable)"
         leftovers.append(f"pid {process.pid}: {command}")
