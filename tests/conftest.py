@@ -5,7 +5,7 @@ from downloads.quotas import slot_keeper
 from regards_catalog.auth import issue_token
 from tests.factories import UserFactory
 
-pytest_plugins = ["tests.nginx"]
+pytest_plugins = ["tests.processes", "tests.nginx"]
 
 
 @pytest.fixture

@@ -1,16 +1,18 @@
 """A real nginx for tests: serves a folder, with optional extra `location` blocks."""
 
+import contextlib
+import functools
 import grp
 import os
 import pathlib
 import pwd
 import shutil
 import socket
-import subprocess
 import tempfile
-import time
 
 import pytest
+
+from tests.processes import accepts_connections, running, wait_until
 
 CONFIG = """\
 {user}
@@ -58,9 +60,9 @@ class NginxServer:
         self.workdir = pathlib.Path(workdir or tempfile.mkdtemp(prefix="nginx-")).absolute()
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.process = None
+        self._running = contextlib.ExitStack()
 
-    def start(self, timeout: float = 10) -> "NginxServer":
+    def start(self) -> "NginxServer":
         self.workdir.mkdir(parents=True, exist_ok=True)
         config = self.workdir / "nginx.conf"
         config.write_text(
@@ -75,59 +77,41 @@ class NginxServer:
             )
         )
         error_log = self.workdir / "error.log"
-        with open(self.workdir / "stderr.log", "wb") as stderr:
-            self.process = subprocess.Popen(
-                [self.binary, "-p", str(self.workdir), "-c", str(config)]
-                + ["-e", str(error_log), "-g", "daemon off;"],
-                stdout=subprocess.DEVNULL,
-                stderr=stderr,
-            )
-        deadline = time.monotonic() + timeout
-        while not _accepts_connections(self.port):
-            if self.process.poll() is not None:
-                self._fail("nginx exited at start")
-            if time.monotonic() > deadline:
-                self._fail(f"nginx not listening after {timeout}s")
-            time.sleep(0.02)
+        command = [self.binary, "-p", str(self.workdir), "-c", str(config)]
+        command += ["-e", str(error_log), "-g", "daemon off;"]
+        ready = functools.partial(accepts_connections, self.port)
+        self._running.enter_context(running(command, ready=ready, log=error_log, name="nginx"))
         return self
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        self._running.close()
         if self._own_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def _fail(self, message: str):
-        logs = self.logs()  # before stop(), which may delete them
-        self.stop()
-        raise RuntimeError(f"{message}:\n{logs}")
+    def access_log(self) -> list[str]:
+        """The access log's lines so far; nginx writes one only after its response is sent."""
+        return (self.workdir / "access.log").read_text().splitlines()
+
+    def wait_for_access_log(self, text: str) -> list[str]:
+        """The access log's lines, once one of them holds `text`."""
+
+        def lines_once_there():
+            lines = self.access_log()
+            return lines if any(text in line for line in lines) else None
+
+        return wait_until(
+            lines_once_there, message=lambda: f"{text!r} in the access log {self.access_log()}"
+        )
 
     def logs(self) -> str:
-        parts = []
-        for name in ("stderr.log", "error.log"):
-            path = self.workdir / name
-            if path.exists():
-                parts.append(path.read_text(errors="replace"))
-        return "\n".join(parts)
+        path = self.workdir / "error.log"
+        return path.read_text(errors="replace") if path.exists() else ""
 
     def __enter__(self) -> "NginxServer":
         return self.start()
 
     def __exit__(self, *exc_info) -> None:
         self.stop()
-
-
-def _accepts_connections(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-        return True
-    except OSError:
-        return False
 
 
 def _user_directive() -> str:

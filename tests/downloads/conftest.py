@@ -101,7 +101,7 @@ def api_error(response, status):
     return body
 
 
-def use_locations(settings, storage, tmp_path, remote_url, *, timeout=5):
+def use_locations(settings, storage, tmp_path, remote_url, *, timeout=30):
     """Point STORAGE_CONFIG at a file naming `online` (local, in `storage`) and `remote`
     (http, at `remote_url`, a URL template holding `{key}`)."""
     config = {
@@ -112,7 +112,7 @@ def use_locations(settings, storage, tmp_path, remote_url, *, timeout=5):
                 "url": remote_url,
                 "tier": "online",
                 "timeout": timeout,
-                "connect_timeout": 1,
+                "connect_timeout": 10,
                 "retries": 1,
             },
         }

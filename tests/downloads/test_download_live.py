@@ -4,7 +4,6 @@ the client goes away, and when it reads to the end."""
 import os
 import socket
 import struct
-import time
 from urllib.parse import urlsplit
 
 import pytest
@@ -12,6 +11,7 @@ import requests
 
 from downloads.models import DownloadRecord
 from tests.downloads.conftest import download_url
+from tests.processes import DEADLINE, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -19,15 +19,9 @@ Outcome = DownloadRecord.Outcome
 SIZE = 8 * 1024 * 1024 + 11
 
 
-def wait_for_record(timeout=10):
+def wait_for_record():
     """The one DownloadRecord, once the server has written it (when the response closed)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        record = DownloadRecord.objects.first()
-        if record is not None:
-            return record
-        time.sleep(0.05)
-    pytest.fail(f"no DownloadRecord after {timeout}s")
+    return wait_until(DownloadRecord.objects.first, message="a DownloadRecord")
 
 
 def read_part_then_hang_up(live_server, path, nbytes):
@@ -38,7 +32,7 @@ def read_part_then_hang_up(live_server, path, nbytes):
     # before we hang up.
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
     sock.connect((address.hostname, address.port))
-    sock.settimeout(10)
+    sock.settimeout(DEADLINE)
     sock.sendall(f"GET {path} HTTP/1.1\r\nHost: {address.netloc}\r\n\r\n".encode())
     received = b""
     while len(received) < nbytes:

@@ -86,8 +86,8 @@ def test_nginx_sends_the_offloaded_file_with_django_headers(offload, stored_file
     data_file = stored_file(content, filename="scene.bin")
     url = nginx_in_front.url + download_url(data_file)
 
-    whole = requests.get(url, timeout=10)
-    part = requests.get(url, headers={"Range": "bytes=1000-1999"}, timeout=10)
+    whole = requests.get(url, timeout=30)
+    part = requests.get(url, headers={"Range": "bytes=1000-1999"}, timeout=30)
 
     assert whole.status_code == 200
     assert hashlib.md5(whole.content).hexdigest() == data_file.checksum
@@ -100,7 +100,7 @@ def test_nginx_sends_the_offloaded_file_with_django_headers(offload, stored_file
     assert part.content == content[1000:2000]
     assert part.headers["Content-Range"] == f"bytes 1000-1999/{len(content)}"
     resumed = requests.get(
-        url, headers={"Range": "bytes=10-", "If-Range": f'"{data_file.checksum}"'}, timeout=10
+        url, headers={"Range": "bytes=10-", "If-Range": f'"{data_file.checksum}"'}, timeout=30
     )
     assert (resumed.status_code, resumed.content) == (206, content[10:])
 
@@ -109,7 +109,7 @@ def test_nginx_sends_the_offloaded_file_with_django_headers(offload, stored_file
 def test_nginx_passes_refusals_through(offload, stored_file, nginx_in_front):
     data_file = stored_file(b"secret", file_access="NO_ACCESS")
 
-    response = requests.get(nginx_in_front.url + download_url(data_file), timeout=10)
+    response = requests.get(nginx_in_front.url + download_url(data_file), timeout=30)
 
     assert response.status_code == 403
     assert response.json()["code"] == "forbidden"

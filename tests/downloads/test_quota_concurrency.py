@@ -6,7 +6,6 @@ SQLite and on PostgreSQL alike.
 """
 
 import threading
-import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
@@ -16,6 +15,7 @@ import requests
 from downloads.models import DownloadRecord, DownloadSlot, Quota
 from tests.downloads.conftest import download_url
 from tests.factories import UserFactory
+from tests.processes import wait_until
 
 Outcome = DownloadRecord.Outcome
 PARALLEL = 50
@@ -23,15 +23,6 @@ MAX_QUOTA = 10
 # Large enough that the server is still blocked writing it when a client stops reading:
 # far more than the socket buffers between client and server can hold.
 LARGE = 32 * 1024 * 1024
-
-
-def wait_until(condition, *, timeout=10.0, message="condition"):
-    """Poll `condition` (the server finishes its bookkeeping after the client has its answer)."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(0.05)
 
 
 @pytest.fixture

@@ -2,14 +2,13 @@
 test database. Under sendfile Python never sees the bytes; the record and the quota slot
 must still be right when the response closes."""
 
+import functools
 import json
 import os
 import pathlib
 import socket
 import struct
-import subprocess
 import sys
-import time
 from urllib.parse import quote
 
 import pytest
@@ -20,6 +19,7 @@ from downloads.models import DownloadRecord, DownloadSlot, Quota
 from tests.downloads.conftest import download_url
 from tests.factories import AccessGroupFactory, AccessRightFactory, UserFactory
 from tests.nginx import free_port
+from tests.processes import DEADLINE, answers_http, running, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -55,27 +55,13 @@ def gunicorn(storage, tmp_path):
         "WORKERS": "1",
         "THREADS": "4",
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "regards_catalog.wsgi"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            requests.get(url + "/api/v1/rs-catalog/licenses", timeout=1)
-            break
-        except requests.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                process.kill()
-                pytest.fail("gunicorn did not start")
-            time.sleep(0.1)
-    yield url
-    process.terminate()
-    process.wait(timeout=10)
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "regards_catalog.wsgi"]
+    ready = functools.partial(answers_http, url + "/api/v1/rs-catalog/licenses")
+    with running(
+        command, ready=ready, log=tmp_path / "gunicorn.log", name="gunicorn", cwd=ROOT, env=env
+    ):
+        yield url
 
 
 @pytest.fixture
@@ -89,16 +75,6 @@ def private_file(stored_file, token_for):
     return data_file, user, {"Authorization": f"Bearer {token_for(user)}"}
 
 
-def wait_for(condition, timeout=15):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    pytest.fail(f"still false after {timeout}s")
-
-
 def test_a_sendfile_download_is_recorded_whole_and_frees_its_slot(gunicorn, private_file):
     data_file, user, auth = private_file
 
@@ -106,9 +82,9 @@ def test_a_sendfile_download_is_recorded_whole_and_frees_its_slot(gunicorn, priv
 
     assert response.status_code == 200
     assert len(response.content) == SIZE
-    record = wait_for(DownloadRecord.objects.first)
+    record = wait_until(DownloadRecord.objects.first)
     assert (record.outcome, record.bytes_sent, record.user) == ("COMPLETED", SIZE, user)
-    assert wait_for(lambda: not DownloadSlot.objects.exists())
+    assert wait_until(lambda: not DownloadSlot.objects.exists())
     quota = Quota.objects.get(user=user)
     assert (quota.current_quota, quota.current_volume) == (1, SIZE)
 
@@ -116,18 +92,18 @@ def test_a_sendfile_download_is_recorded_whole_and_frees_its_slot(gunicorn, priv
 def test_a_client_hanging_up_under_sendfile_is_recorded_and_frees_its_slot(gunicorn, private_file):
     data_file, user, auth = private_file
     port = int(gunicorn.rsplit(":", 1)[1])
-    sock = socket.create_connection(("127.0.0.1", port))
+    sock = socket.create_connection(("127.0.0.1", port), timeout=DEADLINE)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
     request = f"GET {download_url(data_file)} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     sock.sendall(f"{request}Authorization: {auth['Authorization']}\r\n\r\n".encode())
     assert sock.recv(65536).startswith(b"HTTP/1.1 200")
-    assert wait_for(DownloadSlot.objects.exists)  # streaming: the one slot is taken
-    second = requests.get(gunicorn + download_url(data_file), headers=auth, timeout=10)
+    assert wait_until(DownloadSlot.objects.exists)  # streaming: the one slot is taken
+    second = requests.get(gunicorn + download_url(data_file), headers=auth, timeout=30)
     assert (second.status_code, second.json()["code"]) == (429, "rate_limited")
 
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     sock.close()  # a reset, as a killed client sends
 
-    record = wait_for(lambda: DownloadRecord.objects.filter(outcome="ABORTED").first())
+    record = wait_until(lambda: DownloadRecord.objects.filter(outcome="ABORTED").first())
     assert record.user == user
-    assert wait_for(lambda: not DownloadSlot.objects.exists())
+    assert wait_until(lambda: not DownloadSlot.objects.exists())

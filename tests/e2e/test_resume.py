@@ -4,7 +4,6 @@ import hashlib
 import os
 import shutil
 import subprocess
-import time
 
 import pytest
 
@@ -12,6 +11,7 @@ from downloads.models import DownloadRecord
 from products.models import AccessRight
 from tests.downloads.conftest import download_url
 from tests.factories import AccessGroupFactory, AccessRightFactory, UserFactory
+from tests.processes import running, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -40,15 +40,14 @@ def private_file(stored_file):
     return data_file, user, content
 
 
-def wait_for_records(count, timeout=10):
+def wait_for_records(count):
     """The download records, oldest first, once `count` of them have been written."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        records = list(DownloadRecord.objects.order_by("started"))
-        if len(records) >= count:
-            return records
-        time.sleep(0.05)
-    pytest.fail(f"fewer than {count} download records after {timeout}s")
+
+    def records():
+        found = list(DownloadRecord.objects.order_by("started"))
+        return found if len(found) >= count else None
+
+    return wait_until(records, message=f"{count} download records")
 
 
 def md5_of(path):
@@ -136,14 +135,13 @@ def test_wget_resumes_after_being_killed_midway(live_server, private_file, token
     url = live_server.url + download_url(data_file, token=token_for(user))
     output = tmp_path / "scene.bin"
 
-    process = subprocess.Popen(
-        [wget, "-q", "--limit-rate=256k", "-O", output, url],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    time.sleep(1.5)
-    process.kill()
-    process.wait()
+    # Stopped as soon as it has written something: at 256 KiB/s it is far from done.
+    def has_written():
+        return output.exists() and output.stat().st_size > 0
+
+    command = [wget, "-q", "--limit-rate=256k", "-O", output, url]
+    with running(command, ready=has_written, log=tmp_path / "wget.log", name="wget"):
+        pass
     partial = output.stat().st_size
     assert 0 < partial < SIZE
 

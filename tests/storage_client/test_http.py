@@ -41,7 +41,7 @@ def nginx(nginx_binary, files, tmp_path):
 
 @pytest.fixture
 def location(nginx):
-    return HttpLocation("remote", url=nginx.url + "/{key}", timeout=5, connect_timeout=2)
+    return HttpLocation("remote", url=nginx.url + "/{key}", timeout=30, connect_timeout=10)
 
 
 def read(stream) -> bytes:

@@ -214,11 +214,11 @@ def test_nginx_serves_the_accel_path_of_tricky_names(nginx_binary, online, tmp_p
     with backend, NginxServer(nginx_binary, tmp_path / "www", extra, tmp_path / "nginx") as nginx:
         for name in TRICKY_NAMES:
             backend.accel = online.accel_path(name)
-            response = requests.get(nginx.url + "/app/download", timeout=5)
+            response = requests.get(nginx.url + "/app/download", timeout=30)
             assert response.status_code == 200, (name, nginx.logs())
             assert response.content == name.encode() * 100
         # The internal prefix is not reachable from outside.
-        assert requests.get(nginx.url + "/_storage/online/plain.bin", timeout=5).status_code == 404
+        assert requests.get(nginx.url + "/_storage/online/plain.bin", timeout=30).status_code == 404
 
 
 class _AccelBackend:
