@@ -126,7 +126,7 @@ def readable_location(request, data_file):
     return location
 
 
-def quota_available(request, data_file, *, counts, take_slot):
+def quota_available(request, data_file, *, start, take_slot):
     """9 and 9b. Download count, volume and simultaneous-download limits.
 
     Returns the slot taken for this download (None for public file types, which need no
@@ -135,6 +135,7 @@ def quota_available(request, data_file, *, counts, take_slot):
     if data_file.is_public_type:
         return None
     caller = {"user": request_user(request), "address": client_address(request)}
+    counts = quotas.counts_as_download(**caller, data_file=data_file, start=start)
     if not take_slot:
         quotas.quota_check(**caller, counts=counts)
         return None

@@ -12,11 +12,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, Subquery
 from django.utils import timezone
 
 from downloads.exceptions import QuotaExceeded, RateLimited
-from downloads.models import UNLIMITED, DownloadSlot, Quota, QuotaDefaults
+from downloads.models import UNLIMITED, DownloadRecord, DownloadSlot, Quota, QuotaDefaults
 
 logger = logging.getLogger(__name__)
 ANONYMOUS_WITHOUT_ADDRESS = "0.0.0.0"
@@ -51,22 +51,37 @@ class Slot:
     counts: bool  # whether this download adds to the download count
 
 
+def _quota_lookup(user, address):
+    if user is not None:
+        return {"user": user}
+    return {"client_address": address or ANONYMOUS_WITHOUT_ADDRESS}
+
+
 def quota_for(*, user=None, address=None):
     """The quota row of a user, or of a client address for anonymous callers."""
-    lookup = (
-        {"user": user}
-        if user is not None
-        else {"client_address": address or ANONYMOUS_WITHOUT_ADDRESS}
-    )
+    lookup = _quota_lookup(user, address)
     try:
         return Quota.objects.get_or_create(**lookup)[0]
     except IntegrityError:  # created meanwhile by a parallel request
         return Quota.objects.get(**lookup)
 
 
-def counts_as_download(*, start):
-    """A download counts when it starts at byte 0; a resume (a later start) does not."""
-    return start == 0
+def counts_as_download(*, user, address, data_file, start):
+    """A download counts unless it is a resume: a range starting after byte 0 of a file
+    the same caller has already received bytes of in the current quota period.
+
+    Every record that delivered bytes was either counted itself or resumed one counted
+    earlier in the same period, so "bytes_sent > 0 and started >= quota.since" finds a
+    counted download. One EXISTS query, for ranged requests only.
+    """
+    if start == 0:
+        return True
+    caller = {"user": user} if user is not None else {"user": None, "client_address": address}
+    since = Quota.objects.filter(**_quota_lookup(user, address)).values("since")
+    resumed = DownloadRecord.objects.filter(
+        **caller, data_file=data_file, bytes_sent__gt=0, started__gte=Subquery(since)
+    )
+    return not resumed.exists()
 
 
 def live_slots(quota, now=None):

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from downloads.models import DownloadRecord, DownloadSlot, Quota, QuotaDefaults
 from products.models import DataFile
-from tests.downloads.conftest import api_error, body_of, download_url
+from tests.downloads.conftest import api_error, body_of, download_url, run_command
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -78,11 +78,13 @@ def test_a_download_from_byte_zero_counts_once_and_adds_its_bytes(client, user, 
 
 
 def test_a_resume_does_not_count_but_adds_its_bytes_to_the_volume(client, user, private_file):
+    download(client, private_file)
+
     response = download(client, private_file, HTTP_RANGE="bytes=5-")
 
     assert response.status_code == 206
     assert response.body == CONTENT[5:]
-    assert usage(user=user) == (0, len(CONTENT) - 5)
+    assert usage(user=user) == (1, 2 * len(CONTENT) - 5)
 
 
 def test_a_range_from_byte_zero_counts(client, user, private_file):
@@ -92,12 +94,93 @@ def test_a_range_from_byte_zero_counts(client, user, private_file):
     assert usage(user=user) == (1, 5)
 
 
-def test_a_suffix_range_is_a_resume(client, user, private_file):
+def test_a_range_on_a_file_never_started_counts(client, user, private_file):
+    response = download(client, private_file, HTTP_RANGE="bytes=5-")
+
+    assert response.status_code == 206
+    assert response.body == CONTENT[5:]
+    assert usage(user=user) == (1, len(CONTENT) - 5)
+
+
+def test_a_suffix_range_on_a_file_never_started_counts(client, user, private_file):
     response = download(client, private_file, HTTP_RANGE="bytes=-3")
 
     assert response.status_code == 206
     assert response.body == CONTENT[-3:]
-    assert usage(user=user) == (0, 3)
+    assert usage(user=user) == (1, 3)
+
+
+def test_a_range_on_a_file_never_started_is_refused_when_the_count_is_used_up(
+    client, user, private_file, stored_file
+):
+    limits(user, max_quota=1)
+    other = stored_file(b"another private file\n")
+    assert download(client, other).status_code == 200
+
+    head = client.head(download_url(private_file), HTTP_RANGE="bytes=1-")
+    response = client.get(download_url(private_file), HTTP_RANGE="bytes=1-")
+
+    assert head.status_code == 429
+    assert api_error(response, 429)["code"] == "quota_exceeded"
+    assert usage(user=user) == (1, len(b"another private file\n"))
+
+
+def test_resuming_a_counted_range_does_not_count_again(client, user, private_file):
+    limits(user, max_quota=1)
+    assert download(client, private_file, HTTP_RANGE="bytes=5-9").status_code == 206
+
+    response = download(client, private_file, HTTP_RANGE="bytes=10-")
+
+    assert response.status_code == 206
+    assert response.body == CONTENT[10:]
+    assert usage(user=user) == (1, len(CONTENT) - 5)
+
+
+def test_a_resume_after_a_quota_reset_counts_again(client, user, private_file):
+    limits(user, max_quota=1)
+    download(client, private_file)
+    run_command("reset_quotas", "--user", user.email)
+
+    first = download(client, private_file, HTTP_RANGE="bytes=5-")
+    assert first.status_code == 206
+    assert usage(user=user) == (1, len(CONTENT) - 5)
+
+    # That range is the new period's counted download: the next one is its resume.
+    again = download(client, private_file, HTTP_RANGE="bytes=-1")
+    assert again.status_code == 206
+    assert usage(user=user) == (1, len(CONTENT) - 4)
+
+
+def test_an_attempt_that_sent_nothing_is_no_download_to_resume(client, user, private_file):
+    limits(user, max_quota=0)
+    assert api_error(client.get(download_url(private_file)), 429)["code"] == "quota_exceeded"
+
+    response = client.get(download_url(private_file), HTTP_RANGE="bytes=5-")
+
+    assert api_error(response, 429)["code"] == "quota_exceeded"
+    assert usage(user=user) == (0, 0)
+
+
+def test_another_users_download_is_no_download_to_resume(client, client_for, private_file):
+    download(client, private_file)
+    other = UserFactory()
+    limits(other, max_quota=0)
+
+    response = client_for(other).get(download_url(private_file), HTTP_RANGE="bytes=5-")
+
+    assert api_error(response, 429)["code"] == "quota_exceeded"
+
+
+def test_an_anonymous_resume_is_per_client_address(api_client, private_file):
+    set_defaults(max_quota=1)
+    assert download(api_client, private_file, REMOTE_ADDR="10.0.0.1").status_code == 200
+
+    resumed = download(api_client, private_file, REMOTE_ADDR="10.0.0.1", HTTP_RANGE="bytes=5-")
+    elsewhere = download(api_client, private_file, REMOTE_ADDR="10.0.0.2", HTTP_RANGE="bytes=5-")
+
+    assert (resumed.status_code, elsewhere.status_code) == (206, 206)
+    assert usage(client_address="10.0.0.1") == (1, 2 * len(CONTENT) - 5)
+    assert usage(client_address="10.0.0.2") == (1, len(CONTENT) - 5)
 
 
 def test_head_never_counts(client, user, private_file):
