@@ -236,7 +236,7 @@ def open_transfer(request, data_file, location, *, start, length, status, slot=N
     """Open the bytes (check 10: errors before the first byte become 502) and respond.
 
     With a quota `slot`, the download is counted once the storage has answered, and the
-    slot is released when the response closes.
+    slot is released, with the reserved bytes not sent, when the response closes.
     """
     transfer = Transfer(request, data_file, status=status, start=start, length=length, slot=slot)
     response, source = _open(request, transfer, location)

@@ -78,7 +78,9 @@ class DownloadView(APIView):
         start, length, status = byte_range(request, data_file, headers)
 
         try:
-            slot = checks.quota_available(request, data_file, start=start, take_slot=send_body)
+            slot = checks.quota_available(
+                request, data_file, start=start, length=length, take_slot=send_body
+            )
         except (QuotaExceeded, RateLimited) as refusal:
             if send_body:
                 record_refusal(request, data_file, refusal, start=start, length=length)

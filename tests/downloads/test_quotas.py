@@ -208,7 +208,7 @@ def test_head_tells_when_the_quota_is_used_up_without_consuming_anything(
 
 
 def test_a_file_missing_in_storage_consumes_nothing(client, user, private_file, storage):
-    limits(user, max_quota=1, rate_limit=1)
+    limits(user, max_quota=1, rate_limit=1, max_volume=len(CONTENT))
     path = storage.root / "online" / private_file.storage_key
     path.unlink()
 
@@ -304,6 +304,63 @@ def test_max_volume_reached_refuses_resumes_too(client, user, private_file):
     response = client.get(download_url(private_file), HTTP_RANGE="bytes=5-")
 
     assert api_error(response, 429)["code"] == "quota_exceeded"
+
+
+def test_sequential_downloads_stop_exactly_where_the_volume_runs_out(client, user, private_file):
+    limits(user, max_volume=2 * len(CONTENT) + 10)
+    assert download(client, private_file).status_code == 200
+    assert download(client, private_file).status_code == 200
+
+    too_large = client.get(download_url(private_file))
+
+    body = api_error(too_large, 429)
+    assert body["code"] == "quota_exceeded"
+    assert (body["remainingVolume"], body["maxVolume"], body["currentVolume"]) == (
+        10,
+        2 * len(CONTENT) + 10,
+        2 * len(CONTENT),
+    )
+    smaller = download(client, private_file, HTTP_RANGE="bytes=0-9")
+    assert (smaller.status_code, smaller.body) == (206, CONTENT[:10])
+    assert usage(user=user) == (3, 2 * len(CONTENT) + 10)
+    one_more = client.get(download_url(private_file), HTTP_RANGE="bytes=10-10")
+    assert api_error(one_more, 429)["remainingVolume"] == 0
+    assert not DownloadSlot.objects.exists()
+
+
+def test_a_range_larger_than_the_volume_left_is_refused_and_costs_nothing(
+    client, user, private_file
+):
+    limits(user, max_volume=len(CONTENT) - 1)
+
+    response = client.get(download_url(private_file), HTTP_RANGE="bytes=0-")
+
+    assert api_error(response, 429)["remainingVolume"] == len(CONTENT) - 1
+    assert usage(user=user) == (0, 0)
+    refused = DownloadRecord.objects.get()
+    assert (refused.outcome, refused.bytes_sent) == (Outcome.QUOTA_EXCEEDED, 0)
+
+
+def test_head_tells_when_the_volume_left_is_too_small_without_reserving_it(
+    client, user, private_file
+):
+    limits(user, max_volume=5)
+
+    assert client.head(download_url(private_file)).status_code == 429
+    assert client.head(download_url(private_file), HTTP_RANGE="bytes=0-4").status_code == 206
+    assert usage(user=user) == (0, 0)
+
+
+@pytest.mark.django_db(transaction=True)  # closing the response closes the connection
+def test_a_reset_while_downloading_leaves_the_new_period_untouched(client, user, private_file):
+    limits(user, max_volume=len(CONTENT))
+    response = client.get(download_url(private_file), HTTP_RANGE="bytes=0-9")
+    assert usage(user=user) == (1, 10)  # counted, and its bytes reserved
+    run_command("reset_quotas", "--user", user.email)
+
+    response.close()  # nothing read: its reservation went with the reset
+
+    assert usage(user=user) == (0, 0)
 
 
 def test_the_default_limit_applies_to_users_without_their_own(client, user, private_file):
@@ -501,7 +558,7 @@ def test_a_completed_download_frees_its_slot_and_adds_the_bytes_sent(client, use
 def test_a_download_closed_early_frees_its_slot_and_counts_what_was_read(client, user, stored_file):
     content = bytes(range(256)) * 8192  # 2 MiB: more than one block
     data_file = stored_file(content)
-    limits(user, rate_limit=1)
+    limits(user, rate_limit=1, max_volume=len(content))
 
     response = client.get(download_url(data_file))
     first_block = next(iter(response.streaming_content))
@@ -509,7 +566,10 @@ def test_a_download_closed_early_frees_its_slot_and_counts_what_was_read(client,
 
     assert not DownloadSlot.objects.exists()
     assert 0 < len(first_block) < len(content)
-    assert usage(user=user) == (1, len(first_block))
+    assert usage(user=user) == (1, len(first_block))  # the rest of the reservation came back
     record = DownloadRecord.objects.get()
     assert record.outcome == Outcome.ABORTED
     assert record.bytes_sent == len(first_block)
+    rest = download(client, data_file, HTTP_RANGE=f"bytes={len(first_block)}-")
+    assert rest.status_code == 206
+    assert usage(user=user) == (1, len(content))
