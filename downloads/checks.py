@@ -126,8 +126,9 @@ def readable_location(request, data_file):
     return location
 
 
-def quota_available(request, data_file, *, counts, take_slot):
-    """9 and 9b. Download count, volume and simultaneous-download limits.
+def quota_available(request, data_file, *, start, length, take_slot):
+    """9 and 9b. Download count, volume (the `length` bytes of the range must fit) and
+    simultaneous-download limits.
 
     Returns the slot taken for this download (None for public file types, which need no
     quota, and for HEAD, which only checks).
@@ -135,7 +136,8 @@ def quota_available(request, data_file, *, counts, take_slot):
     if data_file.is_public_type:
         return None
     caller = {"user": request_user(request), "address": client_address(request)}
+    counts = quotas.counts_as_download(**caller, data_file=data_file, start=start)
     if not take_slot:
-        quotas.quota_check(**caller, counts=counts)
+        quotas.quota_check(**caller, counts=counts, length=length)
         return None
-    return quotas.slot_acquire(**caller, counts=counts)
+    return quotas.slot_acquire(**caller, counts=counts, length=length)

@@ -8,15 +8,15 @@ Python then written back: several workers and hosts share these rows.
 import dataclasses
 import logging
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, close_old_connections, connection, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Q, Subquery
 from django.utils import timezone
 
 from downloads.exceptions import QuotaExceeded, RateLimited
-from downloads.models import UNLIMITED, DownloadSlot, Quota, QuotaDefaults
+from downloads.models import UNLIMITED, DownloadRecord, DownloadSlot, Quota, QuotaDefaults
 
 logger = logging.getLogger(__name__)
 ANONYMOUS_WITHOUT_ADDRESS = "0.0.0.0"
@@ -49,39 +49,62 @@ class Slot:
     quota_id: int
     limits: Limits
     counts: bool  # whether this download adds to the download count
+    reserved: int  # bytes added to the volume when the slot was taken
+    since: datetime  # the quota period the reservation belongs to
+
+
+def _quota_lookup(user, address):
+    if user is not None:
+        return {"user": user}
+    return {"client_address": address or ANONYMOUS_WITHOUT_ADDRESS}
 
 
 def quota_for(*, user=None, address=None):
     """The quota row of a user, or of a client address for anonymous callers."""
-    lookup = (
-        {"user": user}
-        if user is not None
-        else {"client_address": address or ANONYMOUS_WITHOUT_ADDRESS}
-    )
+    lookup = _quota_lookup(user, address)
     try:
         return Quota.objects.get_or_create(**lookup)[0]
     except IntegrityError:  # created meanwhile by a parallel request
         return Quota.objects.get(**lookup)
 
 
-def counts_as_download(*, start):
-    """A download counts when it starts at byte 0; a resume (a later start) does not."""
-    return start == 0
+def counts_as_download(*, user, address, data_file, start):
+    """A download counts unless it is a resume: a range starting after byte 0 of a file
+    the same caller has already received bytes of in the current quota period.
+
+    Every record that delivered bytes was either counted itself or resumed one counted
+    earlier in the same period, so "bytes_sent > 0 and started >= quota.since" finds a
+    counted download. One EXISTS query, for ranged requests only.
+    """
+    if start == 0:
+        return True
+    caller = {"user": user} if user is not None else {"user": None, "client_address": address}
+    since = Quota.objects.filter(**_quota_lookup(user, address)).values("since")
+    resumed = DownloadRecord.objects.filter(
+        **caller, data_file=data_file, bytes_sent__gt=0, started__gte=Subquery(since)
+    )
+    return not resumed.exists()
 
 
 def live_slots(quota, now=None):
     return quota.slots.filter(expires__gt=now or timezone.now())
 
 
-def _refuse_if_exhausted(quota, limits, *, counts, now):
+def _refuse_if_exhausted(quota, limits, *, counts, length, now):
     if counts and limits.max_quota != UNLIMITED and quota.current_quota >= limits.max_quota:
         raise QuotaExceeded(
             extra={"maxQuota": limits.max_quota, "currentQuota": quota.current_quota}
         )
-    if limits.max_volume != UNLIMITED and quota.current_volume >= limits.max_volume:
+    if limits.max_volume != UNLIMITED and quota.current_volume + length > limits.max_volume:
+        remaining = max(limits.max_volume - quota.current_volume, 0)
         raise QuotaExceeded(
-            "Your download volume is used up until the next reset.",
-            extra={"maxVolume": limits.max_volume, "currentVolume": quota.current_volume},
+            f"This download needs {length} bytes and {remaining} are left of your download "
+            "volume until the next reset: ask for a smaller range.",
+            extra={
+                "maxVolume": limits.max_volume,
+                "currentVolume": quota.current_volume,
+                "remainingVolume": remaining,
+            },
         )
     if limits.rate_limit != UNLIMITED and live_slots(quota, now).count() >= limits.rate_limit:
         raise RateLimited(
@@ -90,17 +113,19 @@ def _refuse_if_exhausted(quota, limits, *, counts, now):
         )
 
 
-def quota_check(*, user, address, counts):
+def quota_check(*, user, address, counts, length):
     """Checks 9 and 9b without taking anything (HEAD)."""
     quota = quota_for(user=user, address=address)
-    _refuse_if_exhausted(quota, Limits.of(quota), counts=counts, now=timezone.now())
+    _refuse_if_exhausted(quota, Limits.of(quota), counts=counts, length=length, now=timezone.now())
 
 
-def slot_acquire(*, user, address, counts):
-    """Checks 9 and 9b, then take a download slot under the quota row's lock.
+def slot_acquire(*, user, address, counts, length):
+    """Checks 9 and 9b, then take a download slot and reserve the `length` bytes of the
+    range from the volume, under the quota row's lock.
 
     The download itself is counted later by `download_count`, once the storage has
-    answered, so that failures before the first byte consume nothing.
+    answered, and `slot_release` gives back the bytes not sent, so that failures before
+    the first byte consume nothing.
     """
     quota = quota_for(user=user, address=address)
     now = timezone.now()
@@ -109,10 +134,27 @@ def slot_acquire(*, user, address, counts):
         limits = Limits.of(locked)
         if limits.rate_limit != UNLIMITED:  # leases of killed workers: clear them first
             locked.slots.filter(expires__lte=now).delete()
-        _refuse_if_exhausted(locked, limits, counts=counts, now=now)
+        _refuse_if_exhausted(locked, limits, counts=counts, length=length, now=now)
+        _volume_reserve(locked, limits, length)
         row = DownloadSlot.objects.create(quota=locked, expires=now + slot_lease())
     slot_keeper.hold(row.pk)
-    return Slot(id=row.pk, quota_id=locked.pk, limits=limits, counts=counts)
+    return Slot(
+        id=row.pk,
+        quota_id=locked.pk,
+        limits=limits,
+        counts=counts,
+        reserved=length,
+        since=locked.since,
+    )
+
+
+def _volume_reserve(quota, limits, length):
+    rows = Quota.objects.filter(pk=quota.pk)
+    if limits.max_volume != UNLIMITED:
+        # Exact without the lock too: a parallel reservation makes this match no row.
+        rows = rows.filter(current_volume__lte=limits.max_volume - length)
+    if rows.update(current_volume=F("current_volume") + length) != 1:
+        raise QuotaExceeded(extra={"maxVolume": limits.max_volume})
 
 
 def download_count(*, slot):
@@ -127,12 +169,15 @@ def download_count(*, slot):
 
 
 def slot_release(*, slot, bytes_sent):
-    """End of a download: free its slot and add the bytes actually sent to the volume."""
+    """End of a download: free its slot and give back the reserved bytes not sent."""
     slot_keeper.drop(slot.id)
     DownloadSlot.objects.filter(pk=slot.id).delete()
-    if bytes_sent:
-        Quota.objects.filter(pk=slot.quota_id).update(
-            current_volume=F("current_volume") + bytes_sent
+    unsent = slot.reserved - bytes_sent
+    if unsent > 0:
+        # A reset since the slot was taken zeroed the reservation with the rest: nothing
+        # to give back then, or the new period would start below zero.
+        Quota.objects.filter(pk=slot.quota_id, since=slot.since).update(
+            current_volume=F("current_volume") - unsent
         )
 
 

@@ -6,6 +6,7 @@ location are relayed chunk by chunk with their digest checked on the way.
 """
 
 import hashlib
+import io
 import logging
 import sys
 from urllib.parse import quote
@@ -108,21 +109,34 @@ class LocalFileRange:
 
     A chunk counts as sent once the server asks for the next one (or closes without an
     error). Under gunicorn the server asks for `fileno()` and sends the range with
-    sendfile, so nothing is read here: a close without a client error then means that
-    everything was sent.
+    `socket.sendfile(self, offset, count)`, which reads nothing here but, in a `finally`,
+    seeks us to the end of what it sent, also when the client hung up midway: that
+    position gives the bytes sent. (gunicorn then moves the descriptor back to where it
+    started, so the position has to be caught in `seek`, not read at close.)
     """
 
     def __init__(self, path, start, length, transfer):
         self.file = open(path, "rb")  # noqa: SIM115 - closed by close()
         self.file.seek(start)
+        self.start = start
         self.remaining = length
         self.transfer = transfer
         self.pending = 0
         self.sendfile_asked = False
+        self.sendfile_end = None
 
     def fileno(self):
         self.sendfile_asked = True
         return self.file.fileno()
+
+    def seek(self, offset, whence=io.SEEK_SET):
+        self.sendfile_end = self.file.seek(offset, whence)
+        return self.sendfile_end
+
+    def seekable(self):
+        # Only socket.sendfile may seek: FileResponse would measure a seekable file by
+        # seeking to its end, and the range's length is set by the view anyway.
+        return False
 
     def read(self, size=-1):
         self.transfer.sent += self.pending
@@ -141,11 +155,14 @@ class LocalFileRange:
         self.file.close()
         # The server closes us while handling the client's disconnect, if there was one.
         error = sys.exc_info()[1]
-        if error is None:
+        if self.sendfile_end is not None:  # socket.sendfile sent something, maybe not all
+            self.transfer.sent = self.sendfile_end - self.start
+        elif error is None:
             self.transfer.sent += self.pending
             if self.sendfile_asked and self.transfer.sent == 0:
+                # Another server's sendfile that does not seek: no error, so all of it.
                 self.transfer.sent = self.transfer.length
-        elif self.transfer.outcome is None:
+        if error is not None and self.transfer.outcome is None:
             self.transfer.fail(Outcome.ABORTED, f"{type(error).__name__}: {error}")
         self.transfer.finish()
 
@@ -236,7 +253,7 @@ def open_transfer(request, data_file, location, *, start, length, status, slot=N
     """Open the bytes (check 10: errors before the first byte become 502) and respond.
 
     With a quota `slot`, the download is counted once the storage has answered, and the
-    slot is released when the response closes.
+    slot is released, with the reserved bytes not sent, when the response closes.
     """
     transfer = Transfer(request, data_file, status=status, start=start, length=length, slot=slot)
     response, source = _open(request, transfer, location)

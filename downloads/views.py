@@ -77,9 +77,10 @@ class DownloadView(APIView):
         headers = file_headers(data_file, inline=checks.query_flag(request, "isContentInline"))
         start, length, status = byte_range(request, data_file, headers)
 
-        counts = quotas.counts_as_download(start=start)
         try:
-            slot = checks.quota_available(request, data_file, counts=counts, take_slot=send_body)
+            slot = checks.quota_available(
+                request, data_file, start=start, length=length, take_slot=send_body
+            )
         except (QuotaExceeded, RateLimited) as refusal:
             if send_body:
                 record_refusal(request, data_file, refusal, start=start, length=length)

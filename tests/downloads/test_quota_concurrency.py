@@ -79,6 +79,41 @@ def test_fifty_parallel_downloads_against_max_quota_10_give_exactly_10(
     assert quota.current_volume == MAX_QUOTA * len(content)
 
 
+def test_forty_parallel_downloads_against_max_volume_give_exactly_what_fits(
+    live_server, transactional_db, stored_file, quota_user, auth_for
+):
+    content = bytes(range(256)) * 5 + b"x" * 185  # 1,465 bytes
+    max_volume = 5000
+    data_file = stored_file(content)
+    user = quota_user(max_volume=max_volume)
+    url = live_server.url + download_url(data_file)
+    headers = auth_for(user)
+    parallel = 40
+    start = threading.Barrier(parallel)
+
+    def fetch(_):
+        start.wait()
+        response = requests.get(url, headers=headers, timeout=30)
+        is_json = response.headers.get("Content-Type", "").startswith("application/json")
+        code = response.json()["code"] if is_json else None
+        return response.status_code, code, response.content
+
+    with ThreadPoolExecutor(parallel) as pool:
+        results = list(pool.map(fetch, range(parallel)))
+
+    fits = max_volume // len(content)
+    assert Counter(status for status, _, _ in results) == {200: fits, 429: parallel - fits}
+    assert all(body == content for status, _, body in results if status == 200)
+    assert {code for status, code, _ in results if status == 429} == {"quota_exceeded"}
+    wait_until(lambda: not DownloadSlot.objects.exists(), message="all slots released")
+    wait_until(
+        lambda: DownloadRecord.objects.filter(outcome=Outcome.COMPLETED).count() == fits,
+        message="the completed downloads' records",
+    )
+    quota = Quota.objects.get(user=user)
+    assert (quota.current_quota, quota.current_volume) == (fits, fits * len(content))
+
+
 def test_rate_limit_2_refuses_a_third_open_stream_until_one_is_closed(
     live_server, transactional_db, stored_file, quota_user, auth_for
 ):

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from downloads.models import DownloadRecord, DownloadSlot, Quota, QuotaDefaults
 from products.models import DataFile
-from tests.downloads.conftest import api_error, body_of, download_url
+from tests.downloads.conftest import api_error, body_of, download_url, run_command
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -78,11 +78,13 @@ def test_a_download_from_byte_zero_counts_once_and_adds_its_bytes(client, user, 
 
 
 def test_a_resume_does_not_count_but_adds_its_bytes_to_the_volume(client, user, private_file):
+    download(client, private_file)
+
     response = download(client, private_file, HTTP_RANGE="bytes=5-")
 
     assert response.status_code == 206
     assert response.body == CONTENT[5:]
-    assert usage(user=user) == (0, len(CONTENT) - 5)
+    assert usage(user=user) == (1, 2 * len(CONTENT) - 5)
 
 
 def test_a_range_from_byte_zero_counts(client, user, private_file):
@@ -92,12 +94,93 @@ def test_a_range_from_byte_zero_counts(client, user, private_file):
     assert usage(user=user) == (1, 5)
 
 
-def test_a_suffix_range_is_a_resume(client, user, private_file):
+def test_a_range_on_a_file_never_started_counts(client, user, private_file):
+    response = download(client, private_file, HTTP_RANGE="bytes=5-")
+
+    assert response.status_code == 206
+    assert response.body == CONTENT[5:]
+    assert usage(user=user) == (1, len(CONTENT) - 5)
+
+
+def test_a_suffix_range_on_a_file_never_started_counts(client, user, private_file):
     response = download(client, private_file, HTTP_RANGE="bytes=-3")
 
     assert response.status_code == 206
     assert response.body == CONTENT[-3:]
-    assert usage(user=user) == (0, 3)
+    assert usage(user=user) == (1, 3)
+
+
+def test_a_range_on_a_file_never_started_is_refused_when_the_count_is_used_up(
+    client, user, private_file, stored_file
+):
+    limits(user, max_quota=1)
+    other = stored_file(b"another private file\n")
+    assert download(client, other).status_code == 200
+
+    head = client.head(download_url(private_file), HTTP_RANGE="bytes=1-")
+    response = client.get(download_url(private_file), HTTP_RANGE="bytes=1-")
+
+    assert head.status_code == 429
+    assert api_error(response, 429)["code"] == "quota_exceeded"
+    assert usage(user=user) == (1, len(b"another private file\n"))
+
+
+def test_resuming_a_counted_range_does_not_count_again(client, user, private_file):
+    limits(user, max_quota=1)
+    assert download(client, private_file, HTTP_RANGE="bytes=5-9").status_code == 206
+
+    response = download(client, private_file, HTTP_RANGE="bytes=10-")
+
+    assert response.status_code == 206
+    assert response.body == CONTENT[10:]
+    assert usage(user=user) == (1, len(CONTENT) - 5)
+
+
+def test_a_resume_after_a_quota_reset_counts_again(client, user, private_file):
+    limits(user, max_quota=1)
+    download(client, private_file)
+    run_command("reset_quotas", "--user", user.email)
+
+    first = download(client, private_file, HTTP_RANGE="bytes=5-")
+    assert first.status_code == 206
+    assert usage(user=user) == (1, len(CONTENT) - 5)
+
+    # That range is the new period's counted download: the next one is its resume.
+    again = download(client, private_file, HTTP_RANGE="bytes=-1")
+    assert again.status_code == 206
+    assert usage(user=user) == (1, len(CONTENT) - 4)
+
+
+def test_an_attempt_that_sent_nothing_is_no_download_to_resume(client, user, private_file):
+    limits(user, max_quota=0)
+    assert api_error(client.get(download_url(private_file)), 429)["code"] == "quota_exceeded"
+
+    response = client.get(download_url(private_file), HTTP_RANGE="bytes=5-")
+
+    assert api_error(response, 429)["code"] == "quota_exceeded"
+    assert usage(user=user) == (0, 0)
+
+
+def test_another_users_download_is_no_download_to_resume(client, client_for, private_file):
+    download(client, private_file)
+    other = UserFactory()
+    limits(other, max_quota=0)
+
+    response = client_for(other).get(download_url(private_file), HTTP_RANGE="bytes=5-")
+
+    assert api_error(response, 429)["code"] == "quota_exceeded"
+
+
+def test_an_anonymous_resume_is_per_client_address(api_client, private_file):
+    set_defaults(max_quota=1)
+    assert download(api_client, private_file, REMOTE_ADDR="10.0.0.1").status_code == 200
+
+    resumed = download(api_client, private_file, REMOTE_ADDR="10.0.0.1", HTTP_RANGE="bytes=5-")
+    elsewhere = download(api_client, private_file, REMOTE_ADDR="10.0.0.2", HTTP_RANGE="bytes=5-")
+
+    assert (resumed.status_code, elsewhere.status_code) == (206, 206)
+    assert usage(client_address="10.0.0.1") == (1, 2 * len(CONTENT) - 5)
+    assert usage(client_address="10.0.0.2") == (1, len(CONTENT) - 5)
 
 
 def test_head_never_counts(client, user, private_file):
@@ -125,7 +208,7 @@ def test_head_tells_when_the_quota_is_used_up_without_consuming_anything(
 
 
 def test_a_file_missing_in_storage_consumes_nothing(client, user, private_file, storage):
-    limits(user, max_quota=1, rate_limit=1)
+    limits(user, max_quota=1, rate_limit=1, max_volume=len(CONTENT))
     path = storage.root / "online" / private_file.storage_key
     path.unlink()
 
@@ -221,6 +304,63 @@ def test_max_volume_reached_refuses_resumes_too(client, user, private_file):
     response = client.get(download_url(private_file), HTTP_RANGE="bytes=5-")
 
     assert api_error(response, 429)["code"] == "quota_exceeded"
+
+
+def test_sequential_downloads_stop_exactly_where_the_volume_runs_out(client, user, private_file):
+    limits(user, max_volume=2 * len(CONTENT) + 10)
+    assert download(client, private_file).status_code == 200
+    assert download(client, private_file).status_code == 200
+
+    too_large = client.get(download_url(private_file))
+
+    body = api_error(too_large, 429)
+    assert body["code"] == "quota_exceeded"
+    assert (body["remainingVolume"], body["maxVolume"], body["currentVolume"]) == (
+        10,
+        2 * len(CONTENT) + 10,
+        2 * len(CONTENT),
+    )
+    smaller = download(client, private_file, HTTP_RANGE="bytes=0-9")
+    assert (smaller.status_code, smaller.body) == (206, CONTENT[:10])
+    assert usage(user=user) == (3, 2 * len(CONTENT) + 10)
+    one_more = client.get(download_url(private_file), HTTP_RANGE="bytes=10-10")
+    assert api_error(one_more, 429)["remainingVolume"] == 0
+    assert not DownloadSlot.objects.exists()
+
+
+def test_a_range_larger_than_the_volume_left_is_refused_and_costs_nothing(
+    client, user, private_file
+):
+    limits(user, max_volume=len(CONTENT) - 1)
+
+    response = client.get(download_url(private_file), HTTP_RANGE="bytes=0-")
+
+    assert api_error(response, 429)["remainingVolume"] == len(CONTENT) - 1
+    assert usage(user=user) == (0, 0)
+    refused = DownloadRecord.objects.get()
+    assert (refused.outcome, refused.bytes_sent) == (Outcome.QUOTA_EXCEEDED, 0)
+
+
+def test_head_tells_when_the_volume_left_is_too_small_without_reserving_it(
+    client, user, private_file
+):
+    limits(user, max_volume=5)
+
+    assert client.head(download_url(private_file)).status_code == 429
+    assert client.head(download_url(private_file), HTTP_RANGE="bytes=0-4").status_code == 206
+    assert usage(user=user) == (0, 0)
+
+
+@pytest.mark.django_db(transaction=True)  # closing the response closes the connection
+def test_a_reset_while_downloading_leaves_the_new_period_untouched(client, user, private_file):
+    limits(user, max_volume=len(CONTENT))
+    response = client.get(download_url(private_file), HTTP_RANGE="bytes=0-9")
+    assert usage(user=user) == (1, 10)  # counted, and its bytes reserved
+    run_command("reset_quotas", "--user", user.email)
+
+    response.close()  # nothing read: its reservation went with the reset
+
+    assert usage(user=user) == (0, 0)
 
 
 def test_the_default_limit_applies_to_users_without_their_own(client, user, private_file):
@@ -418,7 +558,7 @@ def test_a_completed_download_frees_its_slot_and_adds_the_bytes_sent(client, use
 def test_a_download_closed_early_frees_its_slot_and_counts_what_was_read(client, user, stored_file):
     content = bytes(range(256)) * 8192  # 2 MiB: more than one block
     data_file = stored_file(content)
-    limits(user, rate_limit=1)
+    limits(user, rate_limit=1, max_volume=len(content))
 
     response = client.get(download_url(data_file))
     first_block = next(iter(response.streaming_content))
@@ -426,7 +566,10 @@ def test_a_download_closed_early_frees_its_slot_and_counts_what_was_read(client,
 
     assert not DownloadSlot.objects.exists()
     assert 0 < len(first_block) < len(content)
-    assert usage(user=user) == (1, len(first_block))
+    assert usage(user=user) == (1, len(first_block))  # the rest of the reservation came back
     record = DownloadRecord.objects.get()
     assert record.outcome == Outcome.ABORTED
     assert record.bytes_sent == len(first_block)
+    rest = download(client, data_file, HTTP_RANGE=f"bytes={len(first_block)}-")
+    assert rest.status_code == 206
+    assert usage(user=user) == (1, len(content))

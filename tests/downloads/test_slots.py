@@ -41,7 +41,7 @@ def test_an_expired_slot_is_cleared_when_a_new_one_is_taken(quota):
     DownloadSlot.objects.create(quota=quota, expires=timezone.now() - timedelta(seconds=1))
     DownloadSlot.objects.create(quota=quota, expires=timezone.now() - timedelta(seconds=1))
 
-    slot = quotas.slot_acquire(user=quota.user, address=None, counts=True)
+    slot = quotas.slot_acquire(user=quota.user, address=None, counts=True, length=10)
 
     assert list(DownloadSlot.objects.values_list("pk", flat=True)) == [slot.id]
     quotas.slot_release(slot=slot, bytes_sent=10)
@@ -53,9 +53,9 @@ def test_an_expired_slot_is_cleared_when_a_new_one_is_taken(quota):
 def test_a_killed_worker_slot_frees_itself_after_its_lease(quota):
     """A worker killed mid-download never releases its slot; its lease runs out."""
     for _ in range(2):
-        quotas.slot_acquire(user=quota.user, address=None, counts=False)
+        quotas.slot_acquire(user=quota.user, address=None, counts=False, length=0)
     DownloadSlot.objects.update(expires=timezone.now() - timedelta(seconds=1))  # lease over
 
-    quotas.slot_acquire(user=quota.user, address=None, counts=False)
+    quotas.slot_acquire(user=quota.user, address=None, counts=False, length=0)
 
     assert DownloadSlot.objects.count() == 1

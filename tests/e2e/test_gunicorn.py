@@ -3,11 +3,13 @@ test database. Under sendfile Python never sees the bytes; the record and the qu
 must still be right when the response closes."""
 
 import functools
+import hashlib
 import json
 import os
 import pathlib
 import socket
 import struct
+import subprocess
 import sys
 from urllib.parse import quote
 
@@ -17,14 +19,20 @@ from django.db import connection
 
 from downloads.models import DownloadRecord, DownloadSlot, Quota
 from tests.downloads.conftest import download_url
+from tests.e2e.test_resume import external
 from tests.factories import AccessGroupFactory, AccessRightFactory, UserFactory
 from tests.nginx import free_port
-from tests.processes import DEADLINE, answers_http, running, wait_until
+from tests.processes import DEADLINE, ProcessGroup, answers_http, running, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SIZE = 64 * 1024 * 1024
+MiB = 1024 * 1024
+# What the kernel may hold between gunicorn's sendfile and a client killed meanwhile: sent
+# by the server, never received. The send buffer alone may reach 4 MiB (tcp_wmem), plus
+# the receive buffer of a client reading slowly (4.5 MiB in all measured here).
+SOCKET_BUFFERS = 8 * MiB
 
 
 def database_url():
@@ -106,4 +114,63 @@ def test_a_client_hanging_up_under_sendfile_is_recorded_and_frees_its_slot(gunic
 
     record = wait_until(lambda: DownloadRecord.objects.filter(outcome="ABORTED").first())
     assert record.user == user
+    assert 0 < record.bytes_sent < SIZE
     assert wait_until(lambda: not DownloadSlot.objects.exists())
+    assert Quota.objects.get(user=user).current_volume == record.bytes_sent  # the rest back
+
+
+def test_curl_killed_midway_under_sendfile_is_charged_what_was_sent_then_resumes(
+    gunicorn, private_file, tmp_path
+):
+    curl = external("curl")
+    data_file, user, auth = private_file
+    url = gunicorn + download_url(data_file)
+    output = tmp_path / "big.bin"
+    header = ["-H", f"Authorization: {auth['Authorization']}"]
+
+    with ProcessGroup(
+        [curl, "-sS", "--limit-rate", "4M", "-o", output, *header, url],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    ):  # killed on the way out, whatever happens
+        wait_until(lambda: output.exists() and output.stat().st_size >= 8 * MiB)
+    partial = output.stat().st_size
+    assert partial < SIZE
+
+    aborted = wait_until(lambda: DownloadRecord.objects.filter(outcome="ABORTED").first())
+    assert partial <= aborted.bytes_sent <= partial + SOCKET_BUFFERS
+    assert wait_until(lambda: not DownloadSlot.objects.exists())  # rate_limit=1: free it first
+    resumed = subprocess.run(
+        [curl, "-sS", "-f", "-C", "-", "-o", output, *header, url], capture_output=True, timeout=120
+    )
+    assert resumed.returncode == 0, resumed.stderr
+    assert hashlib.md5(output.read_bytes()).hexdigest() == data_file.checksum
+
+    wait_until(lambda: DownloadRecord.objects.filter(outcome="COMPLETED").exists())
+    completed = DownloadRecord.objects.get(outcome="COMPLETED")
+    assert (completed.range_start, completed.bytes_sent) == (partial, SIZE - partial)
+    quota = Quota.objects.get(user=user)
+    assert quota.current_quota == 1  # the resume is free
+    assert SIZE <= quota.current_volume <= SIZE + SOCKET_BUFFERS
+    assert quota.current_volume == aborted.bytes_sent + SIZE - partial
+
+
+def test_a_range_of_a_file_never_started_counts_under_gunicorn(gunicorn, private_file, tmp_path):
+    curl = external("curl")
+    data_file, user, auth = private_file
+    output = tmp_path / "tail.bin"
+
+    fetched = subprocess.run(
+        [curl, "-sS", "-f", "-r", "1000-", "-o", output]
+        + ["-H", f"Authorization: {auth['Authorization']}", gunicorn + download_url(data_file)],
+        capture_output=True,
+        timeout=120,
+    )
+
+    assert fetched.returncode == 0, fetched.stderr
+    assert output.stat().st_size == SIZE - 1000
+    record = wait_until(lambda: DownloadRecord.objects.filter(outcome="COMPLETED").first())
+    assert (record.status_code, record.range_start, record.bytes_sent) == (206, 1000, SIZE - 1000)
+    assert wait_until(lambda: not DownloadSlot.objects.exists())
+    quota = Quota.objects.get(user=user)
+    assert (quota.current_quota, quota.current_volume) == (1, SIZE - 1000)
