@@ -22,12 +22,12 @@ from downloads.models import (
     UNLIMITED,
     DownloadRecord,
     DownloadSlot,
-    License,
     LicenseAcceptance,
     Quota,
     QuotaDefaults,
     RestoreRequest,
 )
+from products.models import License
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -64,7 +64,7 @@ class LicenseForm(forms.ModelForm):
 @admin.register(License)
 class LicenseAdmin(admin.ModelAdmin):
     form = LicenseForm
-    change_form_template = "admin/downloads/license/change_form.html"
+    change_form_template = "admin/products/license/change_form.html"
     list_display = ["slug", "title", "version", "current_acceptances", "updated"]
     search_fields = ["slug", "title"]
     fields = ["slug", "title", "url", "text", "version", "acceptances", "updated"]
@@ -96,7 +96,7 @@ class LicenseAdmin(admin.ModelAdmin):
         publish = path(
             "<path:object_id>/publish/",
             self.admin_site.admin_view(self.publish_view),
-            name="downloads_license_publish",
+            name="products_license_publish",
         )
         return [publish, *super().get_urls()]
 
@@ -172,7 +172,7 @@ class LicenseAdmin(admin.ModelAdmin):
             "every user must accept it again.",
             messages.SUCCESS,
         )
-        return HttpResponseRedirect(reverse("admin:downloads_license_change", args=[license.pk]))
+        return HttpResponseRedirect(reverse("admin:products_license_change", args=[license.pk]))
 
 
 @admin.register(LicenseAcceptance)

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from downloads import checks, services
 from downloads.availability import file_states
 from downloads.exceptions import QuotaExceeded, RateLimited
-from downloads.models import License, LicenseAcceptance, QuotaDefaults
+from downloads.models import LicenseAcceptance, QuotaDefaults
 from downloads.ranges import RangeNotSatisfiable, requested_range
 from downloads.serializers import (
     ProductIdsSerializer,
@@ -27,7 +27,7 @@ from downloads.serializers import (
 )
 from downloads.transfers import file_headers, open_transfer, record_refusal
 from products.access import downloadable_files, sees_everything, visible_products
-from products.models import PRODUCT_URN, DataFile, Product
+from products.models import PRODUCT_URN, DataFile, License, Product
 from regards_catalog.errors import ApiError, InvalidRequest, NotFound
 
 

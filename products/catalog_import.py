@@ -17,13 +17,13 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
-from downloads.models import License
 from downloads.storage import get_location
 from products.models import (
     AccessGroup,
     AccessRight,
     DataFile,
     Dataset,
+    License,
     Product,
     validate_checksum,
     validate_dataset_urn,

@@ -1,9 +1,10 @@
-"""The catalog: datasets, products, their files, and who may see and download them."""
+"""The catalog: licences, datasets, products, their files, and who may see and download them."""
 
 import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
 
 UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
@@ -34,6 +35,27 @@ def validate_checksum(value):
         raise ValidationError("%(value)s is not a hexadecimal checksum.", params={"value": value})
 
 
+LICENSE_ID = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z", "A licence id is made of letters, digits, '.', '_' and '-'."
+)
+
+
+class License(models.Model):
+    slug = models.CharField("id", max_length=100, unique=True, validators=[LICENSE_ID])
+    title = models.CharField(max_length=300)
+    url = models.URLField(max_length=2000, blank=True)
+    text = models.TextField(blank=True)
+    version = models.PositiveIntegerField(default=1)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+        db_table = "downloads_license"  # the table it had in downloads: no data moved
+
+    def __str__(self):
+        return f"{self.title} (v{self.version})"
+
+
 class AccessGroup(models.Model):
     name = models.CharField(max_length=100, unique=True)
     public = models.BooleanField(
@@ -54,7 +76,7 @@ class Dataset(models.Model):
     urn = models.CharField("id", max_length=200, unique=True, validators=[validate_dataset_urn])
     label = models.CharField(max_length=500)
     license = models.ForeignKey(
-        "downloads.License",
+        License,
         null=True,
         blank=True,
         on_delete=models.PROTECT,

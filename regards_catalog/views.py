@@ -7,7 +7,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from downloads import services
-from downloads.models import License, QuotaDefaults
+from downloads.models import QuotaDefaults
+from products.models import License
 from regards_catalog.auth import issue_token, user_from_password
 from regards_catalog.errors import ApiError, InvalidRequest
 
