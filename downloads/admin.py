@@ -52,13 +52,12 @@ class LicenseForm(forms.ModelForm):
         fields = ["text"]  # LicenseAdmin adds the others
 
     def clean_text(self):
-        # Browsers send textareas with CRLF line ends: store LF, so that saving an
-        # unchanged text neither looks like a new text here nor to load_catalog later.
-        return self.cleaned_data["text"].replace("\r\n", "\n")
-
-    def text_changed(self):
-        before = (self.initial.get("text") or "").replace("\r\n", "\n")
-        return self.instance.pk is not None and self.cleaned_data["text"] != before
+        # Browsers send textareas with CRLF line ends: a text that differs from the stored one
+        # only by them is the stored text, so that saving it is not a new version (here, nor to
+        # load_catalog later); a new text is stored with LF.
+        text = self.cleaned_data["text"].replace("\r\n", "\n")
+        stored = self.initial.get("text") or ""
+        return stored if text == stored.replace("\r\n", "\n") else text
 
 
 @admin.register(License)
@@ -84,11 +83,10 @@ class LicenseAdmin(admin.ModelAdmin):
         )
 
     def publish(self, request, licenses):
-        """Bump the version of `licenses`: every user must accept them again."""
-        pks = list(licenses.values_list("pk", flat=True))
-        License.objects.filter(pk__in=pks).update(version=F("version") + 1)
-        published = list(License.objects.filter(pk__in=pks))
+        """Publish a new version of each of `licenses`: every user must accept them again."""
+        published = list(licenses)
         for license in published:
+            license.publish(new_version=True)
             self.log_change(request, license, f"Published version {license.version}.")
         return published
 
@@ -129,14 +127,12 @@ class LicenseAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        # The text is what users accepted: a new text is a new version (as in load_catalog,
-        # SPEC §9), so acceptances of the old one stop counting and everyone accepts again.
-        text_changed = change and form.text_changed()
-        if text_changed:
-            obj.version = F("version") + 1
-        super().save_model(request, obj, form, change)
-        obj.refresh_from_db(fields=["version"])
-        if text_changed:
+        if not change:
+            return super().save_model(request, obj, form, change)
+        # The text is what users accepted: License.publish makes a new text a new version, so
+        # acceptances of the old one stop counting. Only the fields the steward changed: a
+        # whole-row save would write back a version read a moment ago.
+        if obj.publish(**{name: getattr(obj, name) for name in form.changed_data}):
             self.message_user(
                 request,
                 f"The text changed: {obj.slug} is now version {obj.version}, "
@@ -165,7 +161,7 @@ class LicenseAdmin(admin.ModelAdmin):
             raise Http404
         if not self.has_change_permission(request, license):
             raise PermissionDenied
-        (license,) = self.publish(request, License.objects.filter(pk=license.pk))
+        self.publish(request, [license])
         self.message_user(
             request,
             f"Published version {license.version} of {license.slug}: "

@@ -8,7 +8,6 @@ import dataclasses
 import datetime
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -19,6 +18,7 @@ from django.utils import timezone
 
 from downloads.storage import get_location
 from products.models import (
+    LICENSE_ID,
     AccessGroup,
     AccessRight,
     DataFile,
@@ -44,7 +44,6 @@ GEOJSON_TYPES = frozenset(
         "GeometryCollection",
     }
 )
-LICENSE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 MAX_VERSION = 2**31 - 1  # the column sizes
 MAX_FILESIZE = 2**63 - 1
 # Keeps each query well under SQLite's limit on bound parameters.
@@ -169,7 +168,7 @@ def _http_url(value):
 
 def _license_id(value):
     # Licence ids appear in URL paths (/licenses/{id}); "cc-by-4.0" has a dot, so not a slug.
-    if not LICENSE_ID.fullmatch(value):
+    if not LICENSE_ID.regex.search(value):
         raise Invalid(f"{show(value)} is not a licence id (letters, digits, '.', '_', '-')")
     return value
 
@@ -606,21 +605,6 @@ def _write(plan: Plan) -> ImportSummary:
     return summary
 
 
-def licence_version(*, old_version, old_text, text, given):
-    """The version a licence gets on import.
-
-    A new text is a new version even when the document forgot to bump it: users must accept
-    the new text again, so the version becomes max(given, old + 1). With the same text, a
-    version given higher than the stored one is a new version too (a steward forcing
-    re-acceptance); a lower one is ignored, since a version never goes back (acceptances of
-    the newer version would otherwise stop counting, or older ones count again).
-    """
-    given = given or 0
-    if text != old_text:
-        return max(given, old_version + 1)
-    return max(given, old_version)
-
-
 def _write_licenses(entries, counts):
     slugs = [entry["slug"] for entry in entries]
     existing = {licence.slug: licence for licence in License.objects.filter(slug__in=slugs)}
@@ -630,14 +614,11 @@ def _write_licenses(entries, counts):
             License.objects.create(**{**entry, "version": entry["version"] or 1})
             counts.created += 1
             continue
-        licence.version = licence_version(
-            old_version=licence.version,
-            old_text=licence.text,
-            text=entry["text"],
-            given=entry["version"],
+        # A new text is a new version even when the document forgot to bump it; a version
+        # given higher than the stored one is a steward forcing re-acceptance.
+        licence.publish(
+            title=entry["title"], url=entry["url"], text=entry["text"], version=entry["version"]
         )
-        licence.title, licence.url, licence.text = entry["title"], entry["url"], entry["text"]
-        licence.save()
         counts.updated += 1
 
 

@@ -183,6 +183,21 @@ def test_a_steward_edits_a_licence_title_without_a_new_version(client, steward):
     assert license.version == 1
 
 
+def test_an_imported_crlf_text_saved_unchanged_is_not_a_new_version(client, steward):
+    license = LicenseFactory(text="Use freely.\r\nCite us.")
+
+    response = client.post(
+        f"/admin/products/license/{license.pk}/change/",
+        license_form(license, title="Creative Commons BY"),
+    )
+
+    assert response.status_code == 302
+    license.refresh_from_db()
+    assert (license.title, license.version) == ("Creative Commons BY", 1)
+    # Kept as stored, so that reloading the same catalog document is no new version either.
+    assert license.text == "Use freely.\r\nCite us."
+
+
 def test_changing_a_licence_text_publishes_a_new_version(client, steward, alice):
     license = LicenseFactory(text="Use freely.")
     LicenseAcceptance.objects.create(user=alice, license=license, version=1)
