@@ -1,8 +1,5 @@
 """Admin of licences, quotas and download records for data stewards (SPEC §6)."""
 
-import csv
-from datetime import datetime
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -11,13 +8,14 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count, F, Q, Value
-from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, StreamingHttpResponse
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from downloads import services
+from downloads.csv_export import csv_response
 from downloads.models import (
     UNLIMITED,
     DownloadRecord,
@@ -33,6 +31,9 @@ from products.models import License
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Rows written by the service itself: stewards look, nobody edits."""
 
+    # True: whoever holds the delete permission (superusers; stewards do not) may delete rows.
+    deletable = False
+
     def has_add_permission(self, request):
         return False
 
@@ -40,7 +41,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
-        return False
+        return self.deletable and super().has_delete_permission(request, obj)
 
 
 # Licences
@@ -405,65 +406,8 @@ class DownloadUserFilter(admin.SimpleListFilter):
         raise IncorrectLookupParameters(f"unknown user filter {value!r}")
 
 
-# (CSV header, field) of the export, in column order.
-CSV_COLUMNS = [
-    ("started", "started"),
-    ("ended", "ended"),
-    ("user", "user__email"),
-    ("client_address", "client_address"),
-    ("product", "product_urn"),
-    ("checksum", "checksum"),
-    ("filename", "filename"),
-    ("dataset", "dataset__urn"),
-    ("status_code", "status_code"),
-    ("range_start", "range_start"),
-    ("bytes_expected", "bytes_expected"),
-    ("bytes_sent", "bytes_sent"),
-    ("outcome", "outcome"),
-    ("error", "error"),
-]
-CSV_BATCH = 1000
-
-
-class Echo:
-    """A file that hands back what is written to it: csv.writer formats, the response sends."""
-
-    def write(self, value):
-        return value
-
-
-def csv_cell(value):
-    if isinstance(value, datetime):
-        return value.isoformat()
-    # A spreadsheet would run a cell starting with one of these as a formula.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def csv_lines(records):
-    writer = csv.writer(Echo())
-    yield writer.writerow([header for header, _ in CSV_COLUMNS])
-    rows = records.values_list(*[field for _, field in CSV_COLUMNS]).iterator(chunk_size=CSV_BATCH)
-    batch = []
-    for row in rows:
-        batch.append(writer.writerow([csv_cell(value) for value in row]))
-        if len(batch) == CSV_BATCH:
-            yield "".join(batch)
-            batch = []
-    yield "".join(batch)
-
-
-def csv_response(records):
-    """Stream `records` as CSV: rows are read by chunks, so memory stays flat."""
-    response = StreamingHttpResponse(csv_lines(records), content_type="text/csv; charset=utf-8")
-    filename = f"download-records-{timezone.now():%Y%m%d-%H%M%S}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 @admin.register(DownloadRecord)
-class DownloadRecordAdmin(admin.ModelAdmin):
+class DownloadRecordAdmin(ReadOnlyAdmin):
     change_list_template = "admin/downloads/downloadrecord/change_list.html"
     list_display = [
         "started",
@@ -481,13 +425,7 @@ class DownloadRecordAdmin(admin.ModelAdmin):
     search_fields = ["user__email", "client_address", "product_urn", "checksum", "filename"]
     actions = ["export_csv"]
     show_full_result_count = False
-
-    # Written by the download service only. A superuser may still delete old records.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+    deletable = True  # a superuser may delete old records
 
     def get_urls(self):
         export = path(
