@@ -116,7 +116,7 @@ class Bench:
 
     def _create_users(self):
         """Users in group `science` with the licence accepted; one with maxQuota for bench 5."""
-        from downloads.models import License
+        from products.models import License
 
         license = License.objects.get(slug="bench-licence")
         limits = {"small@bench.example": -1, "quota@bench.example": self.sizes.max_quota}

@@ -1,8 +1,5 @@
 """Admin of licences, quotas and download records for data stewards (SPEC §6)."""
 
-import csv
-from datetime import datetime
-
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -11,27 +8,31 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.db import models
 from django.db.models import Count, F, Q, Value
-from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect, StreamingHttpResponse
+from django.http import Http404, HttpResponseNotAllowed, HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from downloads import quotas, services
+from downloads.csv_export import csv_response
 from downloads.models import (
     UNLIMITED,
     DownloadRecord,
     DownloadSlot,
-    License,
     LicenseAcceptance,
     Quota,
     QuotaDefaults,
     RestoreRequest,
 )
+from products.models import License
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Rows written by the service itself: stewards look, nobody edits."""
+
+    # True: whoever holds the delete permission (superusers; stewards do not) may delete rows.
+    deletable = False
 
     def has_add_permission(self, request):
         return False
@@ -40,7 +41,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
-        return False
+        return self.deletable and super().has_delete_permission(request, obj)
 
 
 # Licences
@@ -52,19 +53,18 @@ class LicenseForm(forms.ModelForm):
         fields = ["text"]  # LicenseAdmin adds the others
 
     def clean_text(self):
-        # Browsers send textareas with CRLF line ends: store LF, so that saving an
-        # unchanged text neither looks like a new text here nor to load_catalog later.
-        return self.cleaned_data["text"].replace("\r\n", "\n")
-
-    def text_changed(self):
-        before = (self.initial.get("text") or "").replace("\r\n", "\n")
-        return self.instance.pk is not None and self.cleaned_data["text"] != before
+        # Browsers send textareas with CRLF line ends: a text that differs from the stored one
+        # only by them is the stored text, so that saving it is not a new version (here, nor to
+        # load_catalog later); a new text is stored with LF.
+        text = self.cleaned_data["text"].replace("\r\n", "\n")
+        stored = self.initial.get("text") or ""
+        return stored if text == stored.replace("\r\n", "\n") else text
 
 
 @admin.register(License)
 class LicenseAdmin(admin.ModelAdmin):
     form = LicenseForm
-    change_form_template = "admin/downloads/license/change_form.html"
+    change_form_template = "admin/products/license/change_form.html"
     list_display = ["slug", "title", "version", "current_acceptances", "updated"]
     search_fields = ["slug", "title"]
     fields = ["slug", "title", "url", "text", "version", "acceptances", "updated"]
@@ -84,11 +84,10 @@ class LicenseAdmin(admin.ModelAdmin):
         )
 
     def publish(self, request, licenses):
-        """Bump the version of `licenses`: every user must accept them again."""
-        pks = list(licenses.values_list("pk", flat=True))
-        License.objects.filter(pk__in=pks).update(version=F("version") + 1)
-        published = list(License.objects.filter(pk__in=pks))
+        """Publish a new version of each of `licenses`: every user must accept them again."""
+        published = list(licenses)
         for license in published:
+            license.publish(new_version=True)
             self.log_change(request, license, f"Published version {license.version}.")
         return published
 
@@ -96,7 +95,7 @@ class LicenseAdmin(admin.ModelAdmin):
         publish = path(
             "<path:object_id>/publish/",
             self.admin_site.admin_view(self.publish_view),
-            name="downloads_license_publish",
+            name="products_license_publish",
         )
         return [publish, *super().get_urls()]
 
@@ -129,14 +128,12 @@ class LicenseAdmin(admin.ModelAdmin):
         )
 
     def save_model(self, request, obj, form, change):
-        # The text is what users accepted: a new text is a new version (as in load_catalog,
-        # SPEC §9), so acceptances of the old one stop counting and everyone accepts again.
-        text_changed = change and form.text_changed()
-        if text_changed:
-            obj.version = F("version") + 1
-        super().save_model(request, obj, form, change)
-        obj.refresh_from_db(fields=["version"])
-        if text_changed:
+        if not change:
+            return super().save_model(request, obj, form, change)
+        # The text is what users accepted: License.publish makes a new text a new version, so
+        # acceptances of the old one stop counting. Only the fields the steward changed: a
+        # whole-row save would write back a version read a moment ago.
+        if obj.publish(**{name: getattr(obj, name) for name in form.changed_data}):
             self.message_user(
                 request,
                 f"The text changed: {obj.slug} is now version {obj.version}, "
@@ -165,14 +162,14 @@ class LicenseAdmin(admin.ModelAdmin):
             raise Http404
         if not self.has_change_permission(request, license):
             raise PermissionDenied
-        (license,) = self.publish(request, License.objects.filter(pk=license.pk))
+        self.publish(request, [license])
         self.message_user(
             request,
             f"Published version {license.version} of {license.slug}: "
             "every user must accept it again.",
             messages.SUCCESS,
         )
-        return HttpResponseRedirect(reverse("admin:downloads_license_change", args=[license.pk]))
+        return HttpResponseRedirect(reverse("admin:products_license_change", args=[license.pk]))
 
 
 @admin.register(LicenseAcceptance)
@@ -408,65 +405,8 @@ class DownloadUserFilter(admin.SimpleListFilter):
         raise IncorrectLookupParameters(f"unknown user filter {value!r}")
 
 
-# (CSV header, field) of the export, in column order.
-CSV_COLUMNS = [
-    ("started", "started"),
-    ("ended", "ended"),
-    ("user", "user__email"),
-    ("client_address", "client_address"),
-    ("product", "product_urn"),
-    ("checksum", "checksum"),
-    ("filename", "filename"),
-    ("dataset", "dataset__urn"),
-    ("status_code", "status_code"),
-    ("range_start", "range_start"),
-    ("bytes_expected", "bytes_expected"),
-    ("bytes_sent", "bytes_sent"),
-    ("outcome", "outcome"),
-    ("error", "error"),
-]
-CSV_BATCH = 1000
-
-
-class Echo:
-    """A file that hands back what is written to it: csv.writer formats, the response sends."""
-
-    def write(self, value):
-        return value
-
-
-def csv_cell(value):
-    if isinstance(value, datetime):
-        return value.isoformat()
-    # A spreadsheet would run a cell starting with one of these as a formula.
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
-
-
-def csv_lines(records):
-    writer = csv.writer(Echo())
-    yield writer.writerow([header for header, _ in CSV_COLUMNS])
-    rows = records.values_list(*[field for _, field in CSV_COLUMNS]).iterator(chunk_size=CSV_BATCH)
-    batch = []
-    for row in rows:
-        batch.append(writer.writerow([csv_cell(value) for value in row]))
-        if len(batch) == CSV_BATCH:
-            yield "".join(batch)
-            batch = []
-    yield "".join(batch)
-
-
-def csv_response(records):
-    """Stream `records` as CSV: rows are read by chunks, so memory stays flat."""
-    response = StreamingHttpResponse(csv_lines(records), content_type="text/csv; charset=utf-8")
-    filename = f"download-records-{timezone.now():%Y%m%d-%H%M%S}.csv"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 @admin.register(DownloadRecord)
-class DownloadRecordAdmin(admin.ModelAdmin):
+class DownloadRecordAdmin(ReadOnlyAdmin):
     change_list_template = "admin/downloads/downloadrecord/change_list.html"
     list_display = [
         "started",
@@ -484,13 +424,7 @@ class DownloadRecordAdmin(admin.ModelAdmin):
     search_fields = ["user__email", "client_address", "product_urn", "checksum", "filename"]
     actions = ["export_csv"]
     show_full_result_count = False
-
-    # Written by the download service only. A superuser may still delete old records.
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
+    deletable = True  # a superuser may delete old records
 
     def get_urls(self):
         export = path(

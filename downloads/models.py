@@ -1,27 +1,9 @@
-"""Licences, download records (and, later, quotas and restore requests)."""
+"""Licence acceptances, download records, quotas and restore requests."""
 
 from django.conf import settings
-from django.core.validators import RegexValidator
 from django.db import models
 
-LICENSE_ID = RegexValidator(
-    r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z", "A licence id is made of letters, digits, '.', '_' and '-'."
-)
-
-
-class License(models.Model):
-    slug = models.CharField("id", max_length=100, unique=True, validators=[LICENSE_ID])
-    title = models.CharField(max_length=300)
-    url = models.URLField(max_length=2000, blank=True)
-    text = models.TextField(blank=True)
-    version = models.PositiveIntegerField(default=1)
-    updated = models.DateTimeField(auto_now=True)
-
-    class Meta:
-        ordering = ["slug"]
-
-    def __str__(self):
-        return f"{self.title} (v{self.version})"
+from products.models import License
 
 
 class LicenseAcceptance(models.Model):

@@ -8,7 +8,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
 from downloads import quotas, selectors, services
-from downloads.models import License
+from products.models import License
 from regards_catalog.auth import issue_token
 
 

@@ -4,9 +4,9 @@ a caller names."""
 from django.shortcuts import get_object_or_404
 
 from downloads import checks
-from downloads.models import License, LicenseAcceptance
+from downloads.models import LicenseAcceptance
 from products.access import downloadable_files, visible_products
-from products.models import PRODUCT_URN, DataFile, Product
+from products.models import PRODUCT_URN, DataFile, License, Product
 from regards_catalog.exceptions import InvalidRequest
 
 

@@ -12,7 +12,6 @@ from rest_framework.views import APIView
 from downloads import checks, quotas, selectors, services
 from downloads.availability import file_states
 from downloads.exceptions import QuotaExceeded, RangeNotSatisfiableError, RateLimited
-from downloads.models import License
 from downloads.ranges import RangeNotSatisfiable, requested_range
 from downloads.serializers import (
     ProductIdsSerializer,
@@ -25,6 +24,7 @@ from downloads.serializers import (
 )
 from downloads.transfers import file_headers, open_transfer, record_refusal
 from products.access import sees_everything
+from products.models import License
 from regards_catalog.auth import client_address, request_user
 from regards_catalog.exceptions import InvalidRequest, NotFound
 

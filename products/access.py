@@ -14,7 +14,7 @@ STEWARD_PERMISSIONS = {
     "products.dataset": ("add", "change", "delete", "view"),
     "products.product": ("add", "change", "delete", "view"),
     "products.datafile": ("add", "change", "delete", "view"),
-    "downloads.license": ("add", "change", "view"),
+    "products.license": ("add", "change", "view"),
     "downloads.licenseacceptance": ("view",),
     "downloads.downloadrecord": ("view",),
     "downloads.quota": ("add", "change", "view"),

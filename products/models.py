@@ -1,10 +1,12 @@
-"""The catalog: datasets, products, their files, and who may see and download them."""
+"""The catalog: licences, datasets, products, their files, and who may see and download them."""
 
 import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import RegexValidator
 from django.db import models
+from django.utils import timezone
 
 UUID_PATTERN = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 URN_PATTERN = r"URN:{kind}:[A-Za-z0-9_\-]{{1,64}}:{uuid}:V[0-9]{{1,4}}"
@@ -34,6 +36,52 @@ def validate_checksum(value):
         raise ValidationError("%(value)s is not a hexadecimal checksum.", params={"value": value})
 
 
+LICENSE_ID = RegexValidator(
+    r"^[A-Za-z0-9][A-Za-z0-9._-]*\Z", "A licence id is made of letters, digits, '.', '_' and '-'."
+)
+
+
+class License(models.Model):
+    slug = models.CharField("id", max_length=100, unique=True, validators=[LICENSE_ID])
+    title = models.CharField(max_length=300)
+    url = models.URLField(max_length=2000, blank=True)
+    text = models.TextField(blank=True)
+    version = models.PositiveIntegerField(default=1)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["slug"]
+        db_table = "downloads_license"  # the table it had in downloads: no data moved
+
+    def __str__(self):
+        return f"{self.title} (v{self.version})"
+
+    def publish(self, *, new_version=False, version=None, **fields):
+        """Save `fields` (slug, title, url, text); a new text is a new version, which every
+        user must accept again. Returns True when a new version was published.
+
+        `new_version` publishes one even with the same text, and `version` (a catalog
+        document's) is taken when above the stored one. A version never goes back: the
+        acceptances of a newer version would stop counting, and older ones count again.
+        """
+        stored = License.objects.filter(pk=self.pk)
+        while True:
+            stored_version, stored_text = stored.values_list("version", "text").get()
+            text_is_new = fields.get("text", stored_text) != stored_text
+            bumped = stored_version + 1 if new_version or text_is_new else stored_version
+            next_version = max(version or 0, bumped)
+            now = timezone.now()
+            # Conditional on the version read: if a steward or an import published meanwhile,
+            # this publication is applied again on top of theirs, never over it.
+            if stored.filter(version=stored_version).update(
+                version=next_version, updated=now, **fields
+            ):
+                break
+        for name, value in {**fields, "version": next_version, "updated": now}.items():
+            setattr(self, name, value)
+        return next_version != stored_version
+
+
 class AccessGroup(models.Model):
     name = models.CharField(max_length=100, unique=True)
     public = models.BooleanField(
@@ -54,7 +102,7 @@ class Dataset(models.Model):
     urn = models.CharField("id", max_length=200, unique=True, validators=[validate_dataset_urn])
     label = models.CharField(max_length=500)
     license = models.ForeignKey(
-        "downloads.License",
+        License,
         null=True,
         blank=True,
         on_delete=models.PROTECT,

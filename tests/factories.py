@@ -5,9 +5,8 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from downloads.models import License
 from products.access import STEWARD_GROUP
-from products.models import AccessGroup, AccessRight, DataFile, Dataset, Product
+from products.models import AccessGroup, AccessRight, DataFile, Dataset, License, Product
 
 
 class UserFactory(factory.django.DjangoModelFactory):

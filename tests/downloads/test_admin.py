@@ -13,13 +13,13 @@ from django.utils import timezone
 from downloads.models import (
     DownloadRecord,
     DownloadSlot,
-    License,
     LicenseAcceptance,
     Quota,
     QuotaDefaults,
     RestoreRequest,
 )
 from downloads.selectors import license_is_accepted
+from products.models import License
 from tests.factories import DataFileFactory, DatasetFactory, LicenseFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.django_db
 Outcome = DownloadRecord.Outcome
 
 CHANGELISTS = [
-    "/admin/downloads/license/",
+    "/admin/products/license/",
     "/admin/downloads/licenseacceptance/",
     "/admin/downloads/quota/",
     "/admin/downloads/downloadrecord/",
@@ -142,7 +142,7 @@ def test_a_non_staff_user_cannot_publish_a_licence_or_export_records(client):
     license = LicenseFactory()
     client.force_login(UserFactory())
 
-    publish = client.post(f"/admin/downloads/license/{license.pk}/publish/")
+    publish = client.post(f"/admin/products/license/{license.pk}/publish/")
     export = client.get("/admin/downloads/downloadrecord/export/")
 
     assert publish.status_code == export.status_code == 302
@@ -162,7 +162,7 @@ def test_the_licence_list_counts_acceptances_of_the_current_version_only(client,
     LicenseAcceptance.objects.create(user=alice, license=license, version=1)
     LicenseAcceptance.objects.create(user=UserFactory(), license=license, version=2)
 
-    (listed_license,) = listed(client.get("/admin/downloads/license/"))
+    (listed_license,) = listed(client.get("/admin/products/license/"))
 
     assert listed_license.current_acceptances == 1
 
@@ -171,7 +171,7 @@ def test_a_steward_edits_a_licence_title_without_a_new_version(client, steward):
     license = LicenseFactory(text="Use freely.\nCite us.")
 
     response = client.post(
-        f"/admin/downloads/license/{license.pk}/change/",
+        f"/admin/products/license/{license.pk}/change/",
         # A browser sends the unchanged text with CRLF line ends.
         license_form(license, title="Creative Commons BY", text="Use freely.\r\nCite us."),
     )
@@ -183,12 +183,27 @@ def test_a_steward_edits_a_licence_title_without_a_new_version(client, steward):
     assert license.version == 1
 
 
+def test_an_imported_crlf_text_saved_unchanged_is_not_a_new_version(client, steward):
+    license = LicenseFactory(text="Use freely.\r\nCite us.")
+
+    response = client.post(
+        f"/admin/products/license/{license.pk}/change/",
+        license_form(license, title="Creative Commons BY"),
+    )
+
+    assert response.status_code == 302
+    license.refresh_from_db()
+    assert (license.title, license.version) == ("Creative Commons BY", 1)
+    # Kept as stored, so that reloading the same catalog document is no new version either.
+    assert license.text == "Use freely.\r\nCite us."
+
+
 def test_changing_a_licence_text_publishes_a_new_version(client, steward, alice):
     license = LicenseFactory(text="Use freely.")
     LicenseAcceptance.objects.create(user=alice, license=license, version=1)
 
     response = client.post(
-        f"/admin/downloads/license/{license.pk}/change/",
+        f"/admin/products/license/{license.pk}/change/",
         license_form(license, text="Use freely, but not for profit."),
         follow=True,
     )
@@ -202,7 +217,7 @@ def test_changing_a_licence_text_publishes_a_new_version(client, steward, alice)
 
 def test_a_steward_adds_a_licence_at_version_one(client, steward):
     response = client.post(
-        "/admin/downloads/license/add/",
+        "/admin/products/license/add/",
         {"slug": "etalab-2.0", "title": "Licence Ouverte", "url": "", "text": "Réutilisez."},
     )
 
@@ -215,7 +230,7 @@ def test_the_publish_action_bumps_the_versions_and_voids_old_acceptances(client,
     LicenseAcceptance.objects.create(user=alice, license=license, version=1)
 
     response = run_action(
-        client, "/admin/downloads/license/", "publish_new_version", [license, other]
+        client, "/admin/products/license/", "publish_new_version", [license, other]
     )
 
     assert response.status_code == 302
@@ -224,17 +239,17 @@ def test_the_publish_action_bumps_the_versions_and_voids_old_acceptances(client,
     assert versions == {license.pk: 2, other.pk: 5, untouched.pk: 1}
     license.refresh_from_db()
     assert not license_is_accepted(user=alice, license=license)
-    (listed_license,) = listed(client.get("/admin/downloads/license/", {"q": license.slug}))
+    (listed_license,) = listed(client.get("/admin/products/license/", {"q": license.slug}))
     assert listed_license.current_acceptances == 0
 
 
 def test_the_change_page_offers_to_publish_a_new_version(client, steward):
     license = LicenseFactory()
 
-    response = client.get(f"/admin/downloads/license/{license.pk}/change/")
+    response = client.get(f"/admin/products/license/{license.pk}/change/")
 
     assert response.status_code == 200
-    assert f'action="/admin/downloads/license/{license.pk}/publish/"'.encode() in response.content
+    assert f'action="/admin/products/license/{license.pk}/publish/"'.encode() in response.content
     assert b"Publish a new version" in response.content
 
 
@@ -242,9 +257,9 @@ def test_the_publish_button_bumps_the_version(client, steward, alice):
     license = LicenseFactory(version=3)
     LicenseAcceptance.objects.create(user=alice, license=license, version=3)
 
-    response = client.post(f"/admin/downloads/license/{license.pk}/publish/", follow=True)
+    response = client.post(f"/admin/products/license/{license.pk}/publish/", follow=True)
 
-    assert response.redirect_chain == [(f"/admin/downloads/license/{license.pk}/change/", 302)]
+    assert response.redirect_chain == [(f"/admin/products/license/{license.pk}/change/", 302)]
     license.refresh_from_db()
     assert license.version == 4
     assert not license_is_accepted(user=alice, license=license)
@@ -254,14 +269,14 @@ def test_the_publish_button_bumps_the_version(client, steward, alice):
 def test_publishing_needs_a_post(client, steward):
     license = LicenseFactory()
 
-    response = client.get(f"/admin/downloads/license/{license.pk}/publish/")
+    response = client.get(f"/admin/products/license/{license.pk}/publish/")
 
     assert response.status_code == 405
     assert License.objects.get(pk=license.pk).version == 1
 
 
 def test_publishing_an_unknown_licence_is_not_found(client, steward):
-    assert client.post("/admin/downloads/license/999999/publish/").status_code == 404
+    assert client.post("/admin/products/license/999999/publish/").status_code == 404
 
 
 def test_acceptances_are_read_only_and_filtered_by_licence_and_version(client, steward, alice):

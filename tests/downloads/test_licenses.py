@@ -6,8 +6,8 @@ import pytest
 from django.db.models import F
 from django.test import Client
 
-from downloads.models import DownloadRecord, License, LicenseAcceptance
-from products.models import AccessRight, DataFile
+from downloads.models import DownloadRecord, LicenseAcceptance
+from products.models import AccessRight, DataFile, License
 from tests.downloads.conftest import api_error, body_of, download_url
 from tests.factories import LicenseFactory, UserFactory
 

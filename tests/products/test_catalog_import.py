@@ -7,9 +7,8 @@ import json
 import pytest
 from django.core.management import CommandError, call_command
 
-from downloads.models import License
 from products.catalog_import import CatalogError, catalog_load
-from products.models import AccessGroup, AccessRight, DataFile, Dataset, Product
+from products.models import AccessGroup, AccessRight, DataFile, Dataset, License, Product
 from tests.factories import AccessGroupFactory, DatasetFactory, LicenseFactory
 
 pytestmark = pytest.mark.django_db
