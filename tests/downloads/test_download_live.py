@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from downloads.models import DownloadRecord
-from tests.downloads.conftest import download_url
+from tests.helpers import download_url
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

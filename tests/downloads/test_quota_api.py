@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from downloads.models import DownloadSlot, Quota, QuotaDefaults
-from tests.downloads.conftest import api_error, body_of, download_url
 from tests.factories import UserFactory
+from tests.helpers import assert_api_error, body_of, download_url
 
 pytestmark = pytest.mark.django_db
 
@@ -128,7 +128,7 @@ def test_status_checks_use_no_quota(client_for, steward_client):
 
 def test_a_bad_token_on_current_quota_is_401(api_client):
     api_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-real-token")
-    assert api_error(api_client.get(CURRENT), 401)["code"] == "invalid_token"
+    assert_api_error(api_client.get(CURRENT), 401, "invalid_token")
 
 
 # GET /quota/{email}
@@ -177,14 +177,14 @@ def test_a_superuser_may_read_and_set_limits(client_for):
 
 def test_an_unknown_email_is_404(steward_client):
     response = steward_client.get(user_url("nobody@example.org"))
-    assert api_error(response, 404)["code"] == "not_found"
+    assert_api_error(response, 404, "not_found")
 
     response = steward_client.put(
         user_url("nobody@example.org"),
         {"email": "nobody@example.org", "maxQuota": 1, "rateLimit": 1},
         format="json",
     )
-    assert api_error(response, 404)["code"] == "not_found"
+    assert_api_error(response, 404, "not_found")
     assert not Quota.objects.exists()
 
 
@@ -192,13 +192,13 @@ def test_a_normal_user_may_not_read_or_set_limits(client_for):
     user = UserFactory()
     client = client_for(user)
 
-    assert api_error(client.get(user_url(user.email)), 403)["code"] == "forbidden"
+    assert_api_error(client.get(user_url(user.email)), 403, "forbidden")
     response = client.put(
         user_url(user.email),
         {"email": user.email, "maxQuota": -1, "rateLimit": -1, "maxVolume": -1},
         format="json",
     )
-    assert api_error(response, 403)["code"] == "forbidden"
+    assert_api_error(response, 403, "forbidden")
     assert not Quota.objects.filter(max_quota__isnull=False).exists()
 
 
@@ -206,11 +206,11 @@ def test_an_anonymous_caller_may_not_read_or_set_limits(api_client):
     user = UserFactory()
 
     response = api_client.get(user_url(user.email))
-    assert api_error(response, 401)["code"] == "authentication_required"
+    assert_api_error(response, 401, "authentication_required")
     response = api_client.put(
         user_url(user.email), {"email": user.email, "maxQuota": 5, "rateLimit": 5}, format="json"
     )
-    assert api_error(response, 401)["code"] == "authentication_required"
+    assert_api_error(response, 401, "authentication_required")
     assert not Quota.objects.filter(max_quota__isnull=False).exists()
 
 
@@ -278,7 +278,7 @@ def test_limits_set_by_put_apply_to_the_next_download(steward_client, client_for
 
     response = client_for(user).get(download_url(data_file))
 
-    assert api_error(response, 429)["code"] == "quota_exceeded"
+    assert_api_error(response, 429, "quota_exceeded")
 
 
 def test_minus_one_is_accepted_as_unlimited(steward_client):
@@ -303,7 +303,7 @@ def test_a_limit_below_minus_one_is_400(steward_client, field, value):
 
     response = steward_client.put(user_url(user.email), body, format="json")
 
-    assert api_error(response, 400)["code"] == "invalid_request"
+    assert_api_error(response, 400, "invalid_request")
     assert not Quota.objects.filter(max_quota__isnull=False).exists()
 
 
@@ -315,7 +315,7 @@ def test_a_limit_that_is_not_an_integer_in_range_is_400(steward_client, field, v
 
     response = steward_client.put(user_url(user.email), body, format="json")
 
-    assert api_error(response, 400)["code"] == "invalid_request"
+    assert_api_error(response, 400, "invalid_request")
     assert not Quota.objects.filter(max_quota__isnull=False).exists()
 
 
@@ -327,7 +327,7 @@ def test_a_put_missing_a_regards_field_is_400(steward_client, missing):
 
     response = steward_client.put(user_url(user.email), body, format="json")
 
-    assert api_error(response, 400)["code"] == "invalid_request"
+    assert_api_error(response, 400, "invalid_request")
 
 
 def test_a_body_email_other_than_the_paths_is_400(steward_client):
@@ -337,7 +337,7 @@ def test_a_body_email_other_than_the_paths_is_400(steward_client):
         user_url(user.email), {"email": other.email, "maxQuota": 1, "rateLimit": 1}, format="json"
     )
 
-    assert api_error(response, 400)["code"] == "invalid_request"
+    assert_api_error(response, 400, "invalid_request")
     assert not Quota.objects.filter(max_quota__isnull=False).exists()
 
 
@@ -347,4 +347,4 @@ def test_a_malformed_json_body_is_400(steward_client, body):
 
     response = steward_client.put(user_url(user.email), body, content_type="application/json")
 
-    assert api_error(response, 400)["code"] == "invalid_request"
+    assert_api_error(response, 400, "invalid_request")

@@ -7,8 +7,8 @@ from django.utils import timezone
 
 from downloads.models import DownloadRecord, DownloadSlot, Quota, QuotaDefaults
 from products.models import DataFile
-from tests.downloads.conftest import api_error, body_of, download_url
 from tests.factories import UserFactory
+from tests.helpers import assert_api_error, body_of, download_url
 
 pytestmark = pytest.mark.django_db
 
@@ -131,7 +131,7 @@ def test_a_file_missing_in_storage_consumes_nothing(client, user, private_file, 
 
     response = client.get(download_url(private_file))
 
-    assert api_error(response, 502)["code"] == "storage_file_missing"
+    assert_api_error(response, 502, "storage_file_missing")
     assert usage(user=user) == (0, 0)
     assert not DownloadSlot.objects.exists()
 
@@ -169,8 +169,7 @@ def test_max_quota_reached_is_429_quota_exceeded_and_recorded(client, user, priv
 
     response = client.get(download_url(private_file))
 
-    body = api_error(response, 429)
-    assert body["code"] == "quota_exceeded"
+    assert_api_error(response, 429, "quota_exceeded")
     assert usage(user=user) == (2, 2 * len(CONTENT))
     refused = DownloadRecord.objects.get(outcome=Outcome.QUOTA_EXCEEDED)
     assert (refused.user, refused.data_file, refused.status_code, refused.bytes_sent) == (
@@ -188,7 +187,7 @@ def test_max_quota_zero_refuses_the_first_download(client, user, private_file):
 
     response = client.get(download_url(private_file))
 
-    assert api_error(response, 429)["code"] == "quota_exceeded"
+    assert_api_error(response, 429, "quota_exceeded")
     assert usage(user=user) == (0, 0)
 
 
@@ -209,7 +208,7 @@ def test_max_volume_reached_is_429_quota_exceeded(client, user, private_file):
 
     response = client.get(download_url(private_file))
 
-    assert api_error(response, 429)["code"] == "quota_exceeded"
+    assert_api_error(response, 429, "quota_exceeded")
     assert DownloadRecord.objects.filter(outcome=Outcome.QUOTA_EXCEEDED).count() == 1
     assert usage(user=user) == (1, len(CONTENT))
 
@@ -220,7 +219,7 @@ def test_max_volume_reached_refuses_resumes_too(client, user, private_file):
 
     response = client.get(download_url(private_file), HTTP_RANGE="bytes=5-")
 
-    assert api_error(response, 429)["code"] == "quota_exceeded"
+    assert_api_error(response, 429, "quota_exceeded")
 
 
 def test_the_default_limit_applies_to_users_without_their_own(client, user, private_file):
@@ -229,7 +228,7 @@ def test_the_default_limit_applies_to_users_without_their_own(client, user, priv
 
     response = client.get(download_url(private_file))
 
-    assert api_error(response, 429)["code"] == "quota_exceeded"
+    assert_api_error(response, 429, "quota_exceeded")
 
 
 def test_a_per_user_limit_overrides_the_default(client_for, private_file):
@@ -255,7 +254,7 @@ def test_editing_the_defaults_applies_at_once(client, user, private_file):
     defaults.max_quota = 1
     defaults.save()
 
-    assert api_error(client.get(download_url(private_file)), 429)["code"] == "quota_exceeded"
+    assert_api_error(client.get(download_url(private_file)), 429, "quota_exceeded")
 
     defaults.max_quota = 2
     defaults.save()
@@ -286,7 +285,7 @@ def test_rate_limit_reached_by_a_live_slot_is_429_with_retry_after(
 
     response = client.get(download_url(private_file))
 
-    assert api_error(response, 429)["code"] == "rate_limited"
+    assert_api_error(response, 429, "rate_limited")
     assert response["Retry-After"] == "7"
     assert usage(user=user) == (0, 0)
     assert DownloadSlot.objects.count() == 1
@@ -300,7 +299,7 @@ def test_a_resume_takes_a_slot_too(client, user, private_file):
 
     response = client.get(download_url(private_file), HTTP_RANGE="bytes=5-")
 
-    assert api_error(response, 429)["code"] == "rate_limited"
+    assert_api_error(response, 429, "rate_limited")
 
 
 def test_rate_limit_counts_only_live_slots_up_to_the_limit(client, user, private_file):
@@ -310,7 +309,7 @@ def test_rate_limit_counts_only_live_slots_up_to_the_limit(client, user, private
     assert download(client, private_file).status_code == 200
 
     hold_slot(quota)
-    assert api_error(client.get(download_url(private_file)), 429)["code"] == "rate_limited"
+    assert_api_error(client.get(download_url(private_file)), 429, "rate_limited")
 
 
 def test_an_expired_slot_no_longer_counts(client, user, private_file):
@@ -336,8 +335,7 @@ def test_quota_is_checked_before_the_rate_limit(client, user, private_file):
 
     response = client.get(download_url(private_file))
 
-    body = api_error(response, 429)
-    assert body["code"] == "quota_exceeded"
+    assert_api_error(response, 429, "quota_exceeded")
 
 
 # Who is counted.
@@ -351,7 +349,7 @@ def test_stewards_and_superusers_are_still_counted(client_for, private_file, kin
 
     assert download(client, private_file).status_code == 200
     assert usage(user=user) == (1, len(CONTENT))
-    assert api_error(client.get(download_url(private_file)), 429)["code"] == "quota_exceeded"
+    assert_api_error(client.get(download_url(private_file)), 429, "quota_exceeded")
 
 
 def test_anonymous_downloads_are_counted_per_client_address(api_client, private_file):
@@ -362,7 +360,7 @@ def test_anonymous_downloads_are_counted_per_client_address(api_client, private_
     other = download(api_client, private_file, REMOTE_ADDR="10.0.0.2")
 
     assert first.status_code == 200
-    assert api_error(again, 429)["code"] == "quota_exceeded"
+    assert_api_error(again, 429, "quota_exceeded")
     assert other.status_code == 200
     assert usage(client_address="10.0.0.1") == (1, len(CONTENT))
     assert usage(client_address="10.0.0.2") == (1, len(CONTENT))
@@ -389,7 +387,7 @@ def test_anonymous_rate_limit_is_per_client_address(api_client, private_file):
     refused = api_client.get(download_url(private_file), REMOTE_ADDR="10.0.0.1")
     served = download(api_client, private_file, REMOTE_ADDR="10.0.0.2")
 
-    assert api_error(refused, 429)["code"] == "rate_limited"
+    assert_api_error(refused, 429, "rate_limited")
     assert "Retry-After" in refused
     assert served.status_code == 200
 

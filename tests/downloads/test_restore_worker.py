@@ -9,7 +9,7 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from downloads.models import RestoreRequest
-from tests.downloads.conftest import run_command
+from tests.helpers import run_command
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

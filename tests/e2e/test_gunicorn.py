@@ -17,8 +17,8 @@ import requests
 from django.db import connection
 
 from downloads.models import DownloadRecord, DownloadSlot, Quota
-from tests.downloads.conftest import download_url
 from tests.factories import AccessGroupFactory, AccessRightFactory, UserFactory
+from tests.helpers import download_url
 from tests.nginx import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)
