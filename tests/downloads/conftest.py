@@ -5,7 +5,12 @@ from django.utils import timezone
 
 from downloads.models import RestoreRequest
 from products.models import AccessRight
-from tests.factories import AccessGroupFactory, AccessRightFactory, DataFileFactory
+from tests.factories import (
+    AccessGroupFactory,
+    AccessRightFactory,
+    DataFileFactory,
+    RestoreRequestFactory,
+)
 from tests.helpers import use_locations
 from tests.nginx import NginxServer
 
@@ -60,7 +65,7 @@ def stored_file(storage, public_group):
         if not data_file.reference:
             storage.put(content, data_file.storage_key, location=location, cached=cached)
         if cached:  # as the restore worker leaves it
-            RestoreRequest.objects.create(
+            RestoreRequestFactory(
                 data_file=data_file,
                 status=RestoreRequest.Status.DONE,
                 finished=timezone.now(),

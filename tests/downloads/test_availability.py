@@ -14,6 +14,7 @@ from tests.factories import (
     DataFileFactory,
     DatasetFactory,
     ProductFactory,
+    QuotaFactory,
     UserFactory,
 )
 from tests.helpers import assert_api_error, run_command
@@ -353,7 +354,7 @@ def test_a_malformed_product_id_in_the_path_is_400(api_client, product_id):
 def test_status_checks_never_touch_the_quota(client_for, stored_file):
     user = UserFactory()
     client = client_for(user)
-    Quota.objects.create(user=user, max_quota=0, rate_limit=0, max_volume=0)
+    QuotaFactory(user=user, max_quota=0, rate_limit=0, max_volume=0)
     online = stored_file(b"online\n")
     nearline = stored_file(b"on tape\n", location="nearline")
     urns = [online.product.urn, nearline.product.urn]

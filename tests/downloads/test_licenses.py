@@ -8,7 +8,7 @@ from django.test import Client
 
 from downloads.models import DownloadRecord, License, LicenseAcceptance
 from products.models import AccessRight, DataFile
-from tests.factories import LicenseFactory, UserFactory
+from tests.factories import LicenseAcceptanceFactory, LicenseFactory, UserFactory
 from tests.helpers import assert_api_error, body_of, download_url
 
 pytestmark = pytest.mark.django_db
@@ -254,7 +254,7 @@ def test_the_licence_list_says_what_each_caller_accepted(
     accepted_one = license_of(licensed_file())
     other = LicenseFactory()
     user = UserFactory()
-    LicenseAcceptance.objects.create(user=user, license=accepted_one, version=1)
+    LicenseAcceptanceFactory(user=user, license=accepted_one, version=1)
 
     mine = list_licenses(client_for(user))
     theirs = list_licenses(client_for(UserFactory()))
@@ -283,7 +283,7 @@ def test_the_licence_list_is_empty_without_licences(api_client):
 def test_a_licence_is_served_by_its_id(api_client, client_for):
     license = LicenseFactory(slug="cc-by-4.0", title="CC BY 4.0", text="Attribute.", version=3)
     user = UserFactory()
-    LicenseAcceptance.objects.create(user=user, license=license, version=3)
+    LicenseAcceptanceFactory(user=user, license=license, version=3)
 
     response = api_client.get("/api/v1/rs-catalog/licenses/cc-by-4.0")
 
@@ -303,7 +303,7 @@ def test_a_licence_is_served_by_its_id(api_client, client_for):
 def test_an_older_version_accepted_is_not_accepted(client_for):
     license = LicenseFactory(version=2)
     user = UserFactory()
-    LicenseAcceptance.objects.create(user=user, license=license, version=1)
+    LicenseAcceptanceFactory(user=user, license=license, version=1)
 
     response = client_for(user).get(f"/api/v1/rs-catalog/licenses/{license.slug}")
 
@@ -408,7 +408,7 @@ def test_posting_the_licence_page_records_the_acceptance(client):
 def test_after_a_new_version_the_licence_page_asks_again(client):
     license = LicenseFactory()
     user = UserFactory()
-    LicenseAcceptance.objects.create(user=user, license=license, version=1)
+    LicenseAcceptanceFactory(user=user, license=license, version=1)
     client.force_login(user)
     bump_version(license)
 
@@ -481,7 +481,7 @@ def test_the_licence_page_accepts_a_post_with_its_csrf_token(user_with_session_c
 def test_the_licence_page_links_on_to_a_download_on_this_site(client):
     license = LicenseFactory()
     user = UserFactory()
-    LicenseAcceptance.objects.create(user=user, license=license, version=1)
+    LicenseAcceptanceFactory(user=user, license=license, version=1)
     client.force_login(user)
     next_url = "/api/v1/rs-catalog/downloads/x/files/abc"
 
@@ -497,7 +497,7 @@ def test_the_licence_page_links_on_to_a_download_on_this_site(client):
 def test_the_licence_page_never_links_on_to_another_site_or_a_script(client, next_url):
     license = LicenseFactory()
     user = UserFactory()
-    LicenseAcceptance.objects.create(user=user, license=license, version=1)
+    LicenseAcceptanceFactory(user=user, license=license, version=1)
     client.force_login(user)
 
     response = client.get(f"/licenses/{license.slug}", {"next": next_url})

@@ -6,7 +6,7 @@ import pytest
 from django.utils import timezone
 
 from downloads.models import DownloadSlot, Quota, QuotaDefaults
-from tests.factories import UserFactory
+from tests.factories import DownloadSlotFactory, QuotaFactory, UserFactory
 from tests.helpers import assert_api_error, body_of, download_url
 
 pytestmark = pytest.mark.django_db
@@ -71,11 +71,11 @@ def test_current_quota_shows_the_users_own_limits_and_usage(client_for, stored_f
     data_file = stored_file(content)
     user = UserFactory()
     client = client_for(user)
-    Quota.objects.create(user=user, max_quota=7, rate_limit=3, max_volume=1000)
+    QuotaFactory(user=user, max_quota=7, rate_limit=3, max_volume=1000)
     body_of(client.get(download_url(data_file)))
     quota = Quota.objects.get(user=user)
-    DownloadSlot.objects.create(quota=quota, expires=timezone.now() + timedelta(minutes=1))
-    DownloadSlot.objects.create(quota=quota, expires=timezone.now() - timedelta(seconds=1))
+    DownloadSlotFactory(quota=quota, seconds_left=60)
+    DownloadSlotFactory(quota=quota, seconds_left=-1)
 
     body = client.get(CURRENT).json()
 
@@ -114,7 +114,7 @@ def test_current_quota_of_an_anonymous_caller_is_that_of_its_address(api_client,
 
 def test_status_checks_use_no_quota(client_for, steward_client):
     user = UserFactory()
-    Quota.objects.create(user=user, max_quota=0, rate_limit=0, max_volume=0)
+    QuotaFactory(user=user, max_quota=0, rate_limit=0, max_volume=0)
     client = client_for(user)
 
     for _ in range(3):
@@ -137,7 +137,7 @@ def test_a_bad_token_on_current_quota_is_401(api_client):
 def test_a_steward_reads_a_users_limits(steward_client):
     set_defaults(max_quota=50, rate_limit=2, max_volume=-1)
     user = UserFactory()
-    Quota.objects.create(user=user, max_quota=9)
+    QuotaFactory(user=user, max_quota=9)
 
     response = steward_client.get(user_url(user.email))
 
@@ -240,7 +240,7 @@ def test_a_steward_sets_a_users_limits(steward_client):
 
 def test_a_put_without_max_volume_keeps_it(steward_client):
     user = UserFactory()
-    Quota.objects.create(user=user, max_quota=1, rate_limit=1, max_volume=5000)
+    QuotaFactory(user=user, max_quota=1, rate_limit=1, max_volume=5000)
 
     response = steward_client.put(
         user_url(user.email), {"email": user.email, "maxQuota": 20, "rateLimit": 4}, format="json"
@@ -259,7 +259,7 @@ def test_a_put_without_max_volume_keeps_it(steward_client):
 
 def test_a_put_does_not_touch_the_usage(steward_client):
     user = UserFactory()
-    Quota.objects.create(user=user, current_quota=4, current_volume=400)
+    QuotaFactory(user=user, current_quota=4, current_volume=400)
 
     steward_client.put(
         user_url(user.email), {"email": user.email, "maxQuota": 20, "rateLimit": 4}, format="json"

@@ -14,7 +14,7 @@ import pytest
 import requests
 
 from downloads.models import DownloadRecord, DownloadSlot, Quota
-from tests.factories import UserFactory
+from tests.factories import QuotaFactory, UserFactory
 from tests.helpers import assert_api_error, download_url
 
 Outcome = DownloadRecord.Outcome
@@ -40,7 +40,7 @@ def quota_user(transactional_db):
 
     def make(**limits):
         user = UserFactory()
-        Quota.objects.create(user=user, **limits)
+        QuotaFactory(user=user, **limits)
         return user
 
     return make

@@ -1,13 +1,10 @@
 """Download quotas: checks 9 and 9b of SPEC §4 and the counting rules of SPEC §3."""
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
 from downloads.models import DownloadRecord, DownloadSlot, Quota, QuotaDefaults
 from products.models import DataFile
-from tests.factories import UserFactory
+from tests.factories import DownloadSlotFactory, QuotaFactory, UserFactory
 from tests.helpers import assert_api_error, body_of, download_url
 
 pytestmark = pytest.mark.django_db
@@ -46,9 +43,7 @@ def download(client, data_file, **extra):
 
 
 def hold_slot(quota, *, seconds=60):
-    return DownloadSlot.objects.create(
-        quota=quota, expires=timezone.now() + timedelta(seconds=seconds)
-    )
+    return DownloadSlotFactory(quota=quota, seconds_left=seconds)
 
 
 @pytest.fixture
@@ -382,7 +377,7 @@ def test_anonymous_callers_share_nothing_with_logged_in_users(api_client, client
 
 def test_anonymous_rate_limit_is_per_client_address(api_client, private_file):
     set_defaults(rate_limit=1)
-    hold_slot(Quota.objects.create(client_address="10.0.0.1"))
+    hold_slot(QuotaFactory(client_address="10.0.0.1"))
 
     refused = api_client.get(download_url(private_file), REMOTE_ADDR="10.0.0.1")
     served = download(api_client, private_file, REMOTE_ADDR="10.0.0.2")
