@@ -1,10 +1,19 @@
 import hashlib
 import uuid
+from datetime import timedelta
 
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
+from downloads.models import (
+    DownloadRecord,
+    DownloadSlot,
+    LicenseAcceptance,
+    Quota,
+    RestoreRequest,
+)
 from products.access import STEWARD_GROUP
 from products.models import AccessGroup, AccessRight, DataFile, Dataset, License, Product
 
@@ -101,3 +110,69 @@ class DataFileFactory(factory.django.DjangoModelFactory):
     filesize = factory.LazyAttribute(lambda o: len(o.content))
     storage = "online"
     key = ""
+
+
+class LicenseAcceptanceFactory(factory.django.DjangoModelFactory):
+    """A user's acceptance of a licence, by default of its current version."""
+
+    class Meta:
+        model = LicenseAcceptance
+
+    user = factory.SubFactory(UserFactory)
+    license = factory.SubFactory(LicenseFactory)
+    version = factory.SelfAttribute("license.version")
+
+
+class QuotaFactory(factory.django.DjangoModelFactory):
+    """A user's quota under the default limits; give `client_address` (and no user) for an
+    anonymous caller's."""
+
+    class Meta:
+        model = Quota
+
+    client_address = None
+    user = factory.Maybe(
+        "client_address", yes_declaration=None, no_declaration=factory.SubFactory(UserFactory)
+    )
+
+
+class DownloadSlotFactory(factory.django.DjangoModelFactory):
+    """A live slot; `seconds_left` below zero makes one whose lease has run out."""
+
+    class Meta:
+        model = DownloadSlot
+
+    class Params:
+        seconds_left = 60
+
+    quota = factory.SubFactory(QuotaFactory)
+    expires = factory.LazyAttribute(lambda o: timezone.now() + timedelta(seconds=o.seconds_left))
+
+
+class RestoreRequestFactory(factory.django.DjangoModelFactory):
+    """A pending restore of a nearline file."""
+
+    class Meta:
+        model = RestoreRequest
+
+    data_file = factory.SubFactory(DataFileFactory, storage="nearline")
+    status = RestoreRequest.Status.PENDING
+
+
+class DownloadRecordFactory(factory.django.DjangoModelFactory):
+    """A completed download of a whole file; give `user` or `client_address` to say by whom."""
+
+    class Meta:
+        model = DownloadRecord
+
+    data_file = factory.SubFactory(DataFileFactory)
+    product = factory.SelfAttribute("data_file.product")
+    dataset = factory.SelfAttribute("data_file.product.dataset")
+    product_urn = factory.SelfAttribute("data_file.product.urn")
+    checksum = factory.SelfAttribute("data_file.checksum")
+    filename = factory.SelfAttribute("data_file.filename")
+    status_code = 200
+    bytes_expected = factory.SelfAttribute("data_file.filesize")
+    bytes_sent = factory.SelfAttribute("data_file.filesize")
+    outcome = DownloadRecord.Outcome.COMPLETED
+    started = factory.LazyFunction(timezone.now)

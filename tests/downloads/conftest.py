@@ -1,15 +1,17 @@
-import hashlib
-import io
-import json
 from datetime import timedelta
 
 import pytest
-from django.core.management import call_command
 from django.utils import timezone
 
 from downloads.models import RestoreRequest
 from products.models import AccessRight
-from tests.factories import AccessGroupFactory, AccessRightFactory, DataFileFactory
+from tests.factories import (
+    AccessGroupFactory,
+    AccessRightFactory,
+    DataFileFactory,
+    RestoreRequestFactory,
+)
+from tests.helpers import use_locations
 from tests.nginx import NginxServer
 
 
@@ -63,7 +65,7 @@ def stored_file(storage, public_group):
         if not data_file.reference:
             storage.put(content, data_file.storage_key, location=location, cached=cached)
         if cached:  # as the restore worker leaves it
-            RestoreRequest.objects.create(
+            RestoreRequestFactory(
                 data_file=data_file,
                 status=RestoreRequest.Status.DONE,
                 finished=timezone.now(),
@@ -72,54 +74,6 @@ def stored_file(storage, public_group):
         return data_file
 
     return make
-
-
-def download_url(data_file, **params):
-    url = f"/api/v1/rs-catalog/downloads/{data_file.product.urn}/files/{data_file.checksum}"
-    if params:
-        url += "?" + "&".join(f"{name}={value}" for name, value in params.items())
-    return url
-
-
-def body_of(response):
-    """The whole body of a response; the test client closes a streaming response (and so
-    writes its DownloadRecord) once its content has been read to the end."""
-    return b"".join(response.streaming_content) if response.streaming else response.content
-
-
-def md5(content):
-    return hashlib.md5(content).hexdigest()
-
-
-def api_error(response, status):
-    """The `{"code", "message", …}` body of an error answer, after checking status and shape."""
-    assert response.status_code == status, (response.status_code, response.content[:500])
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert isinstance(body.get("code"), str) and body["code"]
-    assert isinstance(body.get("message"), str) and body["message"]
-    return body
-
-
-def use_locations(settings, storage, tmp_path, remote_url, *, timeout=30):
-    """Point STORAGE_CONFIG at a file naming `online` (local, in `storage`) and `remote`
-    (http, at `remote_url`, a URL template holding `{key}`)."""
-    config = {
-        "locations": {
-            "online": {"backend": "local", "root": str(storage.root / "online"), "tier": "online"},
-            "remote": {
-                "backend": "http",
-                "url": remote_url,
-                "tier": "online",
-                "timeout": timeout,
-                "connect_timeout": 10,
-                "retries": 1,
-            },
-        }
-    }
-    path = tmp_path / "storage.json"
-    path.write_text(json.dumps(config))
-    settings.STORAGE_CONFIG = str(path)
 
 
 @pytest.fixture
@@ -146,10 +100,3 @@ def file_in(storage):
         return data_file
 
     return make
-
-
-def run_command(name, *args):
-    """Run a management command for real and return what it printed."""
-    out = io.StringIO()
-    call_command(name, *args, stdout=out)
-    return out.getvalue()

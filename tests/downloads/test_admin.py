@@ -20,7 +20,17 @@ from downloads.models import (
 )
 from downloads.selectors import license_is_accepted
 from products.models import License
-from tests.factories import DataFileFactory, DatasetFactory, LicenseFactory, UserFactory
+from tests.factories import (
+    DataFileFactory,
+    DatasetFactory,
+    DownloadRecordFactory,
+    DownloadSlotFactory,
+    LicenseAcceptanceFactory,
+    LicenseFactory,
+    QuotaFactory,
+    RestoreRequestFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +51,7 @@ def alice():
 
 
 def quota(user=None, *, address=None, downloads=0, volume=0, **limits):
-    return Quota.objects.create(
+    return QuotaFactory(
         user=user,
         client_address=address,
         current_quota=downloads,
@@ -51,30 +61,11 @@ def quota(user=None, *, address=None, downloads=0, volume=0, **limits):
 
 
 def hold_slot(quota, *, seconds=60):
-    return DownloadSlot.objects.create(
-        quota=quota, expires=timezone.now() + timedelta(seconds=seconds)
-    )
+    return DownloadSlotFactory(quota=quota, seconds_left=seconds)
 
 
-def record(*, user=None, address=None, outcome=Outcome.COMPLETED, **fields):
-    data_file = fields.pop("data_file", None) or DataFileFactory()
-    product = data_file.product
-    return DownloadRecord.objects.create(
-        user=user,
-        client_address=address,
-        product=product,
-        data_file=data_file,
-        dataset=product.dataset,
-        product_urn=product.urn,
-        checksum=data_file.checksum,
-        filename=data_file.filename,
-        status_code=200,
-        bytes_expected=data_file.filesize,
-        bytes_sent=data_file.filesize,
-        outcome=outcome,
-        started=fields.pop("started", timezone.now()),
-        **fields,
-    )
+def record(*, user=None, address=None, **fields):
+    return DownloadRecordFactory(user=user, client_address=address, **fields)
 
 
 def listed(response):
@@ -102,7 +93,7 @@ def csv_rows(response):
 
 @pytest.mark.parametrize("url", CHANGELISTS)
 def test_a_steward_sees_every_downloads_list(client, steward, alice, url):
-    LicenseAcceptance.objects.create(user=alice, license=LicenseFactory(), version=1)
+    LicenseAcceptanceFactory(user=alice, license=LicenseFactory(), version=1)
     hold_slot(quota(alice))
     record(user=alice)
 
@@ -111,7 +102,7 @@ def test_a_steward_sees_every_downloads_list(client, steward, alice, url):
 
 @pytest.mark.parametrize("url", CHANGELISTS)
 def test_every_downloads_list_is_searchable(client, steward, alice, url):
-    LicenseAcceptance.objects.create(user=alice, license=LicenseFactory(slug="cc-by"), version=1)
+    LicenseAcceptanceFactory(user=alice, license=LicenseFactory(slug="cc-by"), version=1)
     hold_slot(quota(alice))
     record(user=alice)
     term = "cc-by" if url.endswith("/license/") else "alice@example"
@@ -159,8 +150,8 @@ def license_form(license, **changes):
 
 def test_the_licence_list_counts_acceptances_of_the_current_version_only(client, steward, alice):
     license = LicenseFactory(version=2)
-    LicenseAcceptance.objects.create(user=alice, license=license, version=1)
-    LicenseAcceptance.objects.create(user=UserFactory(), license=license, version=2)
+    LicenseAcceptanceFactory(user=alice, license=license, version=1)
+    LicenseAcceptanceFactory(user=UserFactory(), license=license, version=2)
 
     (listed_license,) = listed(client.get("/admin/products/license/"))
 
@@ -200,7 +191,7 @@ def test_an_imported_crlf_text_saved_unchanged_is_not_a_new_version(client, stew
 
 def test_changing_a_licence_text_publishes_a_new_version(client, steward, alice):
     license = LicenseFactory(text="Use freely.")
-    LicenseAcceptance.objects.create(user=alice, license=license, version=1)
+    LicenseAcceptanceFactory(user=alice, license=license, version=1)
 
     response = client.post(
         f"/admin/products/license/{license.pk}/change/",
@@ -227,7 +218,7 @@ def test_a_steward_adds_a_licence_at_version_one(client, steward):
 
 def test_the_publish_action_bumps_the_versions_and_voids_old_acceptances(client, steward, alice):
     license, other, untouched = LicenseFactory(), LicenseFactory(version=4), LicenseFactory()
-    LicenseAcceptance.objects.create(user=alice, license=license, version=1)
+    LicenseAcceptanceFactory(user=alice, license=license, version=1)
 
     response = run_action(
         client, "/admin/products/license/", "publish_new_version", [license, other]
@@ -255,7 +246,7 @@ def test_the_change_page_offers_to_publish_a_new_version(client, steward):
 
 def test_the_publish_button_bumps_the_version(client, steward, alice):
     license = LicenseFactory(version=3)
-    LicenseAcceptance.objects.create(user=alice, license=license, version=3)
+    LicenseAcceptanceFactory(user=alice, license=license, version=3)
 
     response = client.post(f"/admin/products/license/{license.pk}/publish/", follow=True)
 
@@ -281,9 +272,9 @@ def test_publishing_an_unknown_licence_is_not_found(client, steward):
 
 def test_acceptances_are_read_only_and_filtered_by_licence_and_version(client, steward, alice):
     license, other = LicenseFactory(version=2), LicenseFactory()
-    old = LicenseAcceptance.objects.create(user=alice, license=license, version=1)
-    current = LicenseAcceptance.objects.create(user=UserFactory(), license=license, version=2)
-    LicenseAcceptance.objects.create(user=alice, license=other, version=1)
+    old = LicenseAcceptanceFactory(user=alice, license=license, version=1)
+    current = LicenseAcceptanceFactory(user=UserFactory(), license=license, version=2)
+    LicenseAcceptanceFactory(user=alice, license=other, version=1)
     url = "/admin/downloads/licenseacceptance/"
 
     by_licence = listed(client.get(url, {"license__id__exact": license.pk}))
@@ -561,7 +552,7 @@ def test_an_export_with_a_bad_filter_goes_back_to_the_list(client, steward):
 
 
 def test_restore_requests_are_listed_read_only(client, steward):
-    request = RestoreRequest.objects.create(data_file=DataFileFactory(filename="tape.nc"))
+    request = RestoreRequestFactory(data_file=DataFileFactory(filename="tape.nc"))
     url = "/admin/downloads/restorerequest/"
 
     assert listed(client.get(url, {"q": "tape.nc"})) == [request]
@@ -571,12 +562,10 @@ def test_restore_requests_are_listed_read_only(client, steward):
 
 
 def test_a_steward_retries_a_failed_restore(client, steward):
-    failed = RestoreRequest.objects.create(
+    failed = RestoreRequestFactory(
         data_file=DataFileFactory(), status=RestoreRequest.Status.FAILED, error="tape jammed"
     )
-    done = RestoreRequest.objects.create(
-        data_file=DataFileFactory(), status=RestoreRequest.Status.DONE
-    )
+    done = RestoreRequestFactory(data_file=DataFileFactory(), status=RestoreRequest.Status.DONE)
 
     response = client.post(
         "/admin/downloads/restorerequest/",

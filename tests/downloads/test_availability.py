@@ -8,15 +8,16 @@ from django.utils import timezone
 
 from downloads.models import DownloadRecord, DownloadSlot, Quota, RestoreRequest
 from products.models import AccessRight, DataFile
-from tests.downloads.conftest import api_error, run_command
 from tests.factories import (
     AccessGroupFactory,
     AccessRightFactory,
     DataFileFactory,
     DatasetFactory,
     ProductFactory,
+    QuotaFactory,
     UserFactory,
 )
+from tests.helpers import assert_api_error, run_command
 
 pytestmark = pytest.mark.django_db
 
@@ -264,7 +265,7 @@ def test_more_than_one_hundred_product_ids_are_refused(api_client, stored_file):
 
     response = availability(api_client, asked)
 
-    assert api_error(response, 400)["code"] == "invalid_request"
+    assert_api_error(response, 400, "invalid_request")
 
 
 @pytest.mark.parametrize(
@@ -289,7 +290,7 @@ def test_a_malformed_product_id_is_400(api_client, stored_file, product_id):
 
     response = availability(api_client, [data_file.product.urn, product_id])
 
-    assert api_error(response, 400)["code"] == "invalid_request"
+    assert_api_error(response, 400, "invalid_request")
 
 
 @pytest.mark.parametrize(
@@ -315,7 +316,7 @@ def test_a_malformed_product_id_is_400(api_client, stored_file, product_id):
 def test_a_body_that_is_not_a_list_of_ids_is_400(api_client, body):
     response = api_client.post(AVAILABILITY, body, content_type="application/json")
 
-    assert api_error(response, 400)["code"] == "invalid_request"
+    assert_api_error(response, 400, "invalid_request")
 
 
 # One product.
@@ -324,7 +325,7 @@ def test_a_body_that_is_not_a_list_of_ids_is_400(api_client, body):
 def test_an_unknown_product_is_404(api_client):
     response = product_availability(api_client, a_product_urn())
 
-    assert api_error(response, 404)["code"] == "not_found"
+    assert_api_error(response, 404, "not_found")
 
 
 def test_a_product_the_caller_cannot_see_is_403_or_401_when_anonymous(api_client, client_for):
@@ -333,8 +334,8 @@ def test_a_product_the_caller_cannot_see_is_403_or_401_when_anonymous(api_client
     anonymous = product_availability(api_client, data_file.product.urn)
     logged_in = product_availability(client_for(UserFactory()), data_file.product.urn)
 
-    assert api_error(anonymous, 401)["code"] == "forbidden"
-    assert api_error(logged_in, 403)["code"] == "forbidden"
+    assert_api_error(anonymous, 401, "forbidden")
+    assert_api_error(logged_in, 403, "forbidden")
 
 
 @pytest.mark.parametrize(
@@ -344,7 +345,7 @@ def test_a_product_the_caller_cannot_see_is_403_or_401_when_anonymous(api_client
 def test_a_malformed_product_id_in_the_path_is_400(api_client, product_id):
     response = product_availability(api_client, product_id)
 
-    assert api_error(response, 400)["code"] == "invalid_request"
+    assert_api_error(response, 400, "invalid_request")
 
 
 # Quotas.
@@ -353,7 +354,7 @@ def test_a_malformed_product_id_in_the_path_is_400(api_client, product_id):
 def test_status_checks_never_touch_the_quota(client_for, stored_file):
     user = UserFactory()
     client = client_for(user)
-    Quota.objects.create(user=user, max_quota=0, rate_limit=0, max_volume=0)
+    QuotaFactory(user=user, max_quota=0, rate_limit=0, max_volume=0)
     online = stored_file(b"online\n")
     nearline = stored_file(b"on tape\n", location="nearline")
     urns = [online.product.urn, nearline.product.urn]

@@ -11,7 +11,6 @@ from knox.models import AuthToken
 
 from downloads.models import DownloadRecord
 from products.models import AccessRight, DataFile
-from tests.downloads.conftest import api_error, body_of, download_url, md5
 from tests.factories import (
     AccessGroupFactory,
     AccessRightFactory,
@@ -20,6 +19,7 @@ from tests.factories import (
     ProductFactory,
     UserFactory,
 )
+from tests.helpers import assert_api_error, body_of, download_url, md5
 
 FULL = AccessRight.MetadataAccess.FULL_ACCESS
 RESTRICTED = AccessRight.MetadataAccess.RESTRICTED_ACCESS
@@ -62,7 +62,7 @@ def test_a_bad_bearer_token_is_401_even_on_a_public_file(api_client, stored_file
     data_file = stored_file()
     api_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-real-token")
     response = api_client.get(download_url(data_file))
-    assert api_error(response, 401)["code"] == "invalid_token"
+    assert_api_error(response, 401, "invalid_token")
     assert response["WWW-Authenticate"].startswith("Bearer")
     assert_no_record()
 
@@ -74,14 +74,14 @@ def test_an_expired_bearer_token_is_401(api_client, stored_file, token_for):
     AuthToken.objects.filter(user=user).update(expiry=timezone.now() - timedelta(minutes=1))
     api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     response = api_client.get(download_url(data_file))
-    assert api_error(response, 401)["code"] == "invalid_token"
+    assert_api_error(response, 401, "invalid_token")
     assert_no_record()
 
 
 def test_a_bad_query_token_is_401_even_on_a_public_file(api_client, stored_file):
     data_file = stored_file()
     response = api_client.get(download_url(data_file, token="not-a-real-token"))
-    assert api_error(response, 401)["code"] == "invalid_token"
+    assert_api_error(response, 401, "invalid_token")
     response = api_client.head(download_url(data_file, token="not-a-real-token"))
     assert response.status_code == 401
     assert_no_record()
@@ -93,14 +93,14 @@ def test_an_expired_query_token_is_401(api_client, stored_file, token_for):
     token = token_for(user)
     AuthToken.objects.filter(user=user).update(expiry=timezone.now() - timedelta(minutes=1))
     response = api_client.get(download_url(data_file, token=token))
-    assert api_error(response, 401)["code"] == "invalid_token"
+    assert_api_error(response, 401, "invalid_token")
 
 
 def test_a_bad_token_is_checked_before_the_product_is_looked_up(api_client):
     url = "/api/v1/rs-catalog/downloads/URN:FEATURE:DATA:t:00000000-0000-0000-0000-000000000000:V1"
     api_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-real-token")
     response = api_client.get(url + "/files/abcdef0123456789")
-    assert api_error(response, 401)["code"] == "invalid_token"
+    assert_api_error(response, 401, "invalid_token")
 
 
 def test_a_query_token_authenticates_get_and_head(api_client, token_for, unlisted_file):
@@ -138,7 +138,7 @@ def test_a_query_token_authenticates_get_and_head(api_client, token_for, unliste
 )
 def test_a_malformed_product_id_is_400(api_client, aip_id):
     response = api_client.get(f"/api/v1/rs-catalog/downloads/{aip_id}/files/abcdef0123456789")
-    assert api_error(response, 400)["code"] == "invalid_request"
+    assert_api_error(response, 400, "invalid_request")
 
 
 @pytest.mark.parametrize("checksum", ["not-hex-at-all", "abcdefg123456789", "abc", "a" * 129])
@@ -147,7 +147,7 @@ def test_a_non_hex_checksum_is_400(api_client, stored_file, checksum):
     response = api_client.get(
         f"/api/v1/rs-catalog/downloads/{data_file.product.urn}/files/{checksum}"
     )
-    assert api_error(response, 400)["code"] == "invalid_request"
+    assert_api_error(response, 400, "invalid_request")
 
 
 def test_an_unknown_product_is_404(api_client, stored_file):
@@ -156,7 +156,7 @@ def test_an_unknown_product_is_404(api_client, stored_file):
         "/api/v1/rs-catalog/downloads/URN:FEATURE:DATA:test:00000000-0000-0000-0000-000000000000:V1"
     )
     response = api_client.get(url + "/files/" + md5(b"hello, archive\n"))
-    assert api_error(response, 404)["code"] == "not_found"
+    assert_api_error(response, 404, "not_found")
 
 
 # 3. Metadata access.
@@ -165,14 +165,14 @@ def test_an_unknown_product_is_404(api_client, stored_file):
 def test_a_user_without_metadata_access_is_forbidden(client_for, unlisted_file):
     data_file = unlisted_file()
     response = client_for(UserFactory()).get(download_url(data_file))
-    assert api_error(response, 403)["code"] == "forbidden"
+    assert_api_error(response, 403, "forbidden")
     assert_no_record()
 
 
 def test_an_anonymous_caller_without_metadata_access_must_authenticate(api_client, unlisted_file):
     data_file = unlisted_file()
     response = api_client.get(download_url(data_file))
-    api_error(response, 401)
+    assert_api_error(response, 401, "forbidden")
     assert response["WWW-Authenticate"].startswith("Bearer")
     assert_no_record()
 
@@ -184,7 +184,7 @@ def test_a_group_without_full_metadata_access_cannot_download(
     data_file = unlisted_file()
     user = member_of(data_file.product.dataset, metadata_access, INHERITED)
     response = client_for(user).get(download_url(data_file))
-    assert api_error(response, 403)["code"] == "forbidden"
+    assert_api_error(response, 403, "forbidden")
     assert_no_record()
 
 
@@ -194,7 +194,7 @@ def test_an_unknown_checksum_in_an_invisible_product_is_forbidden_not_404(
     # Answering 404 here would tell a stranger which checksums the product holds.
     data_file = unlisted_file()
     url = f"/api/v1/rs-catalog/downloads/{data_file.product.urn}/files/{'0' * 32}"
-    assert api_error(client_for(UserFactory()).get(url), 403)["code"] == "forbidden"
+    assert_api_error(client_for(UserFactory()).get(url), 403, "forbidden")
 
 
 # 4. Unknown file in a visible product.
@@ -203,13 +203,13 @@ def test_an_unknown_checksum_in_an_invisible_product_is_forbidden_not_404(
 def test_an_unknown_checksum_in_a_visible_product_is_404(api_client, stored_file):
     data_file = stored_file()
     url = f"/api/v1/rs-catalog/downloads/{data_file.product.urn}/files/{'0' * 32}"
-    assert api_error(api_client.get(url), 404)["code"] == "not_found"
+    assert_api_error(api_client.get(url), 404, "not_found")
 
 
 def test_a_checksum_of_another_product_is_404(api_client, stored_file):
     mine, other = stored_file(b"mine\n"), stored_file(b"other\n")
     url = f"/api/v1/rs-catalog/downloads/{mine.product.urn}/files/{other.checksum}"
-    assert api_error(api_client.get(url), 404)["code"] == "not_found"
+    assert_api_error(api_client.get(url), 404, "not_found")
 
 
 # 5. File access.
@@ -222,7 +222,7 @@ def test_a_private_file_without_file_access_is_forbidden_but_its_quicklook_downl
     quicklook = file_in(raw.product, b"quicklook\n", data_type="QUICKLOOK_SD")
     thumbnail = file_in(raw.product, b"thumbnail\n", data_type="THUMBNAIL")
 
-    assert api_error(api_client.get(download_url(raw)), 403)["code"] == "forbidden"
+    assert_api_error(api_client.get(download_url(raw)), 403, "forbidden")
     assert not DownloadRecord.objects.exists()
     for public_file, content in [(quicklook, b"quicklook\n"), (thumbnail, b"thumbnail\n")]:
         response = api_client.get(download_url(public_file))
@@ -237,7 +237,7 @@ def test_a_private_file_without_file_access_is_forbidden_but_its_quicklook_downl
 @pytest.mark.parametrize("data_type", ["RAWDATA", "DOCUMENT", "OTHER", "AIP"])
 def test_every_private_type_needs_file_access(api_client, stored_file, data_type):
     data_file = stored_file(file_access=NO_FILES, data_type=data_type)
-    assert api_error(api_client.get(download_url(data_file)), 403)["code"] == "forbidden"
+    assert_api_error(api_client.get(download_url(data_file)), 403, "forbidden")
 
 
 def break_storage(data_file, storage, how):
@@ -278,7 +278,7 @@ def test_a_user_without_file_access_never_reaches_the_storage(
     user = member_of(data_file.product.dataset, FULL, NO_FILES)
     break_storage(data_file, storage, how)
     response = client_for(user).get(download_url(data_file))
-    assert api_error(response, 403)["code"] == "forbidden"
+    assert_api_error(response, 403, "forbidden")
     assert_no_record()
 
 
@@ -353,9 +353,9 @@ def test_a_reference_file_redirects_to_its_external_uri_without_a_record(api_cli
 def test_a_nearline_file_without_a_restored_copy_needs_a_restore(api_client, stored_file):
     data_file = stored_file(location="nearline")
     response = api_client.get(download_url(data_file))
-    body = api_error(response, 409)
-    assert body["code"] == "restore_required"
-    assert body["restore"] == "http://testserver/api/v1/rs-catalog/restore"
+    assert_api_error(
+        response, 409, "restore_required", restore="http://testserver/api/v1/rs-catalog/restore"
+    )
     assert response.status_code != 410  # REGARDS answered Gone (SPEC §10)
     assert api_client.head(download_url(data_file)).status_code == 409
     assert_no_record()
@@ -377,7 +377,7 @@ def test_an_unknown_storage_location_is_502_storage_unavailable(api_client, stor
     data_file = stored_file()
     DataFile.objects.filter(pk=data_file.pk).update(storage="nowhere")
     response = api_client.get(download_url(data_file))
-    assert api_error(response, 502)["code"] == "storage_unavailable"
+    assert_api_error(response, 502, "storage_unavailable")
     assert "nowhere" not in response.content.decode()
 
 
@@ -387,8 +387,7 @@ def test_a_file_missing_in_storage_is_502_and_recorded_as_a_storage_error(
     data_file = stored_file()
     (storage.root / "online" / data_file.storage_key).unlink()
     response = api_client.get(download_url(data_file))
-    body = api_error(response, 502)
-    assert body["code"] == "storage_file_missing"
+    assert_api_error(response, 502, "storage_file_missing")
     assert str(storage.root) not in response.content.decode()
     record = DownloadRecord.objects.get()
     assert record.outcome == Outcome.STORAGE_ERROR
@@ -402,7 +401,7 @@ def test_a_stored_file_of_the_wrong_size_is_502_storage_unavailable(
     data_file = stored_file(b"0123456789")
     (storage.root / "online" / data_file.storage_key).write_bytes(b"01234")
     response = api_client.get(download_url(data_file))
-    assert api_error(response, 502)["code"] == "storage_unavailable"
+    assert_api_error(response, 502, "storage_unavailable")
     record = DownloadRecord.objects.get()
     assert (record.outcome, record.bytes_sent) == (Outcome.STORAGE_ERROR, 0)
 
@@ -444,7 +443,9 @@ def test_path_traversal_attempts_in_ids_are_refused_with_a_4xx(api_client, store
     path = path.format(urn=data_file.product.urn, checksum=data_file.checksum)
     response = api_client.get("/api/v1/rs-catalog/downloads/" + path)
     assert 400 <= response.status_code < 500, response.content[:300]
-    api_error(response, response.status_code)
+    # A bad id is refused before any access rule: malformed (400) or unknown (404).
+    code = {400: "invalid_request", 404: "not_found"}[response.status_code]
+    assert_api_error(response, response.status_code, code)
     assert_no_record()
 
 
@@ -479,7 +480,7 @@ def test_a_catalog_key_leading_out_of_the_root_reads_nothing(
     key = key.format(absolute=secret_outside_root)
     data_file = file_with_key(key, content)  # checksum and size match: a read would succeed
     response = api_client.get(download_url(data_file))
-    assert api_error(response, 502)["code"] == "storage_file_missing"
+    assert_api_error(response, 502, "storage_file_missing")
     assert b"secret" not in response.content
     record = DownloadRecord.objects.get()
     assert (record.outcome, record.bytes_sent) == (Outcome.STORAGE_ERROR, 0)
@@ -492,7 +493,7 @@ def test_a_symlink_out_of_the_root_reads_nothing(
     (storage.root / "online" / "link").symlink_to(secret_outside_root)
     data_file = file_with_key("link", content)
     response = api_client.get(download_url(data_file))
-    assert api_error(response, 502)["code"] == "storage_file_missing"
+    assert_api_error(response, 502, "storage_file_missing")
     assert b"secret" not in response.content
 
 
@@ -505,7 +506,7 @@ def test_a_catalog_key_naming_etc_passwd_is_502_storage_file_missing(
     data_file = file_with_key("../" * depth + "etc/passwd", passwd)
     assert data_file.checksum == hashlib.md5(passwd).hexdigest()
     response = api_client.get(download_url(data_file))
-    assert api_error(response, 502)["code"] == "storage_file_missing"
+    assert_api_error(response, 502, "storage_file_missing")
     assert b"root:" not in response.content
     assert DownloadRecord.objects.get().bytes_sent == 0
 
@@ -513,7 +514,7 @@ def test_a_catalog_key_naming_etc_passwd_is_502_storage_file_missing(
 def test_the_literal_key_dot_dot_etc_passwd_is_502_storage_file_missing(api_client, file_with_key):
     data_file = file_with_key("../../etc/passwd", b"root:x:0:0\n")
     response = api_client.get(download_url(data_file))
-    assert api_error(response, 502)["code"] == "storage_file_missing"
+    assert_api_error(response, 502, "storage_file_missing")
     assert b"root:" not in response.content
 
 
@@ -524,8 +525,7 @@ def test_the_literal_key_dot_dot_etc_passwd_is_502_storage_file_missing(api_clie
 def test_errors_are_json_for_programs(api_client, stored_file, accept):
     data_file = stored_file(file_access=NO_FILES)
     headers = {} if accept is None else {"HTTP_ACCEPT": accept}
-    body = api_error(api_client.get(download_url(data_file), **headers), 403)
-    assert body["code"] == "forbidden"
+    assert_api_error(api_client.get(download_url(data_file), **headers), 403, "forbidden")
 
 
 @pytest.mark.parametrize(
@@ -562,7 +562,7 @@ def test_the_html_choice_does_not_depend_on_the_user_agent(api_client, stored_fi
     response = api_client.get(
         download_url(data_file), HTTP_USER_AGENT="Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0"
     )
-    assert api_error(response, 403)["code"] == "forbidden"
+    assert_api_error(response, 403, "forbidden")
 
 
 def test_the_restore_link_is_on_the_html_page_too(api_client, stored_file):

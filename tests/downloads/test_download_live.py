@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from downloads.models import DownloadRecord
-from tests.downloads.conftest import download_url
+from tests.helpers import download_url
 from tests.processes import DEADLINE, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -2,8 +2,8 @@
 
 import pytest
 
-from tests.downloads.conftest import body_of, download_url
 from tests.factories import AccessGroupFactory, AccessRightFactory, LicenseFactory, UserFactory
+from tests.helpers import body_of, download_url
 
 
 @pytest.mark.django_db

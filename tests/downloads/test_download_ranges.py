@@ -5,7 +5,7 @@ from urllib.parse import quote
 import pytest
 
 from downloads.models import DownloadRecord
-from tests.downloads.conftest import api_error, body_of, download_url
+from tests.helpers import assert_api_error, body_of, download_url
 
 pytestmark = pytest.mark.django_db
 
@@ -129,7 +129,7 @@ def test_a_zero_byte_file_cannot_satisfy_any_range(api_client, stored_file):
     data_file = stored_file(b"", filename="empty.txt")
     for range_header in ("bytes=0-", "bytes=0-0", "bytes=-1"):
         response = get(api_client, data_file, range_header)
-        api_error(response, 416)
+        assert_api_error(response, 416, "range_not_satisfiable")
         assert response["Content-Range"] == "bytes */0"
 
 
@@ -194,7 +194,7 @@ def test_a_satisfiable_single_range_is_206_with_exactly_those_bytes(
 )
 def test_an_unsatisfiable_range_is_416_with_the_size(api_client, digits, range_header):
     response = get(api_client, digits, range_header)
-    assert api_error(response, 416)["code"] == "range_not_satisfiable"
+    assert_api_error(response, 416, "range_not_satisfiable")
     assert response["Content-Range"] == f"bytes */{SIZE}"
     assert not DownloadRecord.objects.exists()
 

@@ -8,8 +8,8 @@ from django.test import Client
 
 from downloads.models import DownloadRecord, LicenseAcceptance
 from products.models import AccessRight, DataFile, License
-from tests.downloads.conftest import api_error, body_of, download_url
-from tests.factories import LicenseFactory, UserFactory
+from tests.factories import LicenseAcceptanceFactory, LicenseFactory, UserFactory
+from tests.helpers import assert_api_error, body_of, download_url
 
 pytestmark = pytest.mark.django_db
 
@@ -62,10 +62,13 @@ def test_a_private_file_of_a_licensed_dataset_needs_the_licence_accepted(license
 
     response = client_for(UserFactory()).get(download_url(data_file))
 
-    body = api_error(response, 423)
-    assert body["code"] == "license_not_accepted"
-    assert body["license"] == f"{BASE}/licenses/{license.slug}"
-    assert body["accept"] == f"{BASE}{download_url(data_file)}?acceptLicense=true"
+    assert_api_error(
+        response,
+        423,
+        "license_not_accepted",
+        license=f"{BASE}/licenses/{license.slug}",
+        accept=f"{BASE}{download_url(data_file)}?acceptLicense=true",
+    )
     assert not LicenseAcceptance.objects.exists()
     assert not DownloadRecord.objects.exists()
 
@@ -87,7 +90,7 @@ def test_the_accept_link_keeps_the_query_but_never_the_token(licensed_file, api_
 
     response = api_client.get(download_url(data_file, token=token, isContentInline="true"))
 
-    accept = urlsplit(api_error(response, 423)["accept"])
+    accept = urlsplit(assert_api_error(response, 423, "license_not_accepted")["accept"])
     assert "token=" not in accept.query
     assert token not in response.content.decode()
     assert f"{accept.scheme}://{accept.netloc}{accept.path}" == BASE + download_url(data_file)
@@ -129,7 +132,7 @@ def test_the_acceptance_of_one_user_does_not_serve_another(licensed_file, client
 
     response = client_for(UserFactory()).get(download_url(data_file))
 
-    assert api_error(response, 423)["code"] == "license_not_accepted"
+    assert_api_error(response, 423, "license_not_accepted")
 
 
 def test_accept_license_with_a_query_token_records_the_acceptance(
@@ -150,7 +153,7 @@ def test_accept_license_other_than_true_does_not_accept(licensed_file, client_fo
 
     response = client_for(UserFactory()).get(download_url(data_file, acceptLicense="yes"))
 
-    assert api_error(response, 423)["code"] == "license_not_accepted"
+    assert_api_error(response, 423, "license_not_accepted")
     assert not LicenseAcceptance.objects.exists()
 
 
@@ -167,9 +170,12 @@ def test_an_anonymous_caller_can_never_accept_a_licence(licensed_file, api_clien
 
     for url in (download_url(data_file), download_url(data_file, acceptLicense="true")):
         response = api_client.get(url)
-        body = api_error(response, 423)
-        assert body["code"] == "license_not_accepted"
-        assert body["license"] == f"{BASE}/licenses/{license_of(data_file).slug}"
+        assert_api_error(
+            response,
+            423,
+            "license_not_accepted",
+            license=f"{BASE}/licenses/{license_of(data_file).slug}",
+        )
 
     assert not LicenseAcceptance.objects.exists()
     assert not DownloadRecord.objects.exists()
@@ -180,7 +186,7 @@ def test_file_access_is_checked_before_the_licence(licensed_file, client_for):
 
     response = client_for(UserFactory()).get(download_url(data_file, acceptLicense="true"))
 
-    assert api_error(response, 403)["code"] == "forbidden"
+    assert_api_error(response, 403, "forbidden")
     assert not LicenseAcceptance.objects.exists()
 
 
@@ -226,7 +232,7 @@ def test_a_new_licence_version_forces_acceptance_again(licensed_file, client_for
     bump_version(license)
 
     response = client.get(download_url(data_file))
-    assert api_error(response, 423)["code"] == "license_not_accepted"
+    assert_api_error(response, 423, "license_not_accepted")
     assert list_licenses(client)[license.slug]["accepted"] is False
     assert client.get(f"/api/v1/rs-catalog/licenses/{license.slug}").json()["accepted"] is False
 
@@ -248,7 +254,7 @@ def test_the_licence_list_says_what_each_caller_accepted(
     accepted_one = license_of(licensed_file())
     other = LicenseFactory()
     user = UserFactory()
-    LicenseAcceptance.objects.create(user=user, license=accepted_one, version=1)
+    LicenseAcceptanceFactory(user=user, license=accepted_one, version=1)
 
     mine = list_licenses(client_for(user))
     theirs = list_licenses(client_for(UserFactory()))
@@ -277,7 +283,7 @@ def test_the_licence_list_is_empty_without_licences(api_client):
 def test_a_licence_is_served_by_its_id(api_client, client_for):
     license = LicenseFactory(slug="cc-by-4.0", title="CC BY 4.0", text="Attribute.", version=3)
     user = UserFactory()
-    LicenseAcceptance.objects.create(user=user, license=license, version=3)
+    LicenseAcceptanceFactory(user=user, license=license, version=3)
 
     response = api_client.get("/api/v1/rs-catalog/licenses/cc-by-4.0")
 
@@ -297,7 +303,7 @@ def test_a_licence_is_served_by_its_id(api_client, client_for):
 def test_an_older_version_accepted_is_not_accepted(client_for):
     license = LicenseFactory(version=2)
     user = UserFactory()
-    LicenseAcceptance.objects.create(user=user, license=license, version=1)
+    LicenseAcceptanceFactory(user=user, license=license, version=1)
 
     response = client_for(user).get(f"/api/v1/rs-catalog/licenses/{license.slug}")
 
@@ -306,7 +312,7 @@ def test_an_older_version_accepted_is_not_accepted(client_for):
 
 def test_an_unknown_licence_is_404_json(api_client):
     response = api_client.get("/api/v1/rs-catalog/licenses/no-such-licence")
-    assert api_error(response, 404)["code"] == "not_found"
+    assert_api_error(response, 404, "not_found")
 
 
 def test_accepting_a_licence_records_its_current_version(client_for):
@@ -351,13 +357,13 @@ def test_an_anonymous_caller_cannot_accept_through_the_api(api_client):
 
     response = api_client.post(f"/api/v1/rs-catalog/licenses/{license.slug}/accept")
 
-    assert api_error(response, 401)["code"] == "authentication_required"
+    assert_api_error(response, 401, "authentication_required")
     assert not LicenseAcceptance.objects.exists()
 
 
 def test_accepting_an_unknown_licence_is_404_json(client_for):
     response = client_for(UserFactory()).post("/api/v1/rs-catalog/licenses/nothing-here/accept")
-    assert api_error(response, 404)["code"] == "not_found"
+    assert_api_error(response, 404, "not_found")
     assert not LicenseAcceptance.objects.exists()
 
 
@@ -402,7 +408,7 @@ def test_posting_the_licence_page_records_the_acceptance(client):
 def test_after_a_new_version_the_licence_page_asks_again(client):
     license = LicenseFactory()
     user = UserFactory()
-    LicenseAcceptance.objects.create(user=user, license=license, version=1)
+    LicenseAcceptanceFactory(user=user, license=license, version=1)
     client.force_login(user)
     bump_version(license)
 
@@ -475,7 +481,7 @@ def test_the_licence_page_accepts_a_post_with_its_csrf_token(user_with_session_c
 def test_the_licence_page_links_on_to_a_download_on_this_site(client):
     license = LicenseFactory()
     user = UserFactory()
-    LicenseAcceptance.objects.create(user=user, license=license, version=1)
+    LicenseAcceptanceFactory(user=user, license=license, version=1)
     client.force_login(user)
     next_url = "/api/v1/rs-catalog/downloads/x/files/abc"
 
@@ -491,7 +497,7 @@ def test_the_licence_page_links_on_to_a_download_on_this_site(client):
 def test_the_licence_page_never_links_on_to_another_site_or_a_script(client, next_url):
     license = LicenseFactory()
     user = UserFactory()
-    LicenseAcceptance.objects.create(user=user, license=license, version=1)
+    LicenseAcceptanceFactory(user=user, license=license, version=1)
     client.force_login(user)
 
     response = client.get(f"/licenses/{license.slug}", {"next": next_url})

@@ -6,7 +6,7 @@ import pytest
 import requests
 
 from downloads.models import DownloadRecord
-from tests.downloads.conftest import download_url
+from tests.helpers import assert_api_error, download_url
 from tests.nginx import NginxServer
 
 
@@ -111,5 +111,4 @@ def test_nginx_passes_refusals_through(offload, stored_file, nginx_in_front):
 
     response = requests.get(nginx_in_front.url + download_url(data_file), timeout=30)
 
-    assert response.status_code == 403
-    assert response.json()["code"] == "forbidden"
+    assert_api_error(response, 403, "forbidden")

@@ -6,8 +6,8 @@ import pytest
 from django.utils import timezone
 
 from downloads.models import DownloadSlot, Quota, QuotaDefaults
-from tests.downloads.conftest import api_error, body_of, download_url
-from tests.factories import UserFactory
+from tests.factories import DownloadSlotFactory, QuotaFactory, UserFactory
+from tests.helpers import assert_api_error, body_of, download_url
 
 pytestmark = pytest.mark.django_db
 
@@ -71,11 +71,11 @@ def test_current_quota_shows_the_users_own_limits_and_usage(client_for, stored_f
     data_file = stored_file(content)
     user = UserFactory()
     client = client_for(user)
-    Quota.objects.create(user=user, max_quota=7, rate_limit=3, max_volume=1000)
+    QuotaFactory(user=user, max_quota=7, rate_limit=3, max_volume=1000)
     body_of(client.get(download_url(data_file)))
     quota = Quota.objects.get(user=user)
-    DownloadSlot.objects.create(quota=quota, expires=timezone.now() + timedelta(minutes=1))
-    DownloadSlot.objects.create(quota=quota, expires=timezone.now() - timedelta(seconds=1))
+    DownloadSlotFactory(quota=quota, seconds_left=60)
+    DownloadSlotFactory(quota=quota, seconds_left=-1)
 
     body = client.get(CURRENT).json()
 
@@ -114,7 +114,7 @@ def test_current_quota_of_an_anonymous_caller_is_that_of_its_address(api_client,
 
 def test_status_checks_use_no_quota(client_for, steward_client):
     user = UserFactory()
-    Quota.objects.create(user=user, max_quota=0, rate_limit=0, max_volume=0)
+    QuotaFactory(user=user, max_quota=0, rate_limit=0, max_volume=0)
     client = client_for(user)
 
     for _ in range(3):
@@ -128,7 +128,7 @@ def test_status_checks_use_no_quota(client_for, steward_client):
 
 def test_a_bad_token_on_current_quota_is_401(api_client):
     api_client.credentials(HTTP_AUTHORIZATION="Bearer not-a-real-token")
-    assert api_error(api_client.get(CURRENT), 401)["code"] == "invalid_token"
+    assert_api_error(api_client.get(CURRENT), 401, "invalid_token")
 
 
 # GET /quota/{email}
@@ -137,7 +137,7 @@ def test_a_bad_token_on_current_quota_is_401(api_client):
 def test_a_steward_reads_a_users_limits(steward_client):
     set_defaults(max_quota=50, rate_limit=2, max_volume=-1)
     user = UserFactory()
-    Quota.objects.create(user=user, max_quota=9)
+    QuotaFactory(user=user, max_quota=9)
 
     response = steward_client.get(user_url(user.email))
 
@@ -177,14 +177,14 @@ def test_a_superuser_may_read_and_set_limits(client_for):
 
 def test_an_unknown_email_is_404(steward_client):
     response = steward_client.get(user_url("nobody@example.org"))
-    assert api_error(response, 404)["code"] == "not_found"
+    assert_api_error(response, 404, "not_found")
 
     response = steward_client.put(
         user_url("nobody@example.org"),
         {"email": "nobody@example.org", "maxQuota": 1, "rateLimit": 1},
         format="json",
     )
-    assert api_error(response, 404)["code"] == "not_found"
+    assert_api_error(response, 404, "not_found")
     assert not Quota.objects.exists()
 
 
@@ -192,13 +192,13 @@ def test_a_normal_user_may_not_read_or_set_limits(client_for):
     user = UserFactory()
     client = client_for(user)
 
-    assert api_error(client.get(user_url(user.email)), 403)["code"] == "forbidden"
+    assert_api_error(client.get(user_url(user.email)), 403, "forbidden")
     response = client.put(
         user_url(user.email),
         {"email": user.email, "maxQuota": -1, "rateLimit": -1, "maxVolume": -1},
         format="json",
     )
-    assert api_error(response, 403)["code"] == "forbidden"
+    assert_api_error(response, 403, "forbidden")
     assert not Quota.objects.filter(max_quota__isnull=False).exists()
 
 
@@ -206,11 +206,11 @@ def test_an_anonymous_caller_may_not_read_or_set_limits(api_client):
     user = UserFactory()
 
     response = api_client.get(user_url(user.email))
-    assert api_error(response, 401)["code"] == "authentication_required"
+    assert_api_error(response, 401, "authentication_required")
     response = api_client.put(
         user_url(user.email), {"email": user.email, "maxQuota": 5, "rateLimit": 5}, format="json"
     )
-    assert api_error(response, 401)["code"] == "authentication_required"
+    assert_api_error(response, 401, "authentication_required")
     assert not Quota.objects.filter(max_quota__isnull=False).exists()
 
 
@@ -240,7 +240,7 @@ def test_a_steward_sets_a_users_limits(steward_client):
 
 def test_a_put_without_max_volume_keeps_it(steward_client):
     user = UserFactory()
-    Quota.objects.create(user=user, max_quota=1, rate_limit=1, max_volume=5000)
+    QuotaFactory(user=user, max_quota=1, rate_limit=1, max_volume=5000)
 
     response = steward_client.put(
         user_url(user.email), {"email": user.email, "maxQuota": 20, "rateLimit": 4}, format="json"
@@ -259,7 +259,7 @@ def test_a_put_without_max_volume_keeps_it(steward_client):
 
 def test_a_put_does_not_touch_the_usage(steward_client):
     user = UserFactory()
-    Quota.objects.create(user=user, current_quota=4, current_volume=400)
+    QuotaFactory(user=user, current_quota=4, current_volume=400)
 
     steward_client.put(
         user_url(user.email), {"email": user.email, "maxQuota": 20, "rateLimit": 4}, format="json"
@@ -278,7 +278,7 @@ def test_limits_set_by_put_apply_to_the_next_download(steward_client, client_for
 
     response = client_for(user).get(download_url(data_file))
 
-    assert api_error(response, 429)["code"] == "quota_exceeded"
+    assert_api_error(response, 429, "quota_exceeded")
 
 
 def test_minus_one_is_accepted_as_unlimited(steward_client):
@@ -303,7 +303,7 @@ def test_a_limit_below_minus_one_is_400(steward_client, field, value):
 
     response = steward_client.put(user_url(user.email), body, format="json")
 
-    assert api_error(response, 400)["code"] == "invalid_request"
+    assert_api_error(response, 400, "invalid_request")
     assert not Quota.objects.filter(max_quota__isnull=False).exists()
 
 
@@ -315,7 +315,7 @@ def test_a_limit_that_is_not_an_integer_in_range_is_400(steward_client, field, v
 
     response = steward_client.put(user_url(user.email), body, format="json")
 
-    assert api_error(response, 400)["code"] == "invalid_request"
+    assert_api_error(response, 400, "invalid_request")
     assert not Quota.objects.filter(max_quota__isnull=False).exists()
 
 
@@ -327,7 +327,7 @@ def test_a_put_missing_a_regards_field_is_400(steward_client, missing):
 
     response = steward_client.put(user_url(user.email), body, format="json")
 
-    assert api_error(response, 400)["code"] == "invalid_request"
+    assert_api_error(response, 400, "invalid_request")
 
 
 def test_a_body_email_other_than_the_paths_is_400(steward_client):
@@ -337,7 +337,7 @@ def test_a_body_email_other_than_the_paths_is_400(steward_client):
         user_url(user.email), {"email": other.email, "maxQuota": 1, "rateLimit": 1}, format="json"
     )
 
-    assert api_error(response, 400)["code"] == "invalid_request"
+    assert_api_error(response, 400, "invalid_request")
     assert not Quota.objects.filter(max_quota__isnull=False).exists()
 
 
@@ -347,4 +347,4 @@ def test_a_malformed_json_body_is_400(steward_client, body):
 
     response = steward_client.put(user_url(user.email), body, content_type="application/json")
 
-    assert api_error(response, 400)["code"] == "invalid_request"
+    assert_api_error(response, 400, "invalid_request")

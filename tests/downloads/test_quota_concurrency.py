@@ -13,8 +13,8 @@ import pytest
 import requests
 
 from downloads.models import DownloadRecord, DownloadSlot, Quota
-from tests.downloads.conftest import download_url
-from tests.factories import UserFactory
+from tests.factories import QuotaFactory, UserFactory
+from tests.helpers import assert_api_error, download_url
 from tests.processes import wait_until
 
 Outcome = DownloadRecord.Outcome
@@ -31,7 +31,7 @@ def quota_user(transactional_db):
 
     def make(**limits):
         user = UserFactory()
-        Quota.objects.create(user=user, **limits)
+        QuotaFactory(user=user, **limits)
         return user
 
     return make
@@ -137,8 +137,7 @@ def test_rate_limit_2_refuses_a_third_open_stream_until_one_is_closed(
         assert DownloadSlot.objects.filter(quota__user=user).count() == 2
 
         third = start_stream()
-        assert third.status_code == 429
-        assert third.json()["code"] == "rate_limited"
+        assert_api_error(third, 429, "rate_limited")
         assert int(third.headers["Retry-After"]) > 0
 
         open_streams[0].close()  # the client goes away mid-file

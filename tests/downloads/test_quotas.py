@@ -1,14 +1,11 @@
 """Download quotas: checks 9 and 9b of SPEC §4 and the counting rules of SPEC §3."""
 
-from datetime import timedelta
-
 import pytest
-from django.utils import timezone
 
 from downloads.models import DownloadRecord, DownloadSlot, Quota, QuotaDefaults
 from products.models import DataFile
-from tests.downloads.conftest import api_error, body_of, download_url, run_command
-from tests.factories import UserFactory
+from tests.factories import DownloadSlotFactory, QuotaFactory, UserFactory
+from tests.helpers import assert_api_error, body_of, download_url, run_command
 
 pytestmark = pytest.mark.django_db
 
@@ -46,9 +43,7 @@ def download(client, data_file, **extra):
 
 
 def hold_slot(quota, *, seconds=60):
-    return DownloadSlot.objects.create(
-        quota=quota, expires=timezone.now() + timedelta(seconds=seconds)
-    )
+    return DownloadSlotFactory(quota=quota, seconds_left=seconds)
 
 
 @pytest.fixture
@@ -121,7 +116,7 @@ def test_a_range_on_a_file_never_started_is_refused_when_the_count_is_used_up(
     response = client.get(download_url(private_file), HTTP_RANGE="bytes=1-")
 
     assert head.status_code == 429
-    assert api_error(response, 429)["code"] == "quota_exceeded"
+    assert_api_error(response, 429, "quota_exceeded")
     assert usage(user=user) == (1, len(b"another private file\n"))
 
 
@@ -153,11 +148,11 @@ def test_a_resume_after_a_quota_reset_counts_again(client, user, private_file):
 
 def test_an_attempt_that_sent_nothing_is_no_download_to_resume(client, user, private_file):
     limits(user, max_quota=0)
-    assert api_error(client.get(download_url(private_file)), 429)["code"] == "quota_exceeded"
+    assert_api_error(client.get(download_url(private_file)), 429, "quota_exceeded")
 
     response = client.get(download_url(private_file), HTTP_RANGE="bytes=5-")
 
-    assert api_error(response, 429)["code"] == "quota_exceeded"
+    assert_api_error(response, 429, "quota_exceeded")
     assert usage(user=user) == (0, 0)
 
 
@@ -168,7 +163,7 @@ def test_another_users_download_is_no_download_to_resume(client, client_for, pri
 
     response = client_for(other).get(download_url(private_file), HTTP_RANGE="bytes=5-")
 
-    assert api_error(response, 429)["code"] == "quota_exceeded"
+    assert_api_error(response, 429, "quota_exceeded")
 
 
 def test_an_anonymous_resume_is_per_client_address(api_client, private_file):
@@ -214,7 +209,7 @@ def test_a_file_missing_in_storage_consumes_nothing(client, user, private_file, 
 
     response = client.get(download_url(private_file))
 
-    assert api_error(response, 502)["code"] == "storage_file_missing"
+    assert_api_error(response, 502, "storage_file_missing")
     assert usage(user=user) == (0, 0)
     assert not DownloadSlot.objects.exists()
 
@@ -252,8 +247,7 @@ def test_max_quota_reached_is_429_quota_exceeded_and_recorded(client, user, priv
 
     response = client.get(download_url(private_file))
 
-    body = api_error(response, 429)
-    assert body["code"] == "quota_exceeded"
+    assert_api_error(response, 429, "quota_exceeded")
     assert usage(user=user) == (2, 2 * len(CONTENT))
     refused = DownloadRecord.objects.get(outcome=Outcome.QUOTA_EXCEEDED)
     assert (refused.user, refused.data_file, refused.status_code, refused.bytes_sent) == (
@@ -271,7 +265,7 @@ def test_max_quota_zero_refuses_the_first_download(client, user, private_file):
 
     response = client.get(download_url(private_file))
 
-    assert api_error(response, 429)["code"] == "quota_exceeded"
+    assert_api_error(response, 429, "quota_exceeded")
     assert usage(user=user) == (0, 0)
 
 
@@ -292,7 +286,7 @@ def test_max_volume_reached_is_429_quota_exceeded(client, user, private_file):
 
     response = client.get(download_url(private_file))
 
-    assert api_error(response, 429)["code"] == "quota_exceeded"
+    assert_api_error(response, 429, "quota_exceeded")
     assert DownloadRecord.objects.filter(outcome=Outcome.QUOTA_EXCEEDED).count() == 1
     assert usage(user=user) == (1, len(CONTENT))
 
@@ -303,7 +297,7 @@ def test_max_volume_reached_refuses_resumes_too(client, user, private_file):
 
     response = client.get(download_url(private_file), HTTP_RANGE="bytes=5-")
 
-    assert api_error(response, 429)["code"] == "quota_exceeded"
+    assert_api_error(response, 429, "quota_exceeded")
 
 
 def test_sequential_downloads_stop_exactly_where_the_volume_runs_out(client, user, private_file):
@@ -313,8 +307,7 @@ def test_sequential_downloads_stop_exactly_where_the_volume_runs_out(client, use
 
     too_large = client.get(download_url(private_file))
 
-    body = api_error(too_large, 429)
-    assert body["code"] == "quota_exceeded"
+    body = assert_api_error(too_large, 429, "quota_exceeded")
     assert (body["remainingVolume"], body["maxVolume"], body["currentVolume"]) == (
         10,
         2 * len(CONTENT) + 10,
@@ -324,7 +317,7 @@ def test_sequential_downloads_stop_exactly_where_the_volume_runs_out(client, use
     assert (smaller.status_code, smaller.body) == (206, CONTENT[:10])
     assert usage(user=user) == (3, 2 * len(CONTENT) + 10)
     one_more = client.get(download_url(private_file), HTTP_RANGE="bytes=10-10")
-    assert api_error(one_more, 429)["remainingVolume"] == 0
+    assert_api_error(one_more, 429, "quota_exceeded", remainingVolume=0)
     assert not DownloadSlot.objects.exists()
 
 
@@ -335,7 +328,7 @@ def test_a_range_larger_than_the_volume_left_is_refused_and_costs_nothing(
 
     response = client.get(download_url(private_file), HTTP_RANGE="bytes=0-")
 
-    assert api_error(response, 429)["remainingVolume"] == len(CONTENT) - 1
+    assert_api_error(response, 429, "quota_exceeded", remainingVolume=len(CONTENT) - 1)
     assert usage(user=user) == (0, 0)
     refused = DownloadRecord.objects.get()
     assert (refused.outcome, refused.bytes_sent) == (Outcome.QUOTA_EXCEEDED, 0)
@@ -369,7 +362,7 @@ def test_the_default_limit_applies_to_users_without_their_own(client, user, priv
 
     response = client.get(download_url(private_file))
 
-    assert api_error(response, 429)["code"] == "quota_exceeded"
+    assert_api_error(response, 429, "quota_exceeded")
 
 
 def test_a_per_user_limit_overrides_the_default(client_for, private_file):
@@ -395,7 +388,7 @@ def test_editing_the_defaults_applies_at_once(client, user, private_file):
     defaults.max_quota = 1
     defaults.save()
 
-    assert api_error(client.get(download_url(private_file)), 429)["code"] == "quota_exceeded"
+    assert_api_error(client.get(download_url(private_file)), 429, "quota_exceeded")
 
     defaults.max_quota = 2
     defaults.save()
@@ -426,7 +419,7 @@ def test_rate_limit_reached_by_a_live_slot_is_429_with_retry_after(
 
     response = client.get(download_url(private_file))
 
-    assert api_error(response, 429)["code"] == "rate_limited"
+    assert_api_error(response, 429, "rate_limited")
     assert response["Retry-After"] == "7"
     assert usage(user=user) == (0, 0)
     assert DownloadSlot.objects.count() == 1
@@ -440,7 +433,7 @@ def test_a_resume_takes_a_slot_too(client, user, private_file):
 
     response = client.get(download_url(private_file), HTTP_RANGE="bytes=5-")
 
-    assert api_error(response, 429)["code"] == "rate_limited"
+    assert_api_error(response, 429, "rate_limited")
 
 
 def test_rate_limit_counts_only_live_slots_up_to_the_limit(client, user, private_file):
@@ -450,7 +443,7 @@ def test_rate_limit_counts_only_live_slots_up_to_the_limit(client, user, private
     assert download(client, private_file).status_code == 200
 
     hold_slot(quota)
-    assert api_error(client.get(download_url(private_file)), 429)["code"] == "rate_limited"
+    assert_api_error(client.get(download_url(private_file)), 429, "rate_limited")
 
 
 def test_an_expired_slot_no_longer_counts(client, user, private_file):
@@ -476,8 +469,7 @@ def test_quota_is_checked_before_the_rate_limit(client, user, private_file):
 
     response = client.get(download_url(private_file))
 
-    body = api_error(response, 429)
-    assert body["code"] == "quota_exceeded"
+    assert_api_error(response, 429, "quota_exceeded")
 
 
 # Who is counted.
@@ -491,7 +483,7 @@ def test_stewards_and_superusers_are_still_counted(client_for, private_file, kin
 
     assert download(client, private_file).status_code == 200
     assert usage(user=user) == (1, len(CONTENT))
-    assert api_error(client.get(download_url(private_file)), 429)["code"] == "quota_exceeded"
+    assert_api_error(client.get(download_url(private_file)), 429, "quota_exceeded")
 
 
 def test_anonymous_downloads_are_counted_per_client_address(api_client, private_file):
@@ -502,7 +494,7 @@ def test_anonymous_downloads_are_counted_per_client_address(api_client, private_
     other = download(api_client, private_file, REMOTE_ADDR="10.0.0.2")
 
     assert first.status_code == 200
-    assert api_error(again, 429)["code"] == "quota_exceeded"
+    assert_api_error(again, 429, "quota_exceeded")
     assert other.status_code == 200
     assert usage(client_address="10.0.0.1") == (1, len(CONTENT))
     assert usage(client_address="10.0.0.2") == (1, len(CONTENT))
@@ -524,12 +516,12 @@ def test_anonymous_callers_share_nothing_with_logged_in_users(api_client, client
 
 def test_anonymous_rate_limit_is_per_client_address(api_client, private_file):
     set_defaults(rate_limit=1)
-    hold_slot(Quota.objects.create(client_address="10.0.0.1"))
+    hold_slot(QuotaFactory(client_address="10.0.0.1"))
 
     refused = api_client.get(download_url(private_file), REMOTE_ADDR="10.0.0.1")
     served = download(api_client, private_file, REMOTE_ADDR="10.0.0.2")
 
-    assert api_error(refused, 429)["code"] == "rate_limited"
+    assert_api_error(refused, 429, "rate_limited")
     assert "Retry-After" in refused
     assert served.status_code == 200
 

@@ -1,14 +1,14 @@
 """manage.py reset_quotas: zero the download counters of every quota, or of some users."""
 
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from downloads.models import DownloadSlot, Quota
-from tests.factories import UserFactory
+from tests.factories import DownloadSlotFactory, QuotaFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -16,7 +16,7 @@ SINCE = datetime(2026, 1, 5, 8, 30, tzinfo=UTC)
 
 
 def quota(user=None, *, address=None, downloads=0, volume=0):
-    created = Quota.objects.create(
+    created = QuotaFactory(
         user=user, client_address=address, current_quota=downloads, current_volume=volume
     )
     Quota.objects.filter(pk=created.pk).update(since=SINCE)
@@ -132,7 +132,7 @@ def test_a_dry_run_says_what_it_would_reset_and_changes_nothing(alice):
 
 def test_a_reset_leaves_the_live_slots_of_running_downloads_alone(alice):
     mine = quota(alice, downloads=3)
-    slot = DownloadSlot.objects.create(quota=mine, expires=timezone.now() + timedelta(minutes=1))
+    slot = DownloadSlotFactory(quota=mine, seconds_left=60)
 
     reset_quotas()
 

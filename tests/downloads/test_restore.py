@@ -12,8 +12,8 @@ from downloads import services
 from downloads.models import DownloadRecord, RestoreRequest
 from products.models import AccessRight, DataFile
 from storage_client import CHUNK_SIZE
-from tests.downloads.conftest import api_error, body_of, download_url, run_command
 from tests.factories import DataFileFactory, UserFactory
+from tests.helpers import assert_api_error, body_of, download_url, run_command
 
 # process_restores closes stale connections between jobs, as a long-running worker must:
 # it runs for real only outside a test transaction.
@@ -76,10 +76,13 @@ def test_a_nearline_file_goes_from_restore_required_to_downloadable_and_back(
     online = file_in(nearline.product, b"online bytes\n")
     url = download_url(nearline)
 
-    required = api_error(api_client.get(url), 409)
-    assert required["code"] == "restore_required"
-    assert required["restore"] == "http://testserver" + RESTORE
-    assert required["product_ids"] == [nearline.product.urn]
+    required = assert_api_error(
+        api_client.get(url),
+        409,
+        "restore_required",
+        restore="http://testserver" + RESTORE,
+        product_ids=[nearline.product.urn],
+    )
 
     asked = api_client.post(
         required["restore"], {"product_ids": required["product_ids"]}, format="json"
@@ -88,7 +91,7 @@ def test_a_nearline_file_goes_from_restore_required_to_downloadable_and_back(
     assert file_states(asked) == {nearline.checksum: "PENDING", online.checksum: "ONLINE"}
 
     pending = api_client.get(url)
-    assert api_error(pending, 503)["code"] == "restore_pending"
+    assert_api_error(pending, 503, "restore_pending")
     assert pending["Retry-After"] == str(settings.RESTORE_RETRY_AFTER)
     assert not cached_copy(storage, nearline).exists()
 
@@ -103,7 +106,7 @@ def test_a_nearline_file_goes_from_restore_required_to_downloadable_and_back(
 
     expire_restores()
     assert cached_copy(storage, nearline).exists()
-    assert api_error(api_client.get(url), 409)["code"] == "restore_required"
+    assert_api_error(api_client.get(url), 409, "restore_required")
 
     output = run_command("purge_cache")
     assert f"purged {nearline.filename} ({nearline.checksum})" in output
@@ -111,7 +114,7 @@ def test_a_nearline_file_goes_from_restore_required_to_downloadable_and_back(
     assert not cached_copy(storage, nearline).exists()
     assert RestoreRequest.objects.get().purged
     assert source_on_tape(storage, nearline).read_bytes() == content
-    assert api_error(api_client.get(url), 409)["code"] == "restore_required"
+    assert_api_error(api_client.get(url), 409, "restore_required")
     assert body_of(api_client.get(download_url(online))) == b"online bytes\n"
 
 
@@ -137,7 +140,7 @@ def test_a_running_restore_is_pending_for_downloads(api_client, on_tape):
 
     response = api_client.get(download_url(on_tape))
 
-    assert api_error(response, 503)["code"] == "restore_pending"
+    assert_api_error(response, 503, "restore_pending")
     assert file_states(restore_status(api_client, on_tape)) == {on_tape.checksum: "RUNNING"}
     assert file_states(ask_restore(api_client, on_tape)) == {on_tape.checksum: "RUNNING"}
     assert RestoreRequest.objects.count() == 1
@@ -260,7 +263,7 @@ def test_files_the_caller_may_not_download_are_not_restored(api_client, stored_f
 def test_a_malformed_restore_request_is_400(api_client, body):
     response = api_client.post(RESTORE, body, format="json")
 
-    assert api_error(response, 400)["code"] == "invalid_request"
+    assert_api_error(response, 400, "invalid_request")
     assert not RestoreRequest.objects.exists()
 
 
@@ -269,7 +272,7 @@ def test_more_than_one_hundred_products_cannot_be_restored_at_once(api_client):
 
     response = api_client.post(RESTORE, {"product_ids": ids}, format="json")
 
-    assert api_error(response, 400)["code"] == "invalid_request"
+    assert_api_error(response, 400, "invalid_request")
 
 
 # The restore status of a product.
@@ -321,10 +324,10 @@ def test_the_restore_status_of_an_unknown_invisible_or_malformed_product(api_cli
     logged_in = restore_status(client_for(UserFactory()), hidden)
     malformed = api_client.get(f"{RESTORE}/not-a-urn")
 
-    assert api_error(unknown, 404)["code"] == "not_found"
-    assert api_error(anonymous, 401)["code"] == "forbidden"
-    assert api_error(logged_in, 403)["code"] == "forbidden"
-    assert api_error(malformed, 400)["code"] == "invalid_request"
+    assert_api_error(unknown, 404, "not_found")
+    assert_api_error(anonymous, 401, "forbidden")
+    assert_api_error(logged_in, 403, "forbidden")
+    assert_api_error(malformed, 400, "invalid_request")
 
 
 # Failures.
@@ -352,7 +355,7 @@ def test_a_failed_copy_is_reported_and_a_new_request_queues_it_again(api_client,
             "error": failed.error,
         }
     ]
-    assert api_error(api_client.get(download_url(on_tape)), 409)["code"] == "restore_required"
+    assert_api_error(api_client.get(download_url(on_tape)), 409, "restore_required")
     assert not cached_copy(storage, on_tape).exists()
 
     source_on_tape(storage, on_tape).write_bytes(content)  # the tape is back

@@ -9,7 +9,8 @@ from django.db import connection
 from rest_framework.test import APIClient
 
 from downloads.models import RestoreRequest
-from tests.downloads.conftest import run_command
+from tests.factories import RestoreRequestFactory
+from tests.helpers import run_command
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -51,7 +52,8 @@ def pending_restores(stored_file):
         stored_file(f"tape file {n}\n".encode() * (n + 1), location="nearline")
         for n in range(REQUESTS)
     ]
-    RestoreRequest.objects.bulk_create(RestoreRequest(data_file=f) for f in data_files)
+    for data_file in data_files:
+        RestoreRequestFactory(data_file=data_file)
     return data_files
 
 

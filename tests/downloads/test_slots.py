@@ -6,26 +6,22 @@ import pytest
 from django.utils import timezone
 
 from downloads import quotas
-from downloads.models import DownloadSlot, Quota
-from tests.factories import UserFactory
+from downloads.models import DownloadSlot
+from tests.factories import DownloadSlotFactory, QuotaFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def quota():
-    return Quota.objects.create(user=UserFactory(), rate_limit=2)
+    return QuotaFactory(rate_limit=2)
 
 
 def test_the_keeper_renews_the_slots_of_running_downloads(quota, settings):
     settings.SLOT_LEASE_SECONDS = 60
     keeper = quotas.SlotKeeper()
-    running = DownloadSlot.objects.create(
-        quota=quota, expires=timezone.now() + timedelta(seconds=5)
-    )
-    finished = DownloadSlot.objects.create(
-        quota=quota, expires=timezone.now() + timedelta(seconds=5)
-    )
+    running = DownloadSlotFactory(quota=quota, seconds_left=5)
+    finished = DownloadSlotFactory(quota=quota, seconds_left=5)
     keeper.held = {running.pk, finished.pk}
     keeper.drop(finished.pk)
 
@@ -38,8 +34,8 @@ def test_the_keeper_renews_the_slots_of_running_downloads(quota, settings):
 
 
 def test_an_expired_slot_is_cleared_when_a_new_one_is_taken(quota):
-    DownloadSlot.objects.create(quota=quota, expires=timezone.now() - timedelta(seconds=1))
-    DownloadSlot.objects.create(quota=quota, expires=timezone.now() - timedelta(seconds=1))
+    DownloadSlotFactory(quota=quota, seconds_left=-1)
+    DownloadSlotFactory(quota=quota, seconds_left=-1)
 
     slot = quotas.slot_acquire(user=quota.user, address=None, counts=True, length=10)
 

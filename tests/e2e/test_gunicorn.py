@@ -18,9 +18,9 @@ import requests
 from django.db import connection
 
 from downloads.models import DownloadRecord, DownloadSlot, Quota
-from tests.downloads.conftest import download_url
 from tests.e2e.test_resume import external
-from tests.factories import AccessGroupFactory, AccessRightFactory, UserFactory
+from tests.factories import AccessGroupFactory, AccessRightFactory, QuotaFactory, UserFactory
+from tests.helpers import download_url
 from tests.nginx import free_port
 from tests.processes import DEADLINE, ProcessGroup, answers_http, running, wait_until
 
@@ -79,7 +79,7 @@ def private_file(stored_file, token_for):
     user = UserFactory()
     group = AccessGroupFactory(members=[user])
     AccessRightFactory(group=group, dataset=data_file.product.dataset)
-    Quota.objects.create(user=user, rate_limit=1, max_quota=5)
+    QuotaFactory(user=user, rate_limit=1, max_quota=5)
     return data_file, user, {"Authorization": f"Bearer {token_for(user)}"}
 
 

@@ -9,8 +9,8 @@ import pytest
 
 from downloads.models import DownloadRecord
 from products.models import AccessRight
-from tests.downloads.conftest import download_url
 from tests.factories import AccessGroupFactory, AccessRightFactory, UserFactory
+from tests.helpers import download_url
 from tests.processes import running, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -14,6 +14,7 @@ from tests.factories import (
     ProductFactory,
     UserFactory,
 )
+from tests.helpers import assert_api_error
 
 pytestmark = pytest.mark.django_db
 
@@ -123,15 +124,6 @@ def expected_file(data_file, *, online, root="http://testserver"):
         "filename": data_file.filename,
         "types": data_file.types,
     }
-
-
-def assert_error(response, status, code):
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert body["code"] == code
-    assert isinstance(body["message"], str) and body["message"]
-    return body
 
 
 # Page shape
@@ -407,7 +399,7 @@ def test_page_size_of_one_thousand_is_allowed(api_client, catalog):
     ],
 )
 def test_bad_page_parameters_are_refused(api_client, catalog, params):
-    body = assert_error(api_client.get(SEARCH, params), 400, "invalid_request")
+    body = assert_api_error(api_client.get(SEARCH, params), 400, "invalid_request")
 
     assert set(params) & set(body["errors"])
 
@@ -477,7 +469,7 @@ def test_sort_by_a_numeric_property_compares_numbers_and_puts_missing_last(api_c
     ["password,ASC", "label,SIDEWAYS", "properties.a;drop,ASC", "label,ASC,DESC", ",ASC", ""],
 )
 def test_bad_sort_is_refused(api_client, catalog, sort):
-    body = assert_error(api_client.get(SEARCH, {"sort": sort}), 400, "invalid_request")
+    body = assert_api_error(api_client.get(SEARCH, {"sort": sort}), 400, "invalid_request")
 
     assert "sort" in body["errors"]
 
@@ -516,14 +508,14 @@ def test_q_and_sort_and_paging_combine(api_client, catalog):
     "q", ["label:(Toulouse", 'label:"open', "[1 TO", "AND", "unknown_field:x", "tags:[a TO b]"]
 )
 def test_malformed_q_is_refused_with_its_position(api_client, catalog, q):
-    body = assert_error(api_client.get(SEARCH, {"q": q}), 400, "invalid_query")
+    body = assert_api_error(api_client.get(SEARCH, {"q": q}), 400, "invalid_query")
 
     assert "position" in body
     assert body["position"] is None or 0 <= body["position"] <= len(q)
 
 
 def test_syntax_error_in_q_reports_an_integer_position(api_client, catalog):
-    body = assert_error(api_client.get(SEARCH, {"q": "label:(Toulouse"}), 400, "invalid_query")
+    body = assert_api_error(api_client.get(SEARCH, {"q": "label:(Toulouse"}), 400, "invalid_query")
 
     assert isinstance(body["position"], int)
 
@@ -552,7 +544,7 @@ def test_product_detail_is_the_product_of_the_search_results(api_client, catalog
 
 @pytest.mark.parametrize("urn", [MISSING_PRODUCT, "not-a-urn", "URN:FEATURE:DATA:x"])
 def test_unknown_product_is_not_found(api_client, catalog, urn):
-    assert_error(api_client.get(f"{API}/dataobjects/{urn}"), 404, "not_found")
+    assert_api_error(api_client.get(f"{API}/dataobjects/{urn}"), 404, "not_found")
 
 
 def test_invisible_product_is_forbidden_to_a_user(client_for):
@@ -560,7 +552,7 @@ def test_invisible_product_is_forbidden_to_a_user(client_for):
 
     response = client_for(UserFactory()).get(f"{API}/dataobjects/{product.urn}")
 
-    assert_error(response, 403, "forbidden")
+    assert_api_error(response, 403, "forbidden")
 
 
 def test_invisible_product_asks_an_anonymous_caller_to_authenticate(api_client):
@@ -568,7 +560,7 @@ def test_invisible_product_asks_an_anonymous_caller_to_authenticate(api_client):
 
     response = api_client.get(f"{API}/dataobjects/{product.urn}")
 
-    assert_error(response, 401, "forbidden")
+    assert_api_error(response, 401, "forbidden")
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
@@ -660,13 +652,15 @@ def test_dataset_search_sorts_by_label_or_id(api_client, datasets):
         "Beta restricted",
         "Alpha full",
     ]
-    assert_error(api_client.get(DATASET_SEARCH, {"sort": "providerId,ASC"}), 400, "invalid_request")
+    assert_api_error(
+        api_client.get(DATASET_SEARCH, {"sort": "providerId,ASC"}), 400, "invalid_request"
+    )
 
 
 def test_dataset_search_refuses_product_fields(api_client, datasets):
     response = api_client.get(DATASET_SEARCH, {"q": "tags:radar"})
 
-    assert_error(response, 400, "invalid_query")
+    assert_api_error(response, 400, "invalid_query")
     assert "the fields are id, label" in response.json()["message"]
 
 
@@ -707,8 +701,8 @@ def test_restricted_dataset_detail_is_visible(api_client, datasets):
 
 @pytest.mark.parametrize("urn", [MISSING_DATASET, "not-a-urn"])
 def test_unknown_dataset_is_not_found(api_client, datasets, urn):
-    assert_error(api_client.get(f"{API}/datasets/{urn}"), 404, "not_found")
-    assert_error(api_client.get(f"{API}/datasets/{urn}/dataobjects/search"), 404, "not_found")
+    assert_api_error(api_client.get(f"{API}/datasets/{urn}"), 404, "not_found")
+    assert_api_error(api_client.get(f"{API}/datasets/{urn}/dataobjects/search"), 404, "not_found")
 
 
 @pytest.mark.parametrize("label", ["Gamma no access", "Delta no right"])
@@ -716,9 +710,9 @@ def test_invisible_dataset_is_forbidden(api_client, client_for, datasets, label)
     urn = datasets[label].urn
     user_client = client_for(UserFactory())
 
-    assert_error(api_client.get(f"{API}/datasets/{urn}"), 401, "forbidden")
-    assert_error(user_client.get(f"{API}/datasets/{urn}"), 403, "forbidden")
-    assert_error(user_client.get(f"{API}/datasets/{urn}/dataobjects/search"), 403, "forbidden")
+    assert_api_error(api_client.get(f"{API}/datasets/{urn}"), 401, "forbidden")
+    assert_api_error(user_client.get(f"{API}/datasets/{urn}"), 403, "forbidden")
+    assert_api_error(user_client.get(f"{API}/datasets/{urn}/dataobjects/search"), 403, "forbidden")
 
 
 def test_dataset_product_search_holds_only_that_datasets_products(api_client, catalog, datasets):

@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from downloads.models import LicenseAcceptance
 from regards_catalog.log import MaskTokensFilter, mask_tokens
 from tests.factories import LicenseFactory, UserFactory
+from tests.helpers import assert_api_error
 
 pytestmark = pytest.mark.django_db
 
@@ -46,17 +47,8 @@ def token_of(response):
     return response.json()["access_token"]
 
 
-def assert_error(response, status, code):
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert body["code"] == code
-    assert isinstance(body["message"], str) and body["message"]
-    return body
-
-
 def assert_invalid_token(response):
-    assert_error(response, 401, "invalid_token")
+    assert_api_error(response, 401, "invalid_token")
     assert response["WWW-Authenticate"].startswith("Bearer")
 
 
@@ -98,7 +90,7 @@ def test_login_takes_the_email_in_any_case(api_client, alice, email):
 def test_login_identifies_users_by_email_not_username(api_client, alice):
     response = login_json(api_client, username="alice")
 
-    assert_error(response, 400, "invalid_grant")
+    assert_api_error(response, 400, "invalid_grant")
 
 
 @pytest.mark.parametrize(
@@ -108,7 +100,7 @@ def test_login_identifies_users_by_email_not_username(api_client, alice):
 )
 def test_bad_credentials_are_an_invalid_grant(api_client, alice, fields):
     for login in (login_form, login_json):
-        assert_error(login(api_client, **fields), 400, "invalid_grant")
+        assert_api_error(login(api_client, **fields), 400, "invalid_grant")
     assert not AuthToken.objects.exists()
 
 
@@ -116,7 +108,7 @@ def test_inactive_user_cannot_log_in(api_client, alice):
     alice.is_active = False
     alice.save()
 
-    assert_error(login_json(api_client), 400, "invalid_grant")
+    assert_api_error(login_json(api_client), 400, "invalid_grant")
 
 
 @pytest.mark.parametrize(
@@ -126,7 +118,7 @@ def test_inactive_user_cannot_log_in(api_client, alice):
 )
 def test_missing_field_is_an_invalid_request(api_client, alice, fields):
     for login in (login_form, login_json):
-        assert_error(login(api_client, **fields), 400, "invalid_request")
+        assert_api_error(login(api_client, **fields), 400, "invalid_request")
     assert not AuthToken.objects.exists()
 
 
@@ -144,8 +136,7 @@ def test_other_grant_types_are_refused(api_client, alice, grant_type):
 def test_malformed_json_login_is_a_client_error(api_client, alice, body):
     response = api_client.post(TOKEN_URL, body, content_type="application/json")
 
-    assert response.status_code == 400
-    assert response.json()["code"] == "invalid_request"
+    assert_api_error(response, 400, "invalid_request")
 
 
 def test_login_is_not_blocked_by_a_stale_token_in_the_header(api_client, alice):
@@ -157,7 +148,7 @@ def test_login_is_not_blocked_by_a_stale_token_in_the_header(api_client, alice):
 def test_token_endpoint_only_accepts_post(api_client, alice):
     response = api_client.get(TOKEN_URL, {"username": "alice@example.org", "password": PASSWORD})
 
-    assert_error(response, 405, "method_not_allowed")
+    assert_api_error(response, 405, "method_not_allowed")
 
 
 # Using the token
@@ -192,7 +183,7 @@ def test_query_token_is_ignored_on_post(api_client, alice):
 
     response = api_client.post(f"/api/v1/rs-catalog/licenses/{license.slug}/accept?token={token}")
 
-    assert_error(response, 401, "authentication_required")
+    assert_api_error(response, 401, "authentication_required")
     assert not LicenseAcceptance.objects.exists()
 
 
@@ -277,7 +268,7 @@ def test_session_post_needs_a_csrf_token(alice):
 
     response = client.post(f"/api/v1/rs-catalog/licenses/{license.slug}/accept")
 
-    assert_error(response, 403, "forbidden")
+    assert_api_error(response, 403, "forbidden")
     assert not LicenseAcceptance.objects.exists()
 
 

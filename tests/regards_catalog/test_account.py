@@ -7,9 +7,8 @@ import pytest
 from django.test import Client
 from knox.auth import TokenAuthentication
 
-from downloads.models import Quota
 from downloads.services import license_accept
-from tests.factories import AccessGroupFactory, LicenseFactory, UserFactory
+from tests.factories import AccessGroupFactory, LicenseFactory, QuotaFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -34,7 +33,7 @@ def test_logging_in_leads_to_the_account_page(client):
 def test_the_page_shows_groups_quota_and_licences(client):
     user = UserFactory(email="ana@example.org")
     AccessGroupFactory(name="science", members=[user])
-    Quota.objects.create(user=user, max_quota=10, current_quota=3)
+    QuotaFactory(user=user, max_quota=10, current_quota=3)
     accepted, pending = LicenseFactory(title="Open terms"), LicenseFactory(title="Strict terms")
     license_accept(user=user, license=accepted)
     client.force_login(user)

@@ -1,7 +1,5 @@
 """One error shape (SPEC §4 intro, §8): JSON `{"code", "message"}`, HTML for browsers."""
 
-import json
-
 import pytest
 from django.test import RequestFactory
 from django.urls import path
@@ -9,6 +7,7 @@ from rest_framework.views import APIView
 
 from regards_catalog import urls as project_urls
 from regards_catalog.errors import server_error
+from tests.helpers import assert_api_error
 
 pytestmark = pytest.mark.django_db
 
@@ -17,15 +16,6 @@ MISSING_PRODUCT = f"{API}/dataobjects/URN:FEATURE:DATA:test:00000000-0000-0000-0
 AVAILABILITY = "/api/v1/rs-catalog/availability/files"
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
-
-
-def assert_json_error(response, status, code):
-    assert response.status_code == status, response.content
-    assert response["Content-Type"].startswith("application/json")
-    body = response.json()
-    assert body["code"] == code
-    assert isinstance(body["message"], str) and body["message"]
-    return body
 
 
 def assert_html_error(response, status, code):
@@ -42,7 +32,7 @@ def assert_html_error(response, status, code):
 
 @pytest.mark.parametrize("url", ["/api/v1/nothing-here", "/api/v1/rs-catalog/", "/nothing"])
 def test_unknown_path_is_a_json_404(client, url):
-    body = assert_json_error(client.get(url), 404, "not_found")
+    body = assert_api_error(client.get(url), 404, "not_found")
 
     assert set(body) == {"code", "message"}
 
@@ -59,14 +49,14 @@ def test_unknown_path_is_an_html_page_for_a_browser(client):
 def test_unknown_path_is_json_unless_html_is_preferred(client, accept):
     response = client.get("/api/v1/nothing-here", HTTP_ACCEPT=accept, HTTP_USER_AGENT=FIREFOX)
 
-    assert_json_error(response, 404, "not_found")
+    assert_api_error(response, 404, "not_found")
 
 
 # Errors of API views (DRF)
 
 
 def test_api_error_is_json(api_client):
-    body = assert_json_error(api_client.get(MISSING_PRODUCT), 404, "not_found")
+    body = assert_api_error(api_client.get(MISSING_PRODUCT), 404, "not_found")
 
     assert set(body) == {"code", "message"}
 
@@ -82,14 +72,14 @@ def test_api_error_is_an_html_page_for_a_browser(api_client):
 def test_api_error_is_chosen_by_accept_not_user_agent(api_client):
     response = api_client.get(MISSING_PRODUCT, HTTP_USER_AGENT=FIREFOX)
 
-    assert_json_error(response, 404, "not_found")
+    assert_api_error(response, 404, "not_found")
 
 
 @pytest.mark.parametrize("accept", ["application/octet-stream", "image/png", "application/xml"])
 def test_api_error_is_json_when_nothing_we_render_is_accepted(api_client, accept):
     response = api_client.get(MISSING_PRODUCT, HTTP_ACCEPT=accept)
 
-    assert_json_error(response, 404, "not_found")
+    assert_api_error(response, 404, "not_found")
 
 
 def test_api_success_is_json_when_nothing_we_render_is_accepted(api_client):
@@ -103,14 +93,14 @@ def test_api_success_is_json_when_nothing_we_render_is_accepted(api_client):
 def test_wrong_method_is_a_json_405(api_client):
     response = api_client.delete(f"{API}/dataobjects/search")
 
-    assert_json_error(response, 405, "method_not_allowed")
+    assert_api_error(response, 405, "method_not_allowed")
     assert "GET" in response["Allow"]
 
 
 def test_malformed_json_body_is_an_invalid_request(api_client):
     response = api_client.post(AVAILABILITY, "{", content_type="application/json")
 
-    assert_json_error(response, 400, "invalid_request")
+    assert_api_error(response, 400, "invalid_request")
 
 
 @pytest.mark.parametrize(
@@ -120,17 +110,17 @@ def test_malformed_json_body_is_an_invalid_request(api_client):
 def test_json_body_of_the_wrong_shape_is_an_invalid_request(api_client, body):
     response = api_client.post(AVAILABILITY, body, content_type="application/json")
 
-    assert_json_error(response, 400, "invalid_request")
+    assert_api_error(response, 400, "invalid_request")
 
 
 def test_body_in_an_unsupported_media_type_is_refused(api_client):
     response = api_client.post(AVAILABILITY, "<ids/>", content_type="application/xml")
 
-    assert_json_error(response, 415, "unsupported_media_type")
+    assert_api_error(response, 415, "unsupported_media_type")
 
 
 def test_validation_errors_name_the_field(api_client):
-    body = assert_json_error(
+    body = assert_api_error(
         api_client.get(f"{API}/dataobjects/search?size=0"), 400, "invalid_request"
     )
 
@@ -146,11 +136,8 @@ def test_server_error_handler_answers_json():
 
     response = server_error(request)
 
-    assert response.status_code == 500
-    assert response["Content-Type"].startswith("application/json")
-    body = json.loads(response.content)
+    body = assert_api_error(response, 500, "server_error")
     assert set(body) == {"code", "message"}
-    assert body["code"] == "server_error"
 
 
 def test_server_error_handler_answers_html_to_a_browser():
@@ -187,7 +174,7 @@ def test_a_bug_in_a_view_is_a_json_500(client, url):
 
     response = client.get(url)
 
-    body = assert_json_error(response, 500, "server_error")
+    body = assert_api_error(response, 500, "server_error")
     assert "a bug" not in body["message"]
 
 
@@ -209,4 +196,4 @@ def test_a_nul_character_is_a_400_on_every_database(client, url, headers):
     """PostgreSQL refuses NUL in text parameters: it must never reach a query (a 500)."""
     response = client.get(url, **headers)
 
-    assert_json_error(response, 400, "invalid_request")
+    assert_api_error(response, 400, "invalid_request")

@@ -1,0 +1,65 @@
+"""Plain helpers shared by test modules (fixtures live in the conftest.py files)."""
+
+import hashlib
+import io
+import json
+
+from django.core.management import call_command
+
+
+def assert_api_error(response, status, code, **expected_fields):
+    """Check an API error answer (status, JSON, `code`, a human `message`, any fields given)
+    and return its body; works for the test client's responses and for `requests`'."""
+    assert response.status_code == status, (response.status_code, response.content[:500])
+    assert response.headers["Content-Type"].startswith("application/json")
+    body = json.loads(response.content)
+    assert body.get("code") == code, body
+    assert isinstance(body.get("message"), str) and body["message"], body
+    for name, value in expected_fields.items():
+        assert body.get(name) == value, (name, body)
+    return body
+
+
+def download_url(data_file, **params):
+    url = f"/api/v1/rs-catalog/downloads/{data_file.product.urn}/files/{data_file.checksum}"
+    if params:
+        url += "?" + "&".join(f"{name}={value}" for name, value in params.items())
+    return url
+
+
+def body_of(response):
+    """The whole body of a response; the test client closes a streaming response (and so
+    writes its DownloadRecord) once its content has been read to the end."""
+    return b"".join(response.streaming_content) if response.streaming else response.content
+
+
+def md5(content):
+    return hashlib.md5(content).hexdigest()
+
+
+def use_locations(settings, storage, tmp_path, remote_url, *, timeout=30):
+    """Point STORAGE_CONFIG at a file naming `online` (local, in `storage`) and `remote`
+    (http, at `remote_url`, a URL template holding `{key}`)."""
+    config = {
+        "locations": {
+            "online": {"backend": "local", "root": str(storage.root / "online"), "tier": "online"},
+            "remote": {
+                "backend": "http",
+                "url": remote_url,
+                "tier": "online",
+                "timeout": timeout,
+                "connect_timeout": 10,
+                "retries": 1,
+            },
+        }
+    }
+    path = tmp_path / "storage.json"
+    path.write_text(json.dumps(config))
+    settings.STORAGE_CONFIG = str(path)
+
+
+def run_command(name, *args):
+    """Run a management command for real and return what it printed."""
+    out = io.StringIO()
+    call_command(name, *args, stdout=out)
+    return out.getvalue()
