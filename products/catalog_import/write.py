@@ -43,16 +43,16 @@ def write_plan(plan: Plan) -> ImportSummary:
 
 def _write_licenses(entries, counts):
     slugs = [entry["slug"] for entry in entries]
-    existing = {licence.slug: licence for licence in License.objects.filter(slug__in=slugs)}
+    existing = {license.slug: license for license in License.objects.filter(slug__in=slugs)}
     for entry in entries:
-        licence = existing.get(entry["slug"])
-        if licence is None:
+        license = existing.get(entry["slug"])
+        if license is None:
             License.objects.create(**{**entry, "version": entry["version"] or 1})
             counts.created += 1
             continue
         # A new text is a new version even when the document forgot to bump it; a version
         # given higher than the stored one is a steward forcing re-acceptance.
-        licence.publish(
+        license.publish(
             title=entry["title"], url=entry["url"], text=entry["text"], version=entry["version"]
         )
         counts.updated += 1
@@ -77,10 +77,10 @@ def _write_groups(entries, counts):
 
 
 def _write_datasets(entries, counts):
-    licences = ids(License, "slug", [e["license"] for e in entries if e["license"]])
+    licenses = ids(License, "slug", [e["license"] for e in entries if e["license"]])
     existing = ids(Dataset, "urn", [entry["urn"] for entry in entries])
     datasets = [
-        Dataset(urn=entry["urn"], label=entry["label"], license_id=licences.get(entry["license"]))
+        Dataset(urn=entry["urn"], label=entry["label"], license_id=licenses.get(entry["license"]))
         for entry in entries
     ]
     _upsert(Dataset, datasets, ["urn"], ["label", "license", "updated"])

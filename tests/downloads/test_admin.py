@@ -129,7 +129,7 @@ def test_a_user_who_is_not_staff_gets_no_access(client, url):
     assert response["Location"].startswith("/admin/login/")
 
 
-def test_a_non_staff_user_cannot_publish_a_licence_or_export_records(client):
+def test_a_non_staff_user_cannot_publish_a_license_or_export_records(client):
     license = LicenseFactory()
     client.force_login(UserFactory())
 
@@ -148,7 +148,7 @@ def license_form(license, **changes):
     return {**data, **changes}
 
 
-def test_the_licence_list_counts_acceptances_of_the_current_version_only(client, steward, alice):
+def test_the_license_list_counts_acceptances_of_the_current_version_only(client, steward, alice):
     license = LicenseFactory(version=2)
     LicenseAcceptanceFactory(user=alice, license=license, version=1)
     LicenseAcceptanceFactory(user=UserFactory(), license=license, version=2)
@@ -158,7 +158,7 @@ def test_the_licence_list_counts_acceptances_of_the_current_version_only(client,
     assert listed_license.current_acceptances == 1
 
 
-def test_a_steward_edits_a_licence_title_without_a_new_version(client, steward):
+def test_a_steward_edits_a_license_title_without_a_new_version(client, steward):
     license = LicenseFactory(text="Use freely.\nCite us.")
 
     response = client.post(
@@ -189,7 +189,7 @@ def test_an_imported_crlf_text_saved_unchanged_is_not_a_new_version(client, stew
     assert license.text == "Use freely.\r\nCite us."
 
 
-def test_changing_a_licence_text_publishes_a_new_version(client, steward, alice):
+def test_changing_a_license_text_publishes_a_new_version(client, steward, alice):
     license = LicenseFactory(text="Use freely.")
     LicenseAcceptanceFactory(user=alice, license=license, version=1)
 
@@ -206,7 +206,7 @@ def test_changing_a_licence_text_publishes_a_new_version(client, steward, alice)
     assert any("version 2" in message for message in messages_of(response))
 
 
-def test_a_steward_adds_a_licence_at_version_one(client, steward):
+def test_a_steward_adds_a_license_at_version_one(client, steward):
     response = client.post(
         "/admin/products/license/add/",
         {"slug": "etalab-2.0", "title": "Licence Ouverte", "url": "", "text": "Réutilisez."},
@@ -266,21 +266,21 @@ def test_publishing_needs_a_post(client, steward):
     assert License.objects.get(pk=license.pk).version == 1
 
 
-def test_publishing_an_unknown_licence_is_not_found(client, steward):
+def test_publishing_an_unknown_license_is_not_found(client, steward):
     assert client.post("/admin/products/license/999999/publish/").status_code == 404
 
 
-def test_acceptances_are_read_only_and_filtered_by_licence_and_version(client, steward, alice):
+def test_acceptances_are_read_only_and_filtered_by_license_and_version(client, steward, alice):
     license, other = LicenseFactory(version=2), LicenseFactory()
     old = LicenseAcceptanceFactory(user=alice, license=license, version=1)
     current = LicenseAcceptanceFactory(user=UserFactory(), license=license, version=2)
     LicenseAcceptanceFactory(user=alice, license=other, version=1)
     url = "/admin/downloads/licenseacceptance/"
 
-    by_licence = listed(client.get(url, {"license__id__exact": license.pk}))
+    by_license = listed(client.get(url, {"license__id__exact": license.pk}))
     by_version = listed(client.get(url, {"license__id__exact": license.pk, "version": 2}))
 
-    assert set(by_licence) == {old, current}
+    assert set(by_license) == {old, current}
     assert by_version == [current]
     assert client.get(f"{url}add/").status_code == 403
     assert client.post(f"{url}{old.pk}/change/", {"version": 9}).status_code == 403

@@ -56,7 +56,7 @@ def list_licenses(client):
 # Check 6 of the download.
 
 
-def test_a_private_file_of_a_licensed_dataset_needs_the_licence_accepted(licensed_file, client_for):
+def test_a_private_file_of_a_licensed_dataset_needs_the_license_accepted(licensed_file, client_for):
     data_file = licensed_file()
     license = license_of(data_file)
 
@@ -73,7 +73,7 @@ def test_a_private_file_of_a_licensed_dataset_needs_the_licence_accepted(license
     assert not DownloadRecord.objects.exists()
 
 
-def test_the_licence_link_of_a_423_is_the_licence_html_page(licensed_file, client_for, client):
+def test_the_license_link_of_a_423_is_the_license_html_page(licensed_file, client_for, client):
     data_file = licensed_file()
     body = client_for(UserFactory()).get(download_url(data_file)).json()
 
@@ -114,7 +114,7 @@ def test_accept_license_true_records_the_acceptance_and_downloads(licensed_file,
     )
 
 
-def test_once_accepted_the_licence_is_not_asked_again(licensed_file, client_for):
+def test_once_accepted_the_license_is_not_asked_again(licensed_file, client_for):
     data_file = licensed_file()
     client = client_for(UserFactory())
     body_of(client.get(download_url(data_file, acceptLicense="true")))
@@ -165,7 +165,7 @@ def test_head_of_a_licensed_file_answers_423_too(licensed_file, client_for):
     assert response.status_code == 423
 
 
-def test_an_anonymous_caller_can_never_accept_a_licence(licensed_file, api_client):
+def test_an_anonymous_caller_can_never_accept_a_license(licensed_file, api_client):
     data_file = licensed_file()
 
     for url in (download_url(data_file), download_url(data_file, acceptLicense="true")):
@@ -181,7 +181,7 @@ def test_an_anonymous_caller_can_never_accept_a_licence(licensed_file, api_clien
     assert not DownloadRecord.objects.exists()
 
 
-def test_file_access_is_checked_before_the_licence(licensed_file, client_for):
+def test_file_access_is_checked_before_the_license(licensed_file, client_for):
     data_file = licensed_file(file_access=AccessRight.FileAccess.NO_ACCESS)
 
     response = client_for(UserFactory()).get(download_url(data_file, acceptLicense="true"))
@@ -207,7 +207,7 @@ def test_public_file_types_of_a_licensed_dataset_need_no_acceptance(
 
 
 @pytest.mark.parametrize("anonymous", [True, False], ids=["anonymous", "user"])
-def test_a_dataset_without_licence_needs_no_acceptance(
+def test_a_dataset_without_license_needs_no_acceptance(
     stored_file, api_client, client_for, anonymous
 ):
     content = b"free data\n"
@@ -221,7 +221,7 @@ def test_a_dataset_without_licence_needs_no_acceptance(
     assert not LicenseAcceptance.objects.exists()
 
 
-def test_a_new_licence_version_forces_acceptance_again(licensed_file, client_for):
+def test_a_new_license_version_forces_acceptance_again(licensed_file, client_for):
     data_file = licensed_file()
     user = UserFactory()
     client = client_for(user)
@@ -248,7 +248,7 @@ def test_a_new_licence_version_forces_acceptance_again(licensed_file, client_for
 # The licence API.
 
 
-def test_the_licence_list_says_what_each_caller_accepted(
+def test_the_license_list_says_what_each_caller_accepted(
     licensed_file, api_client, client_for, token_for
 ):
     accepted_one = license_of(licensed_file())
@@ -274,13 +274,13 @@ def test_the_licence_list_says_what_each_caller_accepted(
     }
 
 
-def test_the_licence_list_is_empty_without_licences(api_client):
+def test_the_license_list_is_empty_without_licenses(api_client):
     response = api_client.get("/api/v1/rs-catalog/licenses")
     assert response.status_code == 200
     assert response.json() == []
 
 
-def test_a_licence_is_served_by_its_id(api_client, client_for):
+def test_a_license_is_served_by_its_id(api_client, client_for):
     license = LicenseFactory(slug="cc-by-4.0", title="CC BY 4.0", text="Attribute.", version=3)
     user = UserFactory()
     LicenseAcceptanceFactory(user=user, license=license, version=3)
@@ -310,12 +310,12 @@ def test_an_older_version_accepted_is_not_accepted(client_for):
     assert response.json()["accepted"] is False
 
 
-def test_an_unknown_licence_is_404_json(api_client):
+def test_an_unknown_license_is_404_json(api_client):
     response = api_client.get("/api/v1/rs-catalog/licenses/no-such-licence")
     assert_api_error(response, 404, "not_found")
 
 
-def test_accepting_a_licence_records_its_current_version(client_for):
+def test_accepting_a_license_records_its_current_version(client_for):
     license = LicenseFactory(version=4)
     user = UserFactory()
 
@@ -328,7 +328,7 @@ def test_accepting_a_licence_records_its_current_version(client_for):
     assert (acceptance.user, acceptance.license, acceptance.version) == (user, license, 4)
 
 
-def test_accepting_a_licence_twice_records_it_once(client_for):
+def test_accepting_a_license_twice_records_it_once(client_for):
     license = LicenseFactory()
     client = client_for(UserFactory())
     url = f"/api/v1/rs-catalog/licenses/{license.slug}/accept"
@@ -361,7 +361,7 @@ def test_an_anonymous_caller_cannot_accept_through_the_api(api_client):
     assert not LicenseAcceptance.objects.exists()
 
 
-def test_accepting_an_unknown_licence_is_404_json(client_for):
+def test_accepting_an_unknown_license_is_404_json(client_for):
     response = client_for(UserFactory()).post("/api/v1/rs-catalog/licenses/nothing-here/accept")
     assert_api_error(response, 404, "not_found")
     assert not LicenseAcceptance.objects.exists()
@@ -370,7 +370,7 @@ def test_accepting_an_unknown_licence_is_404_json(client_for):
 # The HTML page.
 
 
-def test_the_licence_page_offers_a_logged_in_user_an_accept_button(client):
+def test_the_license_page_offers_a_logged_in_user_an_accept_button(client):
     license = LicenseFactory(title="Sentinel Data Licence", text="Cite the mission.", version=2)
     client.force_login(UserFactory())
 
@@ -387,7 +387,7 @@ def test_the_licence_page_offers_a_logged_in_user_an_accept_button(client):
     assert "/accounts/login/" not in html
 
 
-def test_posting_the_licence_page_records_the_acceptance(client):
+def test_posting_the_license_page_records_the_acceptance(client):
     license = LicenseFactory(version=2)
     user = UserFactory()
     client.force_login(user)
@@ -405,7 +405,7 @@ def test_posting_the_licence_page_records_the_acceptance(client):
     assert LicenseAcceptance.objects.count() == 1
 
 
-def test_after_a_new_version_the_licence_page_asks_again(client):
+def test_after_a_new_version_the_license_page_asks_again(client):
     license = LicenseFactory()
     user = UserFactory()
     LicenseAcceptanceFactory(user=user, license=license, version=1)
@@ -418,7 +418,7 @@ def test_after_a_new_version_the_licence_page_asks_again(client):
     assert "You have accepted" not in html
 
 
-def test_the_licence_page_sends_an_anonymous_visitor_to_log_in(client):
+def test_the_license_page_sends_an_anonymous_visitor_to_log_in(client):
     license = LicenseFactory(text="Cite the mission.")
 
     response = client.get(f"/licenses/{license.slug}")
@@ -431,7 +431,7 @@ def test_the_licence_page_sends_an_anonymous_visitor_to_log_in(client):
     assert "Accept</button>" not in html
 
 
-def test_an_anonymous_post_of_the_licence_page_records_nothing(client):
+def test_an_anonymous_post_of_the_license_page_records_nothing(client):
     license = LicenseFactory()
 
     response = client.post(f"/licenses/{license.slug}")
@@ -441,11 +441,11 @@ def test_an_anonymous_post_of_the_licence_page_records_nothing(client):
     assert not LicenseAcceptance.objects.exists()
 
 
-def test_the_login_page_linked_from_the_licence_page_exists(client):
+def test_the_login_page_linked_from_the_license_page_exists(client):
     assert client.get("/accounts/login/").status_code == 200
 
 
-def test_an_unknown_licence_page_is_404(client):
+def test_an_unknown_license_page_is_404(client):
     response = client.get("/licenses/no-such-licence", HTTP_ACCEPT="text/html")
     assert response.status_code == 404
 
@@ -458,7 +458,7 @@ def user_with_session_csrf():
     return client, LicenseFactory()
 
 
-def test_the_licence_page_refuses_a_post_without_csrf_token(user_with_session_csrf):
+def test_the_license_page_refuses_a_post_without_csrf_token(user_with_session_csrf):
     client, license = user_with_session_csrf
 
     response = client.post(f"/licenses/{license.slug}")
@@ -467,7 +467,7 @@ def test_the_licence_page_refuses_a_post_without_csrf_token(user_with_session_cs
     assert not LicenseAcceptance.objects.exists()
 
 
-def test_the_licence_page_accepts_a_post_with_its_csrf_token(user_with_session_csrf):
+def test_the_license_page_accepts_a_post_with_its_csrf_token(user_with_session_csrf):
     client, license = user_with_session_csrf
     page = client.get(f"/licenses/{license.slug}")
     token = page.context["csrf_token"]
@@ -478,7 +478,7 @@ def test_the_licence_page_accepts_a_post_with_its_csrf_token(user_with_session_c
     assert LicenseAcceptance.objects.count() == 1
 
 
-def test_the_licence_page_links_on_to_a_download_on_this_site(client):
+def test_the_license_page_links_on_to_a_download_on_this_site(client):
     license = LicenseFactory()
     user = UserFactory()
     LicenseAcceptanceFactory(user=user, license=license, version=1)
@@ -494,7 +494,7 @@ def test_the_licence_page_links_on_to_a_download_on_this_site(client):
     "next_url",
     ["javascript:alert(document.cookie)", "https://evil.example.org/phish", "//evil.example.org/"],
 )
-def test_the_licence_page_never_links_on_to_another_site_or_a_script(client, next_url):
+def test_the_license_page_never_links_on_to_another_site_or_a_script(client, next_url):
     license = LicenseFactory()
     user = UserFactory()
     LicenseAcceptanceFactory(user=user, license=license, version=1)

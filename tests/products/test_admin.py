@@ -71,7 +71,7 @@ def test_a_user_who_is_not_staff_gets_no_access(client, url):
     assert response["Location"].startswith("/admin/login/")
 
 
-def test_the_admin_index_shows_the_steward_the_catalog_licences_and_quotas(client, steward):
+def test_the_admin_index_shows_the_steward_the_catalog_licenses_and_quotas(client, steward):
     response = client.get("/admin/")
 
     assert response.status_code == 200
@@ -117,7 +117,7 @@ def test_datasets_are_found_by_urn_and_label(client, steward, catalog):
     assert listed(client.get(url, {"q": other.urn})) == [other]
 
 
-def test_datasets_are_filtered_by_licence(client, steward, catalog):
+def test_datasets_are_filtered_by_license(client, steward, catalog):
     DatasetFactory(label="Free data")
     license = catalog["dataset"].license
 

@@ -141,19 +141,19 @@ def test_valid_document_loads_every_entry():
         "datasets: 2 created, 0 updated; products: 2 created, 0 updated; "
         "files: 3 created, 0 updated, 0 deleted"
     )
-    licence = License.objects.get()
-    assert (licence.slug, licence.title, licence.version) == (
+    license = License.objects.get()
+    assert (license.slug, license.title, license.version) == (
         "cc-by-4.0",
         "Creative Commons Attribution 4.0",
         1,
     )
-    assert licence.url == "https://creativecommons.org/licenses/by/4.0/"
+    assert license.url == "https://creativecommons.org/licenses/by/4.0/"
     assert dict(AccessGroup.objects.values_list("name", "public")) == {
         "public": True,
         "science": False,
     }
     assert Dataset.objects.get(urn=OPEN).license is None
-    assert Dataset.objects.get(urn=LICENSED).license == licence
+    assert Dataset.objects.get(urn=LICENSED).license == license
     rights = AccessRight.objects.values_list(
         "dataset__urn", "group__name", "metadata_access", "file_access"
     )
@@ -266,7 +266,7 @@ def test_entries_without_access_or_files_keep_their_rights_and_files():
 
 
 def test_references_may_point_to_rows_already_in_the_catalog():
-    licence = LicenseFactory(slug="etalab-2.0")
+    license = LicenseFactory(slug="etalab-2.0")
     group = AccessGroupFactory(name="partners")
     dataset = DatasetFactory()
     doc = {
@@ -283,32 +283,32 @@ def test_references_may_point_to_rows_already_in_the_catalog():
 
     catalog_load(document=doc)
 
-    assert Dataset.objects.get(urn=OPEN).license == licence
+    assert Dataset.objects.get(urn=OPEN).license == license
     assert Dataset.objects.get(urn=OPEN).access_rights.get().group == group
     assert Product.objects.get(urn=FIRST).dataset == dataset
 
 
-def licence_after(text, version, *, stored_text="Give credit.", stored_version=1):
+def license_after(text, version, *, stored_text="Give credit.", stored_version=1):
     LicenseFactory(slug="cc-by-4.0", text=stored_text, version=stored_version)
     doc = {"licenses": [{"id": "cc-by-4.0", "title": "CC BY", "text": text, "version": version}]}
     catalog_load(document=doc)
     return License.objects.get(slug="cc-by-4.0").version
 
 
-def test_licence_text_change_without_a_new_version_is_a_new_version():
-    assert licence_after("Give credit, and share alike.", 1) == 2
+def test_license_text_change_without_a_new_version_is_a_new_version():
+    assert license_after("Give credit, and share alike.", 1) == 2
 
 
-def test_licence_text_change_keeps_a_version_bumped_by_the_document():
-    assert licence_after("Give credit, and share alike.", 5) == 5
+def test_license_text_change_keeps_a_version_bumped_by_the_document():
+    assert license_after("Give credit, and share alike.", 5) == 5
 
 
-def test_licence_version_bump_with_the_same_text_is_a_new_version():
-    assert licence_after("Give credit.", 3) == 3
+def test_license_version_bump_with_the_same_text_is_a_new_version():
+    assert license_after("Give credit.", 3) == 3
 
 
-def test_licence_version_never_goes_back():
-    assert licence_after("Give credit.", 1, stored_version=4) == 4
+def test_license_version_never_goes_back():
+    assert license_after("Give credit.", 1, stored_version=4) == 4
 
 
 def test_reloading_a_document_after_a_version_bump_keeps_the_version():

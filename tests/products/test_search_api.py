@@ -673,7 +673,7 @@ def test_dataset_self_link_leads_to_the_dataset(api_client, datasets):
     assert response.json() == entry["content"]
 
 
-def test_dataset_detail_names_its_licence(api_client, open_dataset):
+def test_dataset_detail_names_its_license(api_client, open_dataset):
     open_dataset.license = LicenseFactory(
         slug="cc-by-4.0", title="CC BY 4.0", url="https://creativecommons.org/licenses/by/4.0/"
     )

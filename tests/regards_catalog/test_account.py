@@ -30,7 +30,7 @@ def test_logging_in_leads_to_the_account_page(client):
     assert (response.status_code, response["Location"]) == (302, "/account")
 
 
-def test_the_page_shows_groups_quota_and_licences(client):
+def test_the_page_shows_groups_quota_and_licenses(client):
     user = UserFactory(email="ana@example.org")
     AccessGroupFactory(name="science", members=[user])
     QuotaFactory(user=user, max_quota=10, current_quota=3)
