@@ -9,6 +9,7 @@ import logging
 from django.conf import settings
 from django.urls import reverse
 
+import storage_client
 from downloads import quotas, selectors, services
 from downloads.availability import file_states
 from downloads.exceptions import (
@@ -16,6 +17,7 @@ from downloads.exceptions import (
     RestorePending,
     RestoreRequired,
     StorageUnavailable,
+    storage_error_to_api,
 )
 from products import access
 from products.models import CHECKSUM, PRODUCT_URN, Product
@@ -139,3 +141,17 @@ def quota_available(request, data_file, *, counts, take_slot):
         quotas.quota_check(**caller, counts=counts)
         return None
     return quotas.slot_acquire(**caller, counts=counts)
+
+
+def storage_holds(data_file, location):
+    """10, for HEAD. The storage holds the file, at its catalog size: HEAD answers what GET
+    would, without opening the bytes (a stat locally, a HEAD on an http location)."""
+    try:
+        size = location.stat(data_file.storage_key)
+        if size != data_file.filesize:
+            raise storage_client.StorageUnavailable(
+                f"the storage has {size} bytes, the catalog says {data_file.filesize}"
+            )
+    except storage_client.StorageError as error:
+        logger.error("storage cannot serve %s: %s", data_file, error)
+        raise storage_error_to_api(error) from error

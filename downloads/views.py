@@ -95,6 +95,7 @@ class DownloadView(APIView):
                 slot=slot,
             )
         else:
+            checks.storage_holds(data_file, location)
             response = HttpResponse(status=status)
         if "X-Accel-Redirect" in response:
             # nginx answers the Range itself and sets the length and status.
