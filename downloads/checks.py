@@ -5,6 +5,7 @@ these run. Each check either returns what the next one needs or raises its error
 """
 
 import logging
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.urls import reverse
@@ -21,7 +22,7 @@ from downloads.exceptions import (
 )
 from products import access
 from products.models import CHECKSUM, PRODUCT_URN, Product
-from regards_catalog.auth import client_address, request_user
+from regards_catalog.auth import client_address, request_user, token_authenticated
 from regards_catalog.exceptions import Forbidden, InvalidRequest, NotFound, access_denied
 from regards_catalog.links import base_url
 from regards_catalog.storage import get_location
@@ -75,7 +76,7 @@ def file_access(data_file, *, downloads_private):
 
 def license_accepted(request, data_file):
     """6. A private file of a licensed dataset needs the caller's acceptance of its current
-    version; `acceptLicense=true` records it first (logged-in users only)."""
+    version; `acceptLicense=true` records it first for a token caller only."""
     license = data_file.product.dataset.license
     if data_file.is_public_type or license is None:
         return
@@ -83,26 +84,34 @@ def license_accepted(request, data_file):
     if user.is_authenticated:
         if selectors.license_is_accepted(user=user, license=license):
             return
-        if query_flag(request, "acceptLicense"):
+        # A browser session would accept through any link, even one on another site.
+        if query_flag(request, "acceptLicense") and token_authenticated(request):
             services.license_accept(user=user, license=license)
             return
         message = f'Accept the licence "{license.title}" (version {license.version}) first.'
     else:
         message = "Files of this dataset need a licence accepted by a logged-in user."
+    license_page = base_url(request) + reverse("license-page", args=[license.slug])
     raise LicenseNotAccepted(
         message,
         extra={
-            "license": base_url(request) + reverse("license-page", args=[license.slug]),
-            "accept": _accept_license_url(request),
+            "license": license_page,
+            "accept": _accept_license_url(request, license_page),
             "version": license.version,
         },
     )
 
 
-def _accept_license_url(request):
-    """This download URL with acceptLicense=true (and never the caller's token)."""
+def _accept_license_url(request, license_page):
+    """This download URL with acceptLicense=true (and never the caller's token); for a
+    browser session, the licence page, whose Accept button (a CSRF-checked POST) links
+    back to the download."""
     query = request.GET.copy()
     query.pop("token", None)
+    if request.user.is_authenticated and not token_authenticated(request):
+        query.pop("acceptLicense", None)
+        download = request.path + ("?" + query.urlencode() if query else "")
+        return license_page + "?" + urlencode({"next": download})
     query["acceptLicense"] = "true"
     return base_url(request) + request.path + "?" + query.urlencode()
 

@@ -51,7 +51,12 @@ class DownloadView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("isContentInline", bool),
-            OpenApiParameter("acceptLicense", bool),
+            OpenApiParameter(
+                "acceptLicense",
+                bool,
+                description="accept the licence first (token callers; a browser session "
+                "accepts on the licence page)",
+            ),
             OpenApiParameter("token", str),
         ],
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
