@@ -5,10 +5,12 @@ these run. Each check either returns what the next one needs or raises its error
 """
 
 import logging
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.urls import reverse
 
+import storage_client
 from downloads import quotas, selectors, services
 from downloads.availability import file_states
 from downloads.exceptions import (
@@ -16,10 +18,11 @@ from downloads.exceptions import (
     RestorePending,
     RestoreRequired,
     StorageUnavailable,
+    storage_error_to_api,
 )
 from products import access
 from products.models import CHECKSUM, PRODUCT_URN, Product
-from regards_catalog.auth import client_address, request_user
+from regards_catalog.auth import client_address, request_user, token_authenticated
 from regards_catalog.exceptions import Forbidden, InvalidRequest, NotFound, access_denied
 from regards_catalog.links import base_url
 from regards_catalog.storage import get_location
@@ -73,7 +76,7 @@ def file_access(data_file, *, downloads_private):
 
 def license_accepted(request, data_file):
     """6. A private file of a licensed dataset needs the caller's acceptance of its current
-    version; `acceptLicense=true` records it first (logged-in users only)."""
+    version; `acceptLicense=true` records it first for a token caller only."""
     license = data_file.product.dataset.license
     if data_file.is_public_type or license is None:
         return
@@ -81,26 +84,34 @@ def license_accepted(request, data_file):
     if user.is_authenticated:
         if selectors.license_is_accepted(user=user, license=license):
             return
-        if query_flag(request, "acceptLicense"):
+        # A browser session would accept through any link, even one on another site.
+        if query_flag(request, "acceptLicense") and token_authenticated(request):
             services.license_accept(user=user, license=license)
             return
         message = f'Accept the licence "{license.title}" (version {license.version}) first.'
     else:
         message = "Files of this dataset need a licence accepted by a logged-in user."
+    license_page = base_url(request) + reverse("license-page", args=[license.slug])
     raise LicenseNotAccepted(
         message,
         extra={
-            "license": base_url(request) + reverse("license-page", args=[license.slug]),
-            "accept": _accept_license_url(request),
+            "license": license_page,
+            "accept": _accept_license_url(request, license_page),
             "version": license.version,
         },
     )
 
 
-def _accept_license_url(request):
-    """This download URL with acceptLicense=true (and never the caller's token)."""
+def _accept_license_url(request, license_page):
+    """This download URL with acceptLicense=true (and never the caller's token); for a
+    browser session, the licence page, whose Accept button (a CSRF-checked POST) links
+    back to the download."""
     query = request.GET.copy()
     query.pop("token", None)
+    if request.user.is_authenticated and not token_authenticated(request):
+        query.pop("acceptLicense", None)
+        download = request.path + ("?" + query.urlencode() if query else "")
+        return license_page + "?" + urlencode({"next": download})
     query["acceptLicense"] = "true"
     return base_url(request) + request.path + "?" + query.urlencode()
 
@@ -141,3 +152,17 @@ def quota_available(request, data_file, *, start, length, take_slot):
         quotas.quota_check(**caller, counts=counts, length=length)
         return None
     return quotas.slot_acquire(**caller, counts=counts, length=length)
+
+
+def storage_holds(data_file, location):
+    """10, for HEAD. The storage holds the file, at its catalog size: HEAD answers what GET
+    would, without opening the bytes (a stat locally, a HEAD on an http location)."""
+    try:
+        size = location.stat(data_file.storage_key)
+        if size != data_file.filesize:
+            raise storage_client.StorageUnavailable(
+                f"the storage has {size} bytes, the catalog says {data_file.filesize}"
+            )
+    except storage_client.StorageError as error:
+        logger.error("storage cannot serve %s: %s", data_file, error)
+        raise storage_error_to_api(error) from error

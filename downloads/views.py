@@ -51,7 +51,12 @@ class DownloadView(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("isContentInline", bool),
-            OpenApiParameter("acceptLicense", bool),
+            OpenApiParameter(
+                "acceptLicense",
+                bool,
+                description="accept the licence first (token callers; a browser session "
+                "accepts on the licence page)",
+            ),
             OpenApiParameter("token", str),
         ],
         responses={(200, "application/octet-stream"): OpenApiTypes.BINARY},
@@ -96,6 +101,7 @@ class DownloadView(APIView):
                 slot=slot,
             )
         else:
+            checks.storage_holds(data_file, location)
             response = HttpResponse(status=status)
         if "X-Accel-Redirect" in response:
             # nginx answers the Range itself and sets the length and status.

@@ -1,5 +1,5 @@
 """Authentication: hashed, expiring Bearer tokens (django-rest-knox), also accepted as
-`?token=` on GET/HEAD for wget and browsers, plus the Django session."""
+`?token=` on any method (as REGARDS's gateway does), plus the Django session."""
 
 from django.contrib.auth import authenticate, get_user_model
 from django.utils import timezone
@@ -32,6 +32,13 @@ class BearerTokenAuthentication(TokenAuthentication):
         return False
 
     def authenticate(self, request):
+        if "HTTP_AUTHORIZATION" not in request.META:
+            return None
+        # knox passes other schemes on to the next authenticator, which would make
+        # `Authorization: Token …` or `Basic …` an anonymous call.
+        scheme = (request.META["HTTP_AUTHORIZATION"].split() or [""])[0]
+        if scheme.lower() != self.authenticate_header(request).lower():
+            raise InvalidToken("Send the token as `Authorization: Bearer <token>`.")
         try:
             return super().authenticate(request)
         except InvalidToken:
@@ -41,13 +48,19 @@ class BearerTokenAuthentication(TokenAuthentication):
 
 
 class QueryTokenAuthentication(BearerTokenAuthentication):
-    """`?token=<token>` on GET and HEAD only: a token in a POST URL would be a CSRF hole."""
+    """`?token=<token>` on any method. Not a CSRF hole: a browser never adds it by itself,
+    so a cross-site page would have to know the token; session POSTs keep their CSRF check."""
 
     def authenticate(self, request):
         token = request.query_params.get("token")
-        if token is None or request.method not in ("GET", "HEAD"):
+        if token is None:
             return None
         return self.authenticate_credentials(token.encode())
+
+
+def token_authenticated(request):
+    """True when the caller proved itself with a token (header or `?token=`), not a cookie."""
+    return isinstance(request.successful_authenticator, BearerTokenAuthentication)
 
 
 def request_user(request):
@@ -93,5 +106,8 @@ class QueryTokenScheme(OpenApiAuthenticationExtension):
             "type": "apiKey",
             "in": "query",
             "name": "token",
-            "description": "the same token in the URL of a GET or HEAD (for wget and browsers)",
+            "description": (
+                "the same token in the URL, on any method (for wget, browsers and "
+                "REGARDS clients); never written to logs"
+            ),
         }

@@ -5,6 +5,9 @@ import io
 import json
 
 from django.core.management import call_command
+from django.db.models import Q
+
+from downloads.models import DownloadRecord, DownloadSlot, Quota
 
 
 def assert_api_error(response, status, code, **expected_fields):
@@ -63,3 +66,25 @@ def run_command(name, *args):
     out = io.StringIO()
     call_command(name, *args, stdout=out)
     return out.getvalue()
+
+
+def assert_head_answers_as_get(head, got, status, code):
+    """A HEAD error has no body; its status, type and length are those of GET's error."""
+    assert_api_error(got, status, code)
+    assert (head.status_code, head.content) == (status, b"")
+    assert head["Content-Type"] == got["Content-Type"]
+    assert head["Content-Length"] == str(len(got.content))
+
+
+def head_then_get(client, data_file):
+    """HEAD, checked to have taken nothing (no record, no quota, no slot), then GET."""
+    head = client.head(download_url(data_file))
+    assert head.content == b""
+    assert_nothing_consumed()
+    return head, client.get(download_url(data_file))
+
+
+def assert_nothing_consumed():
+    assert not DownloadRecord.objects.exists()
+    assert not DownloadSlot.objects.exists()
+    assert not Quota.objects.filter(Q(current_quota__gt=0) | Q(current_volume__gt=0)).exists()

@@ -19,7 +19,15 @@ from tests.factories import (
     ProductFactory,
     UserFactory,
 )
-from tests.helpers import assert_api_error, body_of, download_url, md5
+from tests.helpers import (
+    assert_api_error,
+    assert_head_answers_as_get,
+    assert_nothing_consumed,
+    body_of,
+    download_url,
+    head_then_get,
+    md5,
+)
 
 FULL = AccessRight.MetadataAccess.FULL_ACCESS
 RESTRICTED = AccessRight.MetadataAccess.RESTRICTED_ACCESS
@@ -406,14 +414,48 @@ def test_a_stored_file_of_the_wrong_size_is_502_storage_unavailable(
     assert (record.outcome, record.bytes_sent) == (Outcome.STORAGE_ERROR, 0)
 
 
-def test_head_runs_the_checks_without_touching_the_storage(api_client, stored_file, storage):
-    # SPEC §4: "HEAD runs checks 1–9": the storage (check 10) is not asked.
+def test_head_of_a_file_missing_from_its_location_is_502_as_get(client_for, stored_file, storage):
     data_file = stored_file()
     (storage.root / "online" / data_file.storage_key).unlink()
-    response = api_client.head(download_url(data_file))
-    assert response.status_code == 200
-    assert response["Content-Length"] == str(data_file.filesize)
-    assert_no_record()
+
+    head, got = head_then_get(client_for(UserFactory()), data_file)
+
+    assert_head_answers_as_get(head, got, 502, "storage_file_missing")
+
+
+def test_head_of_a_stored_file_of_the_wrong_size_is_502_as_get(client_for, stored_file, storage):
+    data_file = stored_file(b"0123456789")
+    (storage.root / "online" / data_file.storage_key).write_bytes(b"01234")
+
+    head, got = head_then_get(client_for(UserFactory()), data_file)
+
+    assert_head_answers_as_get(head, got, 502, "storage_unavailable")
+
+
+def test_head_of_a_present_file_is_200_with_the_headers_of_get(client_for, stored_file):
+    data_file = stored_file(b"present bytes\n", filename="present.txt")
+    client = client_for(UserFactory())
+
+    head = client.head(download_url(data_file))
+    assert_nothing_consumed()
+    got = client.get(download_url(data_file))
+    body_of(got)
+
+    assert head.status_code == got.status_code == 200
+    for name in HEAD_HEADERS:
+        assert head[name] == got[name], name
+    assert head["Content-Length"] == str(data_file.filesize)
+
+
+HEAD_HEADERS = (
+    "Content-Type",
+    "Content-Length",
+    "Content-Disposition",
+    "ETag",
+    "Accept-Ranges",
+    "Cache-Control",
+    "X-Content-Type-Options",
+)
 
 
 # §8: hostile ids and keys.
@@ -486,6 +528,18 @@ def test_a_catalog_key_leading_out_of_the_root_reads_nothing(
     assert (record.outcome, record.bytes_sent) == (Outcome.STORAGE_ERROR, 0)
 
 
+@pytest.mark.parametrize("key", ["../../secret.txt", "{absolute}"])
+def test_head_of_a_catalog_key_leading_out_of_the_root_is_502_as_get(
+    api_client, file_with_key, secret_outside_root, key
+):
+    key = key.format(absolute=secret_outside_root)
+    data_file = file_with_key(key, secret_outside_root.read_bytes())
+
+    head, got = head_then_get(api_client, data_file)
+
+    assert_head_answers_as_get(head, got, 502, "storage_file_missing")
+
+
 def test_a_symlink_out_of_the_root_reads_nothing(
     api_client, storage, file_with_key, secret_outside_root
 ):
@@ -495,6 +549,17 @@ def test_a_symlink_out_of_the_root_reads_nothing(
     response = api_client.get(download_url(data_file))
     assert_api_error(response, 502, "storage_file_missing")
     assert b"secret" not in response.content
+
+
+def test_head_of_a_symlink_out_of_the_root_is_502_as_get(
+    api_client, storage, file_with_key, secret_outside_root
+):
+    (storage.root / "online" / "link").symlink_to(secret_outside_root)
+    data_file = file_with_key("link", secret_outside_root.read_bytes())
+
+    head, got = head_then_get(api_client, data_file)
+
+    assert_head_answers_as_get(head, got, 502, "storage_file_missing")
 
 
 @pytest.mark.skipif(not os.access("/etc/passwd", os.R_OK), reason="no /etc/passwd to aim at")

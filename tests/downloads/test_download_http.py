@@ -10,7 +10,16 @@ import pytest
 
 import storage_client
 from downloads.models import DownloadRecord
-from tests.helpers import assert_api_error, body_of, download_url, md5, use_locations
+from tests.factories import UserFactory
+from tests.helpers import (
+    assert_api_error,
+    assert_head_answers_as_get,
+    body_of,
+    download_url,
+    head_then_get,
+    md5,
+    use_locations,
+)
 from tests.processes import DEADLINE
 from tests.storage_client.test_http import _RawServer
 
@@ -73,15 +82,44 @@ def test_a_range_is_forwarded_to_the_remote_server(api_client, stored_file, remo
     assert record.outcome == Outcome.COMPLETED
 
 
-def test_head_of_a_remote_file_does_not_ask_the_remote_server(
+def test_head_of_a_remote_file_asks_the_remote_server_for_its_head_only(
     api_client, stored_file, remote_nginx
 ):
     data_file = stored_file(b"remote bytes\n", location="remote")
     response = api_client.head(download_url(data_file))
     assert response.status_code == 200
     assert response["Content-Length"] == str(len(b"remote bytes\n"))
-    assert remote_nginx.access_log() == []
+    assert response["ETag"] == f'"{data_file.checksum}"'
+    (line,) = remote_nginx.wait_for_access_log('"HEAD ')
+    assert '"HEAD ' in line
     assert not DownloadRecord.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("key", "code"),
+    [(None, "storage_file_missing"), ("broken/file.bin", "storage_unavailable")],
+    ids=["missing", "server-error"],
+)
+def test_head_of_a_remote_file_it_cannot_serve_is_502_as_get(
+    client_for, stored_file, storage, remote_nginx, key, code
+):
+    data_file = stored_file(location="remote", **({"key": key} if key else {}))
+    (storage.root / "remote" / data_file.storage_key).unlink(missing_ok=True)
+
+    head, got = head_then_get(client_for(UserFactory()), data_file)
+
+    assert_head_answers_as_get(head, got, 502, code)
+
+
+def test_head_with_the_remote_server_stopped_is_502_storage_unavailable(
+    api_client, stored_file, remote_nginx
+):
+    data_file = stored_file(location="remote")
+    remote_nginx.stop()
+
+    head, got = head_then_get(api_client, data_file)
+
+    assert_head_answers_as_get(head, got, 502, "storage_unavailable")
 
 
 def test_a_file_missing_on_the_remote_server_is_502_storage_file_missing(

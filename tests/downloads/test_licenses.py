@@ -5,6 +5,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.db.models import F
 from django.test import Client
+from rest_framework.test import APIClient
 
 from downloads.models import DownloadRecord, LicenseAcceptance
 from products.models import AccessRight, DataFile, License
@@ -146,6 +147,71 @@ def test_accept_license_with_a_query_token_records_the_acceptance(
     assert response.status_code == 200
     body_of(response)
     assert LicenseAcceptance.objects.filter(user=user, version=1).count() == 1
+
+
+@pytest.fixture
+def browser():
+    """A person logged in by session in a browser (CSRF enforced, as in real life)."""
+    client = Client(enforce_csrf_checks=True)
+    user = UserFactory()
+    client.force_login(user)
+    return client, user
+
+
+def test_accept_license_true_on_a_session_records_nothing(licensed_file, browser):
+    """A cross-site page could link to it: a session must accept through the licence page."""
+    client, user = browser
+    data_file = licensed_file()
+
+    response = client.get(download_url(data_file, acceptLicense="true", isContentInline="true"))
+
+    body = assert_api_error(response, 423, "license_not_accepted")
+    accept = urlsplit(body["accept"])
+    assert accept.path == f"/licenses/{license_of(data_file).slug}"
+    assert parse_qs(accept.query) == {"next": [download_url(data_file, isContentInline="true")]}
+    assert not LicenseAcceptance.objects.exists()
+    assert not DownloadRecord.objects.exists()
+
+
+def test_a_browser_session_accepts_on_the_licence_page_then_downloads(licensed_file, browser):
+    client, user = browser
+    content = b"licensed through the page\n"
+    data_file = licensed_file(content)
+
+    page = client.get(download_url(data_file, acceptLicense="true"), HTTP_ACCEPT="text/html")
+    assert page.status_code == 423
+    assert page["Content-Type"].startswith("text/html")
+    assert not LicenseAcceptance.objects.exists()
+    accept_link = urlsplit(
+        assert_api_error(client.get(download_url(data_file)), 423, "license_not_accepted")["accept"]
+    )
+    assert accept_link.geturl() in page.content.decode().replace("&amp;", "&")
+
+    license_page = client.get(f"{accept_link.path}?{accept_link.query}")
+    assert license_page.status_code == 200
+    accepted = client.post(
+        f"{accept_link.path}?{accept_link.query}",
+        {"csrfmiddlewaretoken": license_page.context["csrf_token"]},
+    )
+    assert accepted.status_code == 200
+    assert f'href="{download_url(data_file)}"' in accepted.content.decode()
+    assert LicenseAcceptance.objects.filter(user=user).count() == 1
+
+    assert body_of(client.get(download_url(data_file))) == content
+
+
+def test_a_bearer_token_beside_a_session_still_accepts(licensed_file, token_for):
+    data_file = licensed_file()
+    user = UserFactory()
+    client = APIClient()
+    client.force_login(user)
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {token_for(user)}")
+
+    response = client.get(download_url(data_file, acceptLicense="true"))
+
+    assert response.status_code == 200
+    body_of(response)
+    assert LicenseAcceptance.objects.filter(user=user).count() == 1
 
 
 def test_accept_license_other_than_true_does_not_accept(licensed_file, client_for):

@@ -2,6 +2,7 @@
 
 import logging
 from datetime import timedelta
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -10,9 +11,15 @@ from django.utils import timezone
 from knox.models import AuthToken
 from rest_framework.test import APIClient
 
-from downloads.models import LicenseAcceptance
+from downloads.models import LicenseAcceptance, RestoreRequest
 from regards_catalog.log import MaskTokensFilter, mask_tokens
-from tests.factories import LicenseFactory, UserFactory
+from tests.factories import (
+    AccessGroupFactory,
+    AccessRightFactory,
+    DataFileFactory,
+    LicenseFactory,
+    UserFactory,
+)
 from tests.helpers import assert_api_error
 
 pytestmark = pytest.mark.django_db
@@ -20,6 +27,10 @@ pytestmark = pytest.mark.django_db
 TOKEN_URL = "/api/v1/rs-authentication/oauth/token"
 WHO_AM_I = "/api/v1/rs-storage/quota/current"  # answers with the caller's email
 SEARCH = "/api/v1/rs-catalog/engines/legacy/dataobjects/search"
+LICENSES = "/api/v1/rs-catalog/licenses"
+AVAILABILITY = "/api/v1/rs-catalog/availability/files"
+RESTORE = "/api/v1/rs-catalog/restore"
+ROOT = Path(__file__).resolve().parents[2]
 PASSWORD = "secret-password"
 
 
@@ -177,14 +188,72 @@ def test_token_works_in_the_query_string_on_get_and_head(api_client, alice):
     assert head.content == b""
 
 
-def test_query_token_is_ignored_on_post(api_client, alice):
-    token = token_of(login_form(api_client))
+def test_query_token_works_on_post(alice, token_for):
+    client = APIClient(enforce_csrf_checks=True)  # a token in the URL is not a cookie
     license = LicenseFactory()
 
-    response = api_client.post(f"/api/v1/rs-catalog/licenses/{license.slug}/accept?token={token}")
+    response = client.post(f"{LICENSES}/{license.slug}/accept?token={token_for(alice)}")
 
-    assert_api_error(response, 401, "authentication_required")
+    assert response.status_code == 200, response.content
+    assert LicenseAcceptance.objects.filter(user=alice, license=license).exists()
+
+
+@pytest.fixture
+def alice_only_product(alice):
+    """A product that only alice's group may see and download."""
+    group = AccessGroupFactory(members=[alice])
+    data_file = DataFileFactory()
+    AccessRightFactory(group=group, dataset=data_file.product.dataset)
+    return data_file.product
+
+
+@pytest.mark.parametrize("path", [AVAILABILITY, RESTORE])
+def test_query_token_on_post_runs_as_that_user(
+    api_client, alice, token_for, alice_only_product, path
+):
+    body = {"product_ids": [alice_only_product.urn]}
+
+    anonymous = api_client.post(path, body, format="json")
+    with_token = api_client.post(f"{path}?token={token_for(alice)}", body, format="json")
+
+    assert anonymous.json()["products"] == []
+    assert [p["id"] for p in with_token.json()["products"]] == [alice_only_product.urn]
+
+
+@pytest.mark.parametrize("path", [AVAILABILITY, RESTORE])
+def test_bad_query_token_on_post_is_401(api_client, alice_only_product, path):
+    body = {"product_ids": [alice_only_product.urn]}
+
+    assert_invalid_token(api_client.post(f"{path}?token=not-a-real-token", body, format="json"))
+    assert not RestoreRequest.objects.exists()
+
+
+def test_bad_query_token_on_a_licence_accept_is_401(api_client):
+    license = LicenseFactory()
+
+    response = api_client.post(f"{LICENSES}/{license.slug}/accept?token=not-a-real-token")
+
+    assert_invalid_token(response)
     assert not LicenseAcceptance.objects.exists()
+
+
+def test_query_token_on_post_never_reaches_the_log(api_client, alice, token_for, caplog):
+    token = token_for(alice)
+    with caplog.at_level(logging.DEBUG):
+        api_client.post(f"{LICENSES}/no-such-licence/accept?token={token}")
+        api_client.post(f"{LICENSES}/no-such-licence/accept?token={token}x")
+
+    assert caplog.records  # the 404 and the 401 were logged
+    assert token not in caplog.text
+
+
+def test_gunicorn_access_log_leaves_out_the_query_string():
+    config = {}
+    exec((ROOT / "gunicorn.conf.py").read_text(), config)
+
+    assert "%(U)s" in config["access_log_format"]
+    for atom in ("%(r)s", "%(q)s", "%(f)s"):  # request line, query string, referer
+        assert atom not in config["access_log_format"]
 
 
 def test_bearer_token_works_on_post_without_csrf(alice, token_for):
@@ -207,6 +276,52 @@ def test_bad_bearer_token_is_401_never_anonymous(api_client, alice, header):
     api_client.credentials(HTTP_AUTHORIZATION=header)
 
     assert_invalid_token(api_client.get(SEARCH))
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Token abcdef0123456789",
+        "Basic YWxpY2VAZXhhbXBsZS5vcmc6c2VjcmV0LXBhc3N3b3Jk",
+        "garbage",
+        "Bearer",
+        "",
+        "   ",
+        "Bearer\tnot-a-real-token",
+    ],
+    ids=["token", "basic", "garbage", "empty-bearer", "empty", "blank", "tab"],
+)
+@pytest.mark.parametrize("path", [WHO_AM_I, SEARCH, "/api/v1/rs-catalog/downloads/URN:X/files/abc"])
+def test_any_other_authorization_is_401_never_anonymous(api_client, alice, header, path):
+    api_client.credentials(HTTP_AUTHORIZATION=header)
+
+    assert_invalid_token(api_client.get(path))
+
+
+def test_another_scheme_is_401_even_with_a_valid_token(api_client, alice, token_for):
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {token_for(alice)}")
+
+    assert_invalid_token(api_client.get(WHO_AM_I))
+
+
+@pytest.mark.parametrize("scheme", ["bearer", "BEARER", "BeArEr"])
+def test_the_bearer_scheme_is_case_insensitive(api_client, alice, token_for, scheme):
+    api_client.credentials(HTTP_AUTHORIZATION=f"{scheme} {token_for(alice)}")
+
+    response = api_client.get(WHO_AM_I)
+
+    assert response.status_code == 200
+    assert response.json()["email"] == "alice@example.org"
+
+
+def test_the_token_endpoint_takes_basic_client_credentials(api_client, alice):
+    """REGARDS clients send the OAuth client's id and secret as Basic."""
+    api_client.credentials(HTTP_AUTHORIZATION="Basic Y2xpZW50OnNlY3JldA==")
+
+    token = token_of(login_form(api_client))
+
+    assert AuthToken.objects.filter(user=alice).count() == 1
+    assert len(token) >= 32
 
 
 @pytest.mark.parametrize("token", ["not-a-real-token", "", "%FF%FE", "x" * 5000])

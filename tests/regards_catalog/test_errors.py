@@ -197,3 +197,35 @@ def test_a_nul_character_is_a_400_on_every_database(client, url, headers):
     response = client.get(url, **headers)
 
     assert_api_error(response, 400, "invalid_request")
+
+
+# Hostile credentials: never a 500, never an anonymous call
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Token abc",
+        "Basic " + "A" * 10000,
+        "Bearer " + "x" * 10000,
+        "Négociation abc",
+        'Digest username="a", realm="b"',
+        ",",
+    ],
+    ids=["token", "long-basic", "long-bearer", "latin-1", "digest", "comma"],
+)
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_hostile_authorization_is_a_json_401(client, header, method):
+    response = getattr(client, method)(AVAILABILITY, HTTP_AUTHORIZATION=header)
+
+    assert_api_error(response, 401, "invalid_token")
+
+
+@pytest.mark.parametrize("token", ["%00", "x" * 10000, "%FF", "a&token=b"])
+def test_hostile_query_token_on_a_post_is_a_json_401(client, token):
+    response = client.post(
+        f"{AVAILABILITY}?token={token}", {"product_ids": []}, content_type="application/json"
+    )
+
+    assert response.status_code in (400, 401), response.content
+    assert response["Content-Type"].startswith("application/json")
