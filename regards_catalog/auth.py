@@ -8,10 +8,7 @@ from knox.auth import TokenAuthentication
 from knox.models import AuthToken
 from rest_framework import exceptions
 
-
-class InvalidToken(exceptions.AuthenticationFailed):
-    default_code = "invalid_token"
-    default_detail = "The token is invalid or has expired."
+from regards_catalog.exceptions import InvalidToken
 
 
 class BearerTokenAuthentication(TokenAuthentication):

@@ -43,6 +43,13 @@ def access_denied(user):
     return Forbidden() if user.is_authenticated else LoginRequired()
 
 
+class InvalidToken(exceptions.AuthenticationFailed):
+    """A bad, expired or unusable credential: a 401, never a silent anonymous call."""
+
+    default_code = "invalid_token"
+    default_detail = "The token is invalid or has expired."
+
+
 class InvalidGrant(ApiError):
     status_code = 400
     default_code = "invalid_grant"
