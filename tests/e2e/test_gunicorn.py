@@ -11,6 +11,9 @@ import socket
 import struct
 import subprocess
 import sys
+import threading
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 import pytest
@@ -60,7 +63,8 @@ def gunicorn(storage, tmp_path):
         "STORAGE_CONFIG": str(config),
         "VAR_DIR": str(tmp_path / "var"),
         "PORT": str(port),
-        "WORKERS": "1",
+        # Two workers: quota exactness must hold between processes, not only threads.
+        "WORKERS": "2",
         "THREADS": "4",
     }
     url = f"http://127.0.0.1:{port}"
@@ -174,3 +178,35 @@ def test_a_range_of_a_file_never_started_counts_under_gunicorn(gunicorn, private
     assert wait_until(lambda: not DownloadSlot.objects.exists())
     quota = Quota.objects.get(user=user)
     assert (quota.current_quota, quota.current_volume) == (1, SIZE - 1000)
+
+
+def test_forty_parallel_downloads_against_max_volume_under_gunicorn_give_exactly_what_fits(
+    gunicorn, stored_file, token_for
+):
+    content = bytes(range(256)) * 5 + b"x" * 185  # 1,465 bytes
+    max_volume = 5000
+    data_file = stored_file(content, file_access="NO_ACCESS")
+    user = UserFactory()
+    AccessRightFactory(group=AccessGroupFactory(members=[user]), dataset=data_file.product.dataset)
+    QuotaFactory(user=user, max_quota=-1, rate_limit=-1, max_volume=max_volume)
+    url, auth = gunicorn + download_url(data_file), {"Authorization": f"Bearer {token_for(user)}"}
+    parallel = 40
+    start = threading.Barrier(parallel)
+
+    def fetch(_):
+        start.wait()
+        response = requests.get(url, headers=auth, timeout=DEADLINE)
+        is_json = response.headers.get("Content-Type", "").startswith("application/json")
+        return response.status_code, response.json()["code"] if is_json else response.content
+
+    with ThreadPoolExecutor(parallel) as pool:
+        results = list(pool.map(fetch, range(parallel)))
+
+    fits = max_volume // len(content)
+    assert Counter(status for status, _ in results) == {200: fits, 429: parallel - fits}
+    assert {body for status, body in results if status == 200} == {content}
+    assert {code for status, code in results if status == 429} == {"quota_exceeded"}
+    assert wait_until(lambda: not DownloadSlot.objects.exists())
+    assert wait_until(lambda: DownloadRecord.objects.filter(outcome="COMPLETED").count() == fits)
+    quota = Quota.objects.get(user=user)
+    assert (quota.current_quota, quota.current_volume) == (fits, fits * len(content))
