@@ -20,6 +20,7 @@ from downloads.exceptions import (
     StorageUnavailable,
     storage_error_to_api,
 )
+from downloads.transfers import check_catalog_size
 from products import access
 from products.models import CHECKSUM, PRODUCT_URN, Product
 from regards_catalog.auth import client_address, request_user, token_authenticated
@@ -158,11 +159,7 @@ def storage_holds(data_file, location):
     """10, for HEAD. The storage holds the file, at its catalog size: HEAD answers what GET
     would, without opening the bytes (a stat locally, a HEAD on an http location)."""
     try:
-        size = location.stat(data_file.storage_key)
-        if size != data_file.filesize:
-            raise storage_client.StorageUnavailable(
-                f"the storage has {size} bytes, the catalog says {data_file.filesize}"
-            )
+        check_catalog_size(data_file, location.stat(data_file.storage_key))
     except storage_client.StorageError as error:
         logger.error("storage cannot serve %s: %s", data_file, error)
         raise storage_error_to_api(error) from error

@@ -238,6 +238,15 @@ class RelayedStream:
         self.transfer.finish()
 
 
+def check_catalog_size(data_file, size):
+    """The storage's copy has the size the catalog gives: a truncated or replaced file is
+    answered as storage trouble (502) before the first byte, never sent."""
+    if size != data_file.filesize:
+        raise storage_client.StorageUnavailable(
+            f"the storage has {size} bytes of {data_file}, the catalog says {data_file.filesize}"
+        )
+
+
 def digest_for(data_file, start, length):
     """A hash object to check a whole-file transfer, or None (ranges, unknown algorithm)."""
     if start != 0 or length != data_file.filesize:
@@ -276,10 +285,8 @@ def _open(request, transfer, location):
     key = data_file.storage_key
     try:
         path = location.local_path(key)
-        if path is not None and path.stat().st_size != data_file.filesize:
-            raise storage_client.StorageUnavailable(
-                f"{path} has {path.stat().st_size} bytes, the catalog says {data_file.filesize}"
-            )
+        if path is not None:
+            check_catalog_size(data_file, path.stat().st_size)
         if path is not None and settings.DOWNLOAD_OFFLOAD == "nginx":
             response = HttpResponse(status=200)
             response["X-Accel-Redirect"] = location.accel_path(key)

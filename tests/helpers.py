@@ -3,11 +3,15 @@
 import hashlib
 import io
 import json
+import threading
 
+import requests
 from django.core.management import call_command
+from django.db import connection
 from django.db.models import Q
 
 from downloads.models import DownloadRecord, DownloadSlot, Quota
+from tests.processes import DEADLINE
 
 
 def assert_api_error(response, status, code, **expected_fields):
@@ -88,3 +92,53 @@ def assert_nothing_consumed():
     assert not DownloadRecord.objects.exists()
     assert not DownloadSlot.objects.exists()
     assert not Quota.objects.filter(Q(current_quota__gt=0) | Q(current_volume__gt=0)).exists()
+
+
+# The headers every download answer carries (SPEC §4), HEAD included.
+DOWNLOAD_HEADERS = (
+    "Content-Type",
+    "Content-Length",
+    "Content-Disposition",
+    "ETag",
+    "Accept-Ranges",
+    "Cache-Control",
+    "X-Content-Type-Options",
+)
+
+
+def in_threads(count, work):
+    """Run work(index) in `count` threads released together; each closes its own connection.
+    Returns their results, or raises the first error one of them met."""
+    start = threading.Barrier(count)
+    results, errors = [None] * count, []
+
+    def run(index):
+        try:
+            start.wait(DEADLINE)
+            results[index] = work(index)
+        except BaseException as error:  # reported in the test's thread below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(DEADLINE)
+    assert not any(thread.is_alive() for thread in threads), "a thread is stuck"
+    if errors:
+        raise errors[0]
+    return results
+
+
+def parallel_gets(url, *, headers, count):
+    """`count` GETs of `url` sent at once; [(status, error code, or body when not JSON)]."""
+
+    def fetch(_):
+        response = requests.get(url, headers=headers, timeout=DEADLINE)
+        if response.headers.get("Content-Type", "").startswith("application/json"):
+            return response.status_code, response.json()["code"]
+        return response.status_code, response.content
+
+    return in_threads(count, fetch)

@@ -20,6 +20,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.helpers import (
+    DOWNLOAD_HEADERS,
     assert_api_error,
     assert_head_answers_as_get,
     assert_nothing_consumed,
@@ -442,20 +443,9 @@ def test_head_of_a_present_file_is_200_with_the_headers_of_get(client_for, store
     body_of(got)
 
     assert head.status_code == got.status_code == 200
-    for name in HEAD_HEADERS:
+    for name in DOWNLOAD_HEADERS:
         assert head[name] == got[name], name
     assert head["Content-Length"] == str(data_file.filesize)
-
-
-HEAD_HEADERS = (
-    "Content-Type",
-    "Content-Length",
-    "Content-Disposition",
-    "ETag",
-    "Accept-Ranges",
-    "Cache-Control",
-    "X-Content-Type-Options",
-)
 
 
 # §8: hostile ids and keys.

@@ -5,16 +5,14 @@ connection, so these tests exercise the conditional updates and row locks for re
 SQLite and on PostgreSQL alike.
 """
 
-import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
 
 from downloads.models import DownloadRecord, DownloadSlot, Quota
 from tests.factories import QuotaFactory, UserFactory
-from tests.helpers import assert_api_error, download_url
+from tests.helpers import assert_api_error, download_url, parallel_gets
 from tests.processes import wait_until
 
 Outcome = DownloadRecord.Outcome
@@ -49,25 +47,12 @@ def test_fifty_parallel_downloads_against_max_quota_10_give_exactly_10(
     data_file = stored_file(content)
     user = quota_user(max_quota=MAX_QUOTA)
     url = live_server.url + download_url(data_file)
-    headers = auth_for(user)
-    start = threading.Barrier(PARALLEL)
 
-    def fetch(_):
-        start.wait()
-        response = requests.get(url, headers=headers, timeout=30)
-        is_json = response.headers.get("Content-Type", "").startswith("application/json")
-        code = response.json()["code"] if is_json else None
-        return response.status_code, code, response.content
+    results = parallel_gets(url, headers=auth_for(user), count=PARALLEL)
 
-    with ThreadPoolExecutor(PARALLEL) as pool:
-        results = list(pool.map(fetch, range(PARALLEL)))
-
-    assert Counter(status for status, _, _ in results) == {
-        200: MAX_QUOTA,
-        429: PARALLEL - MAX_QUOTA,
-    }
-    assert all(body == content for status, _, body in results if status == 200)
-    assert {code for status, code, _ in results if status == 429} == {"quota_exceeded"}
+    assert Counter(status for status, _ in results) == {200: MAX_QUOTA, 429: PARALLEL - MAX_QUOTA}
+    assert {body for status, body in results if status == 200} == {content}
+    assert {code for status, code in results if status == 429} == {"quota_exceeded"}
     quota = Quota.objects.get(user=user)
     assert quota.current_quota == MAX_QUOTA
     wait_until(lambda: not DownloadSlot.objects.exists(), message="all slots released")
@@ -87,24 +72,14 @@ def test_forty_parallel_downloads_against_max_volume_give_exactly_what_fits(
     data_file = stored_file(content)
     user = quota_user(max_volume=max_volume)
     url = live_server.url + download_url(data_file)
-    headers = auth_for(user)
     parallel = 40
-    start = threading.Barrier(parallel)
 
-    def fetch(_):
-        start.wait()
-        response = requests.get(url, headers=headers, timeout=30)
-        is_json = response.headers.get("Content-Type", "").startswith("application/json")
-        code = response.json()["code"] if is_json else None
-        return response.status_code, code, response.content
-
-    with ThreadPoolExecutor(parallel) as pool:
-        results = list(pool.map(fetch, range(parallel)))
+    results = parallel_gets(url, headers=auth_for(user), count=parallel)
 
     fits = max_volume // len(content)
-    assert Counter(status for status, _, _ in results) == {200: fits, 429: parallel - fits}
-    assert all(body == content for status, _, body in results if status == 200)
-    assert {code for status, code, _ in results if status == 429} == {"quota_exceeded"}
+    assert Counter(status for status, _ in results) == {200: fits, 429: parallel - fits}
+    assert {body for status, body in results if status == 200} == {content}
+    assert {code for status, code in results if status == 429} == {"quota_exceeded"}
     wait_until(lambda: not DownloadSlot.objects.exists(), message="all slots released")
     wait_until(
         lambda: DownloadRecord.objects.filter(outcome=Outcome.COMPLETED).count() == fits,

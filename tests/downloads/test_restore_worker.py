@@ -2,47 +2,18 @@
 one of them, and copies appear in the cache whole or not at all."""
 
 import re
-import threading
 
 import pytest
-from django.db import connection
 from rest_framework.test import APIClient
 
 from downloads.models import RestoreRequest
 from tests.factories import RestoreRequestFactory
-from tests.helpers import run_command
+from tests.helpers import in_threads, run_command
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 Status = RestoreRequest.Status
 REQUESTS = 20
-TIMEOUT = 120
-
-
-def in_threads(count, work):
-    """Run work() in `count` threads released together; each closes its own connection.
-    Returns their results, or raises the first error one of them met."""
-    start = threading.Barrier(count)
-    results, errors = [None] * count, []
-
-    def run(index):
-        try:
-            start.wait(TIMEOUT)
-            results[index] = work()
-        except BaseException as error:  # reported in the test's thread below
-            errors.append(error)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(TIMEOUT)
-    assert not any(thread.is_alive() for thread in threads), "a thread is stuck"
-    if errors:
-        raise errors[0]
-    return results
 
 
 @pytest.fixture
@@ -58,7 +29,7 @@ def pending_restores(stored_file):
 
 
 def test_two_workers_restore_each_file_exactly_once(pending_restores, storage):
-    outputs = in_threads(2, lambda: run_command("process_restores", "--once"))
+    outputs = in_threads(2, lambda _: run_command("process_restores", "--once"))
 
     restores = RestoreRequest.objects.all()
     assert [(r.status, r.attempts, r.error) for r in restores] == [(Status.DONE, 1, "")] * REQUESTS
@@ -77,7 +48,7 @@ def test_two_workers_restore_each_file_exactly_once(pending_restores, storage):
 
 
 def test_copies_leave_no_temporary_file_in_the_cache(pending_restores, storage):
-    in_threads(2, lambda: run_command("process_restores", "--once"))
+    in_threads(2, lambda _: run_command("process_restores", "--once"))
 
     names = sorted(path.name for path in (storage.root / "cache").iterdir())
     assert names == sorted(f.storage_key for f in pending_restores)
@@ -86,7 +57,7 @@ def test_copies_leave_no_temporary_file_in_the_cache(pending_restores, storage):
 def test_parallel_restore_requests_queue_one_restore_per_file(stored_file):
     data_file = stored_file(b"on tape\n", location="nearline")
 
-    def ask():
+    def ask(_):
         response = APIClient().post(
             "/api/v1/rs-catalog/restore", {"product_ids": [data_file.product.urn]}, format="json"
         )

@@ -11,9 +11,7 @@ import socket
 import struct
 import subprocess
 import sys
-import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote
 
 import pytest
@@ -23,7 +21,7 @@ from django.db import connection
 from downloads.models import DownloadRecord, DownloadSlot, Quota
 from tests.e2e.test_resume import external
 from tests.factories import AccessGroupFactory, AccessRightFactory, QuotaFactory, UserFactory
-from tests.helpers import download_url
+from tests.helpers import download_url, parallel_gets
 from tests.nginx import free_port
 from tests.processes import DEADLINE, ProcessGroup, answers_http, running, wait_until
 
@@ -191,16 +189,8 @@ def test_forty_parallel_downloads_against_max_volume_under_gunicorn_give_exactly
     QuotaFactory(user=user, max_quota=-1, rate_limit=-1, max_volume=max_volume)
     url, auth = gunicorn + download_url(data_file), {"Authorization": f"Bearer {token_for(user)}"}
     parallel = 40
-    start = threading.Barrier(parallel)
 
-    def fetch(_):
-        start.wait()
-        response = requests.get(url, headers=auth, timeout=DEADLINE)
-        is_json = response.headers.get("Content-Type", "").startswith("application/json")
-        return response.status_code, response.json()["code"] if is_json else response.content
-
-    with ThreadPoolExecutor(parallel) as pool:
-        results = list(pool.map(fetch, range(parallel)))
+    results = parallel_gets(url, headers=auth, count=parallel)
 
     fits = max_volume // len(content)
     assert Counter(status for status, _ in results) == {200: fits, 429: parallel - fits}

@@ -1,13 +1,10 @@
 """License.publish: the one place a licence gets a new version (SPEC §3 Licences)."""
 
-import threading
-from concurrent.futures import ThreadPoolExecutor
-
 import pytest
-from django.db import connection
 
 from products.models import License
 from tests.factories import LicenseFactory
+from tests.helpers import in_threads
 
 PARALLEL = 8
 
@@ -65,17 +62,10 @@ def test_publishing_applies_the_rule_to_the_stored_row_not_to_a_stale_copy():
 
 
 def publish_at_once(license, publications):
-    start = threading.Barrier(len(publications))
-
-    def publish(fields):
-        start.wait()
-        try:
-            License.objects.get(pk=license.pk).publish(**fields)
-        finally:
-            connection.close()  # each thread has its own connection
-
-    with ThreadPoolExecutor(len(publications)) as pool:
-        list(pool.map(publish, publications))
+    in_threads(
+        len(publications),
+        lambda index: License.objects.get(pk=license.pk).publish(**publications[index]),
+    )
 
 
 def test_stewards_publishing_new_texts_at_once_each_get_a_version(transactional_db):
