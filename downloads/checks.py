@@ -138,21 +138,21 @@ def readable_location(request, data_file):
     return location
 
 
-def quota_available(request, data_file, *, start, length, take_slot):
+def quota_available(request, data_file, *, start, length):
     """9 and 9b. Download count, volume (the `length` bytes of the range must fit) and
-    simultaneous-download limits.
+    simultaneous-download limits, checked without taking anything: the slot is taken and
+    the download counted once the storage has answered (`Transfer.begin`), under the
+    quota row's lock, where these limits are checked again.
 
-    Returns the slot taken for this download (None for public file types, which need no
-    quota, and for HEAD, which only checks).
+    Returns whether this download adds to the count, or None for public file types,
+    which need no quota.
     """
     if data_file.is_public_type:
         return None
     caller = {"user": request_user(request), "address": client_address(request)}
     counts = quotas.counts_as_download(**caller, data_file=data_file, start=start)
-    if not take_slot:
-        quotas.quota_check(**caller, counts=counts, length=length)
-        return None
-    return quotas.slot_acquire(**caller, counts=counts, length=length)
+    quotas.quota_check(**caller, counts=counts, length=length)
+    return counts
 
 
 def storage_holds(data_file, location):

@@ -55,8 +55,23 @@ class StorageFileMissing(ApiError):
     default_detail = "The storage does not hold this file; the archive team has been told."
 
 
+class StorageCorrupt(ApiError):
+    status_code = 502
+    default_code = "storage_corrupt"
+    default_detail = (
+        "The storage's copy of this file does not match its checksum; the archive team "
+        "has been told. Nothing was counted."
+    )
+
+
+class DigestMismatch(storage_client.StorageUnavailable):
+    """The bytes a storage sent do not match the file's checksum (found by the relay)."""
+
+
 def storage_error_to_api(error):
     """Map a storage_client exception to its download error (SPEC §4 check 10)."""
     if isinstance(error, storage_client.StorageFileNotFound):
         return StorageFileMissing()
+    if isinstance(error, DigestMismatch):
+        return StorageCorrupt()
     return StorageUnavailable()

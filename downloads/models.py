@@ -27,7 +27,9 @@ class LicenseAcceptance(models.Model):
 
 
 class DownloadRecord(models.Model):
-    """One download attempt that reached the storage, written when the response closes."""
+    """One download attempt that reached check 9: written IN_PROGRESS when its first bytes
+    are ready to go out, completed when the response closes (or ABORTED by the lease
+    sweep, if its worker died); refusals and storage failures are written at once."""
 
     class Outcome(models.TextChoices):
         IN_PROGRESS = "IN_PROGRESS"
@@ -149,15 +151,23 @@ class Quota(models.Model):
 
 
 class DownloadSlot(models.Model):
-    """A lease on one simultaneous download; renewed while streaming, so a killed worker's
-    slot expires by itself."""
+    """The lease of one running download, renewed while it streams, so that a killed
+    worker's slot expires by itself and the lease sweep closes its record.
 
-    quota = models.ForeignKey(Quota, on_delete=models.CASCADE, related_name="slots")
+    A slot of a quota counts towards that quota's `rateLimit`; a public file type's
+    download holds a slot without quota, only to keep its record's lease.
+    """
+
+    quota = models.ForeignKey(
+        Quota, null=True, blank=True, on_delete=models.CASCADE, related_name="slots"
+    )
+    record = models.OneToOneField(DownloadRecord, on_delete=models.CASCADE, related_name="slot")
     acquired = models.DateTimeField(auto_now_add=True)
     expires = models.DateTimeField(db_index=True)
 
     def __str__(self):
-        return f"slot of {self.quota} until {self.expires:%H:%M:%S}"
+        owner = self.quota if self.quota_id else "a public file"
+        return f"slot of {owner} until {self.expires:%H:%M:%S}"
 
 
 class RestoreRequest(models.Model):

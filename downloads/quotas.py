@@ -119,24 +119,25 @@ def quota_check(*, user, address, counts, length):
     _refuse_if_exhausted(quota, Limits.of(quota), counts=counts, length=length, now=timezone.now())
 
 
-def slot_acquire(*, user, address, counts, length):
-    """Checks 9 and 9b, then take a download slot and reserve the `length` bytes of the
-    range from the volume, under the quota row's lock.
+def slot_acquire(*, user, address, counts, length, record, lease=True):
+    """Checks 9 and 9b again under the quota row's lock, then count the download, reserve
+    the `length` bytes of the range from the volume and take a slot for `record`.
 
-    The download itself is counted later by `download_count`, once the storage has
-    answered, and `slot_release` gives back the bytes not sent, so that failures before
-    the first byte consume nothing.
+    Called once the storage has answered and the first bytes are ready to go out, in the
+    transaction that writes the record (`Transfer.begin`): failures before that consume
+    nothing, and `slot_release` gives back the bytes not sent. Without `lease` (a download
+    handed to nginx) nothing is held: the download is counted and its bytes reserved.
     """
-    quota = quota_for(user=user, address=address)
     now = timezone.now()
-    with transaction.atomic():
-        locked = Quota.objects.select_for_update().get(pk=quota.pk)
-        limits = Limits.of(locked)
-        if limits.rate_limit != UNLIMITED:  # leases of killed workers: clear them first
-            locked.slots.filter(expires__lte=now).delete()
-        _refuse_if_exhausted(locked, limits, counts=counts, length=length, now=now)
-        _volume_reserve(locked, limits, length)
-        row = DownloadSlot.objects.create(quota=locked, expires=now + slot_lease())
+    # The row exists: check 9 (`quota_check`) made it. Locking it outside a transaction
+    # would be an error, so this cannot be called but in the record's transaction.
+    locked = Quota.objects.select_for_update().get(**_quota_lookup(user, address))
+    limits = Limits.of(locked)
+    _refuse_if_exhausted(locked, limits, counts=counts, length=length, now=now)
+    _quota_take(locked, limits, counts=counts, length=length)
+    if not lease:
+        return None
+    row = DownloadSlot.objects.create(quota=locked, record=record, expires=now + slot_lease())
     slot_keeper.hold(row.pk)
     return Slot(
         id=row.pk,
@@ -148,24 +149,28 @@ def slot_acquire(*, user, address, counts, length):
     )
 
 
-def _volume_reserve(quota, limits, length):
+def lease_take(*, record):
+    """A slot without quota for a download that needs none (a public file type): only the
+    lease of its record, so that the sweep closes the record if the worker dies."""
+    row = DownloadSlot.objects.create(record=record, expires=timezone.now() + slot_lease())
+    slot_keeper.hold(row.pk)
+    return Slot(id=row.pk, quota_id=None, limits=None, counts=False, reserved=0, since=None)
+
+
+def _quota_take(quota, limits, *, counts, length):
+    """Count the download (if it counts) and add `length` bytes to the volume, in one
+    conditional UPDATE: exact without the lock too, as a parallel download that took the
+    last of either makes it match no row."""
     rows = Quota.objects.filter(pk=quota.pk)
     if limits.max_volume != UNLIMITED:
-        # Exact without the lock too: a parallel reservation makes this match no row.
         rows = rows.filter(current_volume__lte=limits.max_volume - length)
-    if rows.update(current_volume=F("current_volume") + length) != 1:
-        raise QuotaExceeded(extra={"maxVolume": limits.max_volume})
-
-
-def download_count(*, slot):
-    """Count the download holding `slot`, if it counts and the limit still allows it;
-    False if a parallel download took the last one meanwhile."""
-    if not slot.counts:
-        return True
-    rows = Quota.objects.filter(pk=slot.quota_id)
-    if slot.limits.max_quota != UNLIMITED:
-        rows = rows.filter(current_quota__lt=slot.limits.max_quota)
-    return rows.update(current_quota=F("current_quota") + 1) == 1
+    if counts and limits.max_quota != UNLIMITED:
+        rows = rows.filter(current_quota__lt=limits.max_quota)
+    taken = rows.update(
+        current_quota=F("current_quota") + int(counts), current_volume=F("current_volume") + length
+    )
+    if taken != 1:
+        raise QuotaExceeded(extra={"maxQuota": limits.max_quota, "maxVolume": limits.max_volume})
 
 
 def slot_release(*, slot, bytes_sent):
@@ -173,12 +178,32 @@ def slot_release(*, slot, bytes_sent):
     slot_keeper.drop(slot.id)
     DownloadSlot.objects.filter(pk=slot.id).delete()
     unsent = slot.reserved - bytes_sent
-    if unsent > 0:
+    if slot.quota_id is not None and unsent > 0:
         # A reset since the slot was taken zeroed the reservation with the rest: nothing
         # to give back then, or the new period would start below zero.
         Quota.objects.filter(pk=slot.quota_id, since=slot.since).update(
             current_volume=F("current_volume") - unsent
         )
+
+
+def slot_sweep(now=None):
+    """Close the records of downloads whose lease ran out (their worker died: nobody
+    renews it) as ABORTED, and delete those slots; returns how many were closed.
+
+    Their reserved volume is kept: how much was sent is unknown, and a quota must never
+    undercharge.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        closed = DownloadRecord.objects.filter(
+            slot__expires__lte=now, outcome=DownloadRecord.Outcome.IN_PROGRESS
+        ).update(
+            outcome=DownloadRecord.Outcome.ABORTED,
+            error="the worker serving it stopped; closed when its lease ran out",
+            ended=now,
+        )
+        DownloadSlot.objects.filter(expires__lte=now).delete()
+    return closed
 
 
 def quota_reset(*, quotas, dry_run=False):
@@ -214,23 +239,40 @@ def slot_lease():
 
 
 class SlotKeeper:
-    """Renews the leases of the slots this process holds, from a daemon thread.
+    """Renews the leases of the slots this process holds, from a daemon thread, and sweeps
+    the leases that ran out (those of killed workers).
 
     Slots of a killed worker are renewed no more and expire within SLOT_LEASE_SECONDS;
     the thread renews each third of a lease so a live download never loses its slot.
+    The sweep runs where `start(sweep=True)` asked for it (gunicorn's workers, see
+    gunicorn.conf.py), so that a worker that has served nothing yet still closes the
+    records that a killed one left open.
     """
 
     def __init__(self):
         self.held = set()
         self.lock = threading.Lock()
         self.thread = None
+        self.sweeps = False
+        self.stopping = threading.Event()
+
+    def start(self, *, sweep=False):
+        with self.lock:
+            self.sweeps = self.sweeps or sweep
+            if self.thread is None or not self.thread.is_alive():
+                self.thread = threading.Thread(target=self._run, name="slot-keeper", daemon=True)
+                self.thread.start()
 
     def hold(self, slot_id):
         with self.lock:
             self.held.add(slot_id)
-            if self.thread is None or not self.thread.is_alive():
-                self.thread = threading.Thread(target=self._run, name="slot-keeper", daemon=True)
-                self.thread.start()
+        self.start()
+
+    def stop(self):
+        """Stop the thread after its current round (tests; a worker simply exits)."""
+        self.stopping.set()
+        if self.thread is not None:
+            self.thread.join()
 
     def drop(self, slot_id):
         with self.lock:
@@ -243,11 +285,12 @@ class SlotKeeper:
             DownloadSlot.objects.filter(pk__in=ids).update(expires=timezone.now() + slot_lease())
 
     def _run(self):
-        while True:
-            threading.Event().wait(settings.SLOT_LEASE_SECONDS / 3)
+        while not self.stopping.wait(settings.SLOT_LEASE_SECONDS / 3):
             try:
                 close_old_connections()
                 self.renew()
+                if self.sweeps and (closed := slot_sweep()):
+                    logger.warning("closed %d record(s) left open by a stopped worker", closed)
             except Exception:  # the next round tries again; a missed renewal is not fatal
                 logger.exception("renewing download slots failed")
             finally:

@@ -18,7 +18,12 @@ from django.utils import timezone
 
 import storage_client
 from downloads import quotas
-from downloads.exceptions import QuotaExceeded, RateLimited, storage_error_to_api
+from downloads.exceptions import (
+    DigestMismatch,
+    QuotaExceeded,
+    RateLimited,
+    storage_error_to_api,
+)
 from downloads.models import DownloadRecord
 from regards_catalog.auth import client_address, request_user
 
@@ -47,9 +52,11 @@ def file_headers(data_file, *, inline):
 
 
 class Transfer:
-    """One download that reached the storage; its record is written once, at the end."""
+    """One download that reached the storage. Its record is written when its first bytes
+    are ready to go out (`begin`, in the transaction that counts it and takes its slot),
+    and completed when the response closes (`finish`)."""
 
-    def __init__(self, request, data_file, *, status, start, length, slot=None):
+    def __init__(self, request, data_file, *, status, start, length):
         self.user = request_user(request)
         self.address = client_address(request)
         self.data_file = data_file
@@ -60,23 +67,57 @@ class Transfer:
         self.started = timezone.now()
         self.outcome = None
         self.error = ""
-        self.slot = slot
+        self.record = None
+        self.slot = None
 
     def fail(self, outcome, error):
         self.outcome, self.error = outcome, str(error)
 
+    def begin(self, *, counts, offloaded=False):
+        """Write the record and, for a private file, count the download, reserve its bytes
+        and take its slot: one transaction, which a parallel download may still refuse
+        (429, nothing written). `counts` is None for a public file type (no quota)."""
+        with transaction.atomic():
+            if offloaded:
+                self.record = self._write_record(Outcome.OFFLOADED, status=self.status, ended=True)
+            else:
+                self.record = self._write_record(Outcome.IN_PROGRESS, status=self.status)
+            if counts is not None:
+                self.slot = quotas.slot_acquire(
+                    user=self.user,
+                    address=self.address,
+                    counts=counts,
+                    length=self.length,
+                    record=self.record,
+                    lease=not offloaded,
+                )
+            elif not offloaded:
+                self.slot = quotas.lease_take(record=self.record)
+
     def finish(self):
-        """Called when the response closes (complete, aborted or failed): write the record."""
+        """Called when the response closes (complete, aborted or failed): complete the record
+        and free the slot. Nothing to do for a response that never began."""
+        if self.record is None or self.record.outcome != Outcome.IN_PROGRESS:
+            return
         if self.outcome is None:
             self.outcome = Outcome.COMPLETED if self.sent >= self.length else Outcome.ABORTED
-        product = self.data_file.product
         with transaction.atomic():  # one commit for the record and the quota
-            self._write_record(product)
+            DownloadRecord.objects.filter(pk=self.record.pk).update(
+                outcome=self.outcome, error=self.error, bytes_sent=self.sent, ended=timezone.now()
+            )
+            self.record.outcome = self.outcome
             if self.slot is not None:
                 quotas.slot_release(slot=self.slot, bytes_sent=self.sent)
 
-    def _write_record(self, product):
-        DownloadRecord.objects.create(
+    def refused(self, status):
+        """A download that ends before its first byte (refused, or the storage failed):
+        its record is written whole, and nothing is counted."""
+        self.sent = 0
+        self.record = self._write_record(self.outcome, status=status, ended=True)
+
+    def _write_record(self, outcome, *, status, ended=False):
+        product = self.data_file.product
+        return DownloadRecord.objects.create(
             user=self.user,
             client_address=self.address,
             product=product,
@@ -85,14 +126,14 @@ class Transfer:
             product_urn=product.urn,
             checksum=self.data_file.checksum,
             filename=self.data_file.filename,
-            status_code=self.status,
+            status_code=status,
             range_start=self.start,
             bytes_expected=self.length,
-            bytes_sent=self.sent,
-            outcome=self.outcome,
+            bytes_sent=self.length if outcome == Outcome.OFFLOADED else self.sent,
+            outcome=outcome,
             error=self.error,
             started=self.started,
-            ended=timezone.now(),
+            ended=timezone.now() if ended else None,
         )
 
 
@@ -101,7 +142,7 @@ def record_refusal(request, data_file, error, *, start, length):
     transfer = Transfer(request, data_file, status=error.status_code, start=start, length=length)
     outcome = Outcome.RATE_LIMITED if isinstance(error, RateLimited) else Outcome.QUOTA_EXCEEDED
     transfer.fail(outcome, error.detail)
-    transfer.finish()
+    transfer.refused(error.status_code)
 
 
 class LocalFileRange:
@@ -172,6 +213,9 @@ class RelayedStream:
 
     The last chunk is held back until the digest is known: on a mismatch the response
     stops short of its Content-Length, so no client keeps silently corrupt bytes.
+    `prime()` reads ahead to the first chunk that may go out before the response is
+    answered, so that a storage failing at once, or a file of one chunk that does not
+    match its digest, is a 502 that costs nothing.
     """
 
     def __init__(self, stream, transfer, digest):
@@ -179,8 +223,12 @@ class RelayedStream:
         self.transfer = transfer
         self.digest = digest
         self.held = None
+        self.ready = None  # the chunk prime() read ahead
         self.pending_count = 0
         self.closed = False
+
+    def prime(self):
+        self.ready = self._advance()
 
     def __iter__(self):
         return self
@@ -188,6 +236,14 @@ class RelayedStream:
     def __next__(self):
         self.transfer.sent += self.pending_count  # the server wrote the previous chunk
         self.pending_count = 0
+        chunk, self.ready = self.ready or self._advance(), None
+        if chunk is None:
+            raise StopIteration
+        self.pending_count = len(chunk)
+        return chunk
+
+    def _advance(self):
+        """The next chunk that may go out, or None at the end of a verified file."""
         while True:
             chunk = self._next_from_storage()
             if chunk is None:
@@ -196,7 +252,6 @@ class RelayedStream:
                 self.digest.update(chunk)
             previous, self.held = self.held, chunk
             if previous is not None:
-                self.pending_count = len(previous)
                 return previous
 
     def _next_from_storage(self):
@@ -212,8 +267,9 @@ class RelayedStream:
             raise
 
     def _last_chunk(self):
-        if self.held is None:
-            raise StopIteration
+        last, self.held = self.held, None
+        if last is None:
+            return None
         expected = self.transfer.data_file.checksum.lower()
         if self.digest is not None and self.digest.hexdigest() != expected:
             message = (
@@ -222,9 +278,7 @@ class RelayedStream:
             )
             logger.error(message)
             self.transfer.fail(Outcome.CORRUPT, message)
-            raise storage_client.StorageUnavailable(message)
-        last, self.held = self.held, None
-        self.pending_count = len(last)
+            raise DigestMismatch(message)
         return last
 
     def close(self):
@@ -232,7 +286,7 @@ class RelayedStream:
             return
         self.closed = True
         self.stream.close()
-        if self.held is None and self.pending_count:
+        if self.held is None and self.ready is None and self.pending_count:
             self.transfer.sent += self.pending_count  # the final chunk went out
             self.pending_count = 0
         self.transfer.finish()
@@ -258,29 +312,30 @@ def digest_for(data_file, start, length):
         return None
 
 
-def open_transfer(request, data_file, location, *, start, length, status, slot=None):
-    """Open the bytes (check 10: errors before the first byte become 502) and respond.
+def open_transfer(request, data_file, location, *, start, length, status, counts):
+    """Open the bytes (check 10: errors before the first byte become 502 and cost nothing),
+    then count the download and respond.
 
-    With a quota `slot`, the download is counted once the storage has answered, and the
-    slot is released, with the reserved bytes not sent, when the response closes.
+    `counts` says whether the download adds to the caller's count (None: a public file
+    type, no quota). It is counted only once the first bytes are ready to go out, and
+    its slot is released, with the reserved bytes not sent, when the response closes.
     """
-    transfer = Transfer(request, data_file, status=status, start=start, length=length, slot=slot)
+    transfer = Transfer(request, data_file, status=status, start=start, length=length)
     response, source = _open(request, transfer, location)
-    if slot is not None and not quotas.download_count(slot=slot):
-        # A parallel download took the last one between check 9 and now.
-        transfer.fail(Outcome.QUOTA_EXCEEDED, QuotaExceeded.default_detail)
-        transfer.sent = 0
+    try:
+        transfer.begin(counts=counts, offloaded=source is None)
+    except (QuotaExceeded, RateLimited) as refusal:
+        # A parallel download took the last of the quota between check 9 and now.
         if source is not None:
-            source.close()  # writes the record and frees the slot
-        else:
-            transfer.finish()
-        raise QuotaExceeded()
-    if source is None:  # offloaded to nginx: nothing closes on our side
-        transfer.finish()
+            source.close()  # the transfer never began: nothing to write or release
+        record_refusal(request, data_file, refusal, start=start, length=length)
+        raise
     return response
 
 
 def _open(request, transfer, location):
+    """(response, source to close) for the transfer's bytes; source is None when nginx
+    sends them. Storage errors are recorded and raised as their 502."""
     data_file, start, length = transfer.data_file, transfer.start, transfer.length
     key = data_file.storage_key
     try:
@@ -291,7 +346,6 @@ def _open(request, transfer, location):
             response = HttpResponse(status=200)
             response["X-Accel-Redirect"] = location.accel_path(key)
             # nginx sends the bytes after we return: no byte count, no slot held meanwhile.
-            transfer.sent, transfer.outcome = length, Outcome.OFFLOADED
             return response, None
         if path is not None:
             file_range = LocalFileRange(path, start, length, transfer)
@@ -299,17 +353,23 @@ def _open(request, transfer, location):
             response.block_size = storage_client.CHUNK_SIZE
             return response, file_range
         stream = location.open(key, offset=start, length=length)
-        if stream.length is not None and stream.length != length:
-            stream.close()
-            raise storage_client.StorageUnavailable(
-                f"storage answered {stream.length} bytes for a range of {length}"
-            )
+        relay = RelayedStream(stream, transfer, digest_for(data_file, start, length))
+        try:
+            if stream.length is not None and stream.length != length:
+                raise storage_client.StorageUnavailable(
+                    f"storage answered {stream.length} bytes for a range of {length}"
+                )
+            relay.prime()
+        except BaseException:
+            relay.close()  # the transfer has not begun: this only frees the connection
+            raise
     except (storage_client.StorageError, OSError) as error:
         logger.error("storage failed before sending %s: %s", data_file, error)
-        transfer.fail(Outcome.STORAGE_ERROR, error)
-        transfer.finish()
-        if isinstance(error, OSError):
-            error = storage_client.StorageUnavailable(str(error))
-        raise storage_error_to_api(error) from error
-    relay = RelayedStream(stream, transfer, digest_for(data_file, start, length))
+        if transfer.outcome is None:
+            transfer.fail(Outcome.STORAGE_ERROR, error)
+        api_error = storage_error_to_api(
+            storage_client.StorageUnavailable(str(error)) if isinstance(error, OSError) else error
+        )
+        transfer.refused(api_error.status_code)
+        raise api_error from error
     return StreamingHttpResponse(relay, status=transfer.status), relay

@@ -83,9 +83,7 @@ class DownloadView(APIView):
         start, length, status = byte_range(request, data_file, headers)
 
         try:
-            slot = checks.quota_available(
-                request, data_file, start=start, length=length, take_slot=send_body
-            )
+            counts = checks.quota_available(request, data_file, start=start, length=length)
         except (QuotaExceeded, RateLimited) as refusal:
             if send_body:
                 record_refusal(request, data_file, refusal, start=start, length=length)
@@ -98,7 +96,7 @@ class DownloadView(APIView):
                 start=start,
                 length=length,
                 status=status,
-                slot=slot,
+                counts=counts,
             )
         else:
             checks.storage_holds(data_file, location)

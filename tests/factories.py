@@ -146,6 +146,11 @@ class DownloadSlotFactory(factory.django.DjangoModelFactory):
         seconds_left = 60
 
     quota = factory.SubFactory(QuotaFactory)
+    record = factory.SubFactory(
+        "tests.factories.DownloadRecordFactory",
+        outcome=DownloadRecord.Outcome.IN_PROGRESS,
+        bytes_sent=0,
+    )
     expires = factory.LazyAttribute(lambda o: timezone.now() + timedelta(seconds=o.seconds_left))
 
 

@@ -88,6 +88,12 @@ def head_then_get(client, data_file):
     return head, client.get(download_url(data_file))
 
 
+def finished_records():
+    """Download records whose response has closed (a record is written IN_PROGRESS when
+    its download begins, and completed when the response closes)."""
+    return DownloadRecord.objects.exclude(outcome=DownloadRecord.Outcome.IN_PROGRESS)
+
+
 def assert_nothing_consumed():
     assert not DownloadRecord.objects.exists()
     assert not DownloadSlot.objects.exists()

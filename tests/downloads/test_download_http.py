@@ -9,8 +9,8 @@ import time
 import pytest
 
 import storage_client
-from downloads.models import DownloadRecord
-from tests.factories import UserFactory
+from downloads.models import DownloadRecord, DownloadSlot
+from tests.factories import AccessGroupFactory, AccessRightFactory, QuotaFactory, UserFactory
 from tests.helpers import (
     assert_api_error,
     assert_head_answers_as_get,
@@ -174,15 +174,42 @@ def test_a_digest_mismatch_cuts_the_body_short_and_is_recorded_as_corrupt(
     assert data_file.checksum in record.error
 
 
-def test_a_digest_mismatch_in_a_one_chunk_file_sends_nothing(
-    api_client, stored_file, storage, remote_nginx
+@pytest.fixture
+def private_remote_file(stored_file, client_for):
+    """private_remote_file(content) → (a private file on the remote location, the client
+    of a user allowed to download it, that user's quota: 5 downloads)."""
+
+    def make(content):
+        data_file = stored_file(content, location="remote", file_access="NO_ACCESS")
+        user = UserFactory()
+        group = AccessGroupFactory(members=[user])
+        AccessRightFactory(group=group, dataset=data_file.product.dataset)
+        return data_file, client_for(user), QuotaFactory(user=user, max_quota=5)
+
+    return make
+
+
+def assert_costs_nothing(quota):
+    quota.refresh_from_db()
+    assert (quota.current_quota, quota.current_volume) == (0, 0)
+    assert not DownloadSlot.objects.exists()
+
+
+def test_a_digest_mismatch_in_a_one_chunk_file_is_502_before_any_byte_and_costs_nothing(
+    private_remote_file, storage, remote_nginx
 ):
-    data_file = stored_file(b"the catalog's bytes\n", location="remote")
+    data_file, client, quota = private_remote_file(b"the catalog's bytes\n")
     (storage.root / "remote" / data_file.storage_key).write_bytes(b"THE CATALOG'S BYTES\n")
-    response = api_client.get(download_url(data_file))
-    assert read_until_failure(response) == b""
-    record = DownloadRecord.objects.get()
-    assert (record.outcome, record.bytes_sent) == (Outcome.CORRUPT, 0)
+
+    for _ in range(2):  # every try is refused, none is counted
+        assert_api_error(client.get(download_url(data_file)), 502, "storage_corrupt")
+
+    assert_costs_nothing(quota)
+    records = DownloadRecord.objects.all()
+    assert [(r.outcome, r.status_code, r.bytes_sent) for r in records] == [
+        (Outcome.CORRUPT, 502, 0)
+    ] * 2
+    assert data_file.checksum in records[0].error
 
 
 def test_a_range_of_a_remote_file_is_not_digest_checked(
@@ -232,7 +259,9 @@ def test_a_remote_server_that_stalls_mid_body_times_out(
     release = threading.Event()
 
     def answer(conn):
-        conn.sendall(header + content[: MIB + 100])
+        # Two chunks: the first may go out once the second has come (the relay holds
+        # back one chunk for the digest check).
+        conn.sendall(header + content[: 2 * MIB + 100])
         release.wait(DEADLINE)
 
     with _RawServer(answer) as server:
@@ -246,6 +275,36 @@ def test_a_remote_server_that_stalls_mid_body_times_out(
     assert time.monotonic() - started < 5
     assert len(received) < len(content)
     assert DownloadRecord.objects.get().outcome == Outcome.STORAGE_ERROR
+
+
+@pytest.mark.parametrize("sent", [0, 100, MIB + 100], ids=["headers-only", "100-bytes", "1-chunk"])
+def test_a_remote_server_that_stalls_before_a_chunk_can_go_out_is_502_and_costs_nothing(
+    private_remote_file, settings, storage, tmp_path, sent
+):
+    content = os.urandom(3 * MIB)
+    data_file, client, quota = private_remote_file(content)
+    header = f"HTTP/1.1 200 OK\r\nContent-Length: {len(content)}\r\n\r\n".encode()
+    release = threading.Event()
+
+    def answer(conn):
+        conn.sendall(header + content[:sent])
+        release.wait(DEADLINE)
+
+    with _RawServer(answer) as server:
+        try:
+            use_locations(settings, storage, tmp_path, server.url + "/{key}", timeout=0.5)
+            response = client.get(download_url(data_file))
+        finally:
+            release.set()
+
+    assert_api_error(response, 502, "storage_unavailable")
+    assert_costs_nothing(quota)
+    record = DownloadRecord.objects.get()
+    assert (record.outcome, record.status_code, record.bytes_sent) == (
+        Outcome.STORAGE_ERROR,
+        502,
+        0,
+    )
 
 
 def test_a_remote_server_that_never_answers_is_502_within_the_timeout(

@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from downloads.models import DownloadRecord
-from tests.helpers import download_url
+from tests.helpers import download_url, finished_records
 from tests.processes import DEADLINE, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -21,7 +21,7 @@ SIZE = 8 * 1024 * 1024 + 11
 
 def wait_for_record():
     """The one DownloadRecord, once the server has written it (when the response closed)."""
-    return wait_until(DownloadRecord.objects.first, message="a DownloadRecord")
+    return wait_until(finished_records().first, message="a finished DownloadRecord")
 
 
 def read_part_then_hang_up(live_server, path, nbytes):

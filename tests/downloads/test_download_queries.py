@@ -19,7 +19,8 @@ def test_a_private_licensed_download_with_every_check_stays_within_its_queries(
     client = client_for(user)
     assert body_of(client.get(download_url(data_file, acceptLicense="true"))) == b"x" * 10240
 
-    # token, product, rights, file, licence, quota, slot (lock, defaults, insert),
-    # count, then record + slot release + volume in one transaction (savepoints in tests).
-    with django_assert_max_num_queries(17):
+    # token, product, rights, file, licence, quota, defaults; then one transaction: record,
+    # lock, defaults, count and volume, slot; then one more: record, slot release (and
+    # volume) (each transaction is a savepoint pair in tests).
+    with django_assert_max_num_queries(18):
         assert body_of(client.get(download_url(data_file))) == b"x" * 10240

@@ -423,7 +423,7 @@ def test_rate_limit_reached_by_a_live_slot_is_429_with_retry_after(
     assert response["Retry-After"] == "7"
     assert usage(user=user) == (0, 0)
     assert DownloadSlot.objects.count() == 1
-    refused = DownloadRecord.objects.get()
+    refused = DownloadRecord.objects.get(outcome=Outcome.RATE_LIMITED)
     assert (refused.outcome, refused.status_code) == (Outcome.RATE_LIMITED, 429)
 
 

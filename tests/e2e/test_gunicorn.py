@@ -21,7 +21,7 @@ from django.db import connection
 from downloads.models import DownloadRecord, DownloadSlot, Quota
 from tests.e2e.test_resume import external
 from tests.factories import AccessGroupFactory, AccessRightFactory, QuotaFactory, UserFactory
-from tests.helpers import download_url, parallel_gets
+from tests.helpers import download_url, finished_records, parallel_gets
 from tests.nginx import free_port
 from tests.processes import DEADLINE, ProcessGroup, answers_http, running, wait_until
 
@@ -92,7 +92,7 @@ def test_a_sendfile_download_is_recorded_whole_and_frees_its_slot(gunicorn, priv
 
     assert response.status_code == 200
     assert len(response.content) == SIZE
-    record = wait_until(DownloadRecord.objects.first)
+    record = wait_until(finished_records().first)
     assert (record.outcome, record.bytes_sent, record.user) == ("COMPLETED", SIZE, user)
     assert wait_until(lambda: not DownloadSlot.objects.exists())
     quota = Quota.objects.get(user=user)

@@ -10,7 +10,7 @@ import pytest
 from downloads.models import DownloadRecord
 from products.models import AccessRight
 from tests.factories import AccessGroupFactory, AccessRightFactory, UserFactory
-from tests.helpers import download_url
+from tests.helpers import download_url, finished_records
 from tests.processes import running, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -44,7 +44,7 @@ def wait_for_records(count):
     """The download records, oldest first, once `count` of them have been written."""
 
     def records():
-        found = list(DownloadRecord.objects.order_by("started"))
+        found = list(finished_records().order_by("started"))
         return found if len(found) >= count else None
 
     return wait_until(records, message=f"{count} download records")
