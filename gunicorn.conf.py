@@ -4,9 +4,13 @@ import os
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WORKERS", "4"))
-# Threads let one worker stream several files while others wait on the database.
+# Threads let one worker stream several files while others wait on the database. A
+# download holds its thread until its client has read it (or stalled for
+# DOWNLOAD_STALL_SECONDS): enough of them that a few dozen slow or stalled clients do
+# not make everyone else wait. Each thread that ran a query keeps a database connection:
+# WORKERS x THREADS x hosts must stay below PostgreSQL's max_connections.
 worker_class = "gthread"
-threads = int(os.environ.get("THREADS", "8"))
+threads = int(os.environ.get("THREADS", "32"))
 # Long downloads are normal: a worker is only killed when silent for this long.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 # sendfile is on by default. Do not write `sendfile = True` here: gunicorn reads any
@@ -15,3 +19,12 @@ accesslog = "-"
 # %(U)s is the path without its query string: tokens given as ?token= never reach the log.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss "%(a)s"'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker):
+    """Each worker renews the leases of its downloads and sweeps those that ran out, so a
+    record left open by a killed worker is closed (ABORTED) even if this one has served
+    nothing yet."""
+    from downloads.quotas import slot_keeper
+
+    slot_keeper.start(sweep=True)

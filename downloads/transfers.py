@@ -5,9 +5,13 @@ Local files go out through `FileResponse` (sendfile under gunicorn) or, with
 location are relayed chunk by chunk with their digest checked on the way.
 """
 
+import contextlib
 import hashlib
 import io
 import logging
+import re
+import socket
+import struct
 import sys
 from urllib.parse import quote
 
@@ -39,16 +43,33 @@ def content_disposition(filename, inline):
     return f"{disposition}; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 
+# Types a browser makes a page of, able to load and run things: HTML, SVG and XML (whose
+# stylesheets may be XSLT that writes HTML).
+PAGE_TYPES = re.compile(r"text/html|application/xhtml\+xml|image/svg\+xml|(text|application)/xml")
+
+
 def file_headers(data_file, *, inline):
     """Headers of every successful download answer (SPEC §4), HEAD included."""
+    content_type = data_file.mime_type or "application/octet-stream"
     return {
-        "Content-Type": data_file.mime_type or "application/octet-stream",
+        "Content-Type": content_type,
         "Content-Disposition": content_disposition(data_file.filename, inline),
         "ETag": f'"{data_file.checksum}"',
         "Accept-Ranges": "bytes",
         "Cache-Control": "private",
         "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": content_security_policy(content_type),
     }
+
+
+def content_security_policy(content_type):
+    """A catalog file is never active content on our origin, the one that also serves
+    /admin/ and the account page: shown inline (`isContentInline=true`), it is sandboxed
+    (a unique origin, no script, no forms), and a page type may load nothing at all."""
+    base_type = content_type.split(";")[0].strip().lower()
+    if PAGE_TYPES.fullmatch(base_type):
+        return "sandbox; default-src 'none'"
+    return "sandbox"
 
 
 class Transfer:
@@ -69,6 +90,7 @@ class Transfer:
         self.error = ""
         self.record = None
         self.slot = None
+        self.client_socket = None  # under gunicorn, to bound how long the client may stall
 
     def fail(self, outcome, error):
         self.outcome, self.error = outcome, str(error)
@@ -99,6 +121,10 @@ class Transfer:
         and free the slot. Nothing to do for a response that never began."""
         if self.record is None or self.record.outcome != Outcome.IN_PROGRESS:
             return
+        if self.client_socket is not None and isinstance(sys.exc_info()[1], TimeoutError):
+            seconds = settings.DOWNLOAD_STALL_SECONDS
+            self.fail(Outcome.ABORTED, f"the client read nothing for {seconds} s")
+            _reset_connection(self.client_socket)
         if self.outcome is None:
             self.outcome = Outcome.COMPLETED if self.sent >= self.length else Outcome.ABORTED
         with transaction.atomic():  # one commit for the record and the quota
@@ -135,6 +161,24 @@ class Transfer:
             started=self.started,
             ended=timezone.now() if ended else None,
         )
+
+
+def bound_stalls(transfer, request):
+    """Under gunicorn, make a send that makes no progress for DOWNLOAD_STALL_SECONDS raise
+    TimeoutError in the server's write (sendfile included), which closes the response:
+    a client that stops reading must not hold a thread and a slot for ever."""
+    client = request.META.get("gunicorn.socket")  # gunicorn's WSGI extension
+    if client is not None:
+        client.settimeout(settings.DOWNLOAD_STALL_SECONDS)
+        transfer.client_socket = client
+
+
+def _reset_connection(client):
+    """Drop a stalled client's connection at once, with what it left unread: gunicorn
+    would otherwise linger on it for seconds, on the thread that accepts connections."""
+    with contextlib.suppress(OSError):
+        client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        client.shutdown(socket.SHUT_RD)
 
 
 def record_refusal(request, data_file, error, *, start, length):
@@ -330,6 +374,7 @@ def open_transfer(request, data_file, location, *, start, length, status, counts
             source.close()  # the transfer never began: nothing to write or release
         record_refusal(request, data_file, refusal, start=start, length=length)
         raise
+    bound_stalls(transfer, request)
     return response
 
 

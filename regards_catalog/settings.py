@@ -204,6 +204,8 @@ LOGGING = {
 # Quotas: a download slot is a lease renewed while streaming; a killed worker's slot
 # frees itself after SLOT_LEASE_SECONDS.
 SLOT_LEASE_SECONDS = env_int("SLOT_LEASE_SECONDS", 60)
+# A download whose client reads nothing for this long is closed (and recorded ABORTED).
+DOWNLOAD_STALL_SECONDS = env_int("DOWNLOAD_STALL_SECONDS", 60)
 RATE_LIMIT_RETRY_AFTER = env_int("RATE_LIMIT_RETRY_AFTER", 10)
 
 LOGIN_URL = "login"

@@ -109,6 +109,7 @@ DOWNLOAD_HEADERS = (
     "Accept-Ranges",
     "Cache-Control",
     "X-Content-Type-Options",
+    "Content-Security-Policy",
 )
 
 

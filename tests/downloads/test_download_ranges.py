@@ -73,6 +73,43 @@ def test_is_content_inline_true_asks_for_inline(api_client, digits):
     body_of(response)
 
 
+@pytest.mark.parametrize(
+    ("mime_type", "content"),
+    [
+        ("text/html", b"<script>fetch('/admin/')</script>"),
+        ("text/html; charset=utf-8", b"<html><body onload='alert(1)'></body></html>"),
+        ("image/svg+xml", b"<svg xmlns='http://www.w3.org/2000/svg'><script>1</script></svg>"),
+        ("application/xhtml+xml", b"<html xmlns='http://www.w3.org/1999/xhtml'/>"),
+        ("TEXT/XML", b"<?xml-stylesheet href='x.xsl'?><a/>"),
+    ],
+)
+def test_a_page_type_shown_inline_is_sandboxed_and_may_load_nothing(
+    api_client, stored_file, mime_type, content
+):
+    # A DESCRIPTION file is public: anybody may make the browser of a steward open it.
+    data_file = stored_file(content, data_type="DESCRIPTION", mime_type=mime_type)
+
+    for response in (
+        api_client.get(download_url(data_file, isContentInline="true")),
+        api_client.head(download_url(data_file, isContentInline="true")),
+    ):
+        assert response.status_code == 200
+        assert response["Content-Disposition"].startswith("inline;")
+        assert response["Content-Security-Policy"] == "sandbox; default-src 'none'"
+        assert response["X-Content-Type-Options"] == "nosniff"
+        body_of(response)
+
+
+@pytest.mark.parametrize("mime_type", ["image/png", "application/pdf", "text/plain", ""])
+def test_any_other_type_is_sandboxed_inline_or_not(api_client, stored_file, mime_type):
+    data_file = stored_file(b"\x89PNG...", data_type="QUICKLOOK_SD", mime_type=mime_type)
+
+    for inline in ("true", "false"):
+        response = api_client.get(download_url(data_file, isContentInline=inline))
+        assert response["Content-Security-Policy"] == "sandbox"
+        body_of(response)
+
+
 @pytest.mark.parametrize("value", ["false", "1", "yes", ""])
 def test_is_content_inline_other_than_true_stays_attachment(api_client, digits, value):
     response = get(api_client, digits, isContentInline=value)

@@ -72,6 +72,7 @@ def nginx_in_front(live_server, storage, nginx_binary, tmp_path):
             internal; alias {storage.root}/online/;
             etag off; add_header ETag $upstream_http_etag;
             add_header X-Content-Type-Options $upstream_http_x_content_type_options;
+            add_header Content-Security-Policy $upstream_http_content_security_policy;
         }}
         location / {{ proxy_pass {live_server.url}; proxy_buffering off; }}
 """
@@ -94,6 +95,7 @@ def test_nginx_sends_the_offloaded_file_with_django_headers(offload, stored_file
     assert whole.headers["ETag"] == f'"{data_file.checksum}"'
     assert whole.headers["Cache-Control"] == "private"
     assert whole.headers["X-Content-Type-Options"] == "nosniff"
+    assert whole.headers["Content-Security-Policy"] == "sandbox"
     assert whole.headers["Content-Disposition"].startswith('attachment; filename="scene.bin"')
     assert "X-Accel-Redirect" not in whole.headers
     assert part.status_code == 206
