@@ -7,7 +7,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
 POSTGRES_URL = os.environ.get("BENCH_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432")
-DB_NAME = "regards_bench"
+# Several benchmark runs at once (one per checkout) each need their own database.
+DB_NAME = os.environ.get("BENCH_DB_NAME", "regards_bench")
 API = "/api/v1/rs-catalog"
 MiB = 1024 * 1024
 KiB = 1024
