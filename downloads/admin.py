@@ -19,7 +19,6 @@ from downloads.csv_export import csv_response
 from downloads.models import (
     UNLIMITED,
     DownloadRecord,
-    DownloadSlot,
     LicenseAcceptance,
     Quota,
     QuotaDefaults,
@@ -345,34 +344,25 @@ class QuotaAdmin(LimitFieldsMixin, admin.ModelAdmin):
         )
 
 
-class LiveSlotFilter(admin.SimpleListFilter):
-    title = "live"
-    parameter_name = "live"
+# Download records
+
+
+class SlotFilter(admin.SimpleListFilter):
+    """Running downloads hold a slot: a lease that their worker renews. One whose lease
+    ran out had its worker killed, and the lease sweep will close it."""
+
+    title = "slot"
+    parameter_name = "slot"
 
     def lookups(self, request, model_admin):
-        return [("yes", "live"), ("no", "expired")]
+        return [("live", "running now"), ("expired", "lease ran out")]
 
     def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(expires__gt=timezone.now())
-        if self.value() == "no":
-            return queryset.filter(expires__lte=timezone.now())
+        if self.value() == "live":
+            return queryset.filter(lease_expires__gt=timezone.now())
+        if self.value() == "expired":
+            return queryset.filter(lease_expires__lte=timezone.now())
         return queryset
-
-
-@admin.register(DownloadSlot)
-class DownloadSlotAdmin(ReadOnlyAdmin):
-    list_display = ["quota", "acquired", "expires", "live"]
-    list_filter = [LiveSlotFilter]
-    list_select_related = ["quota__user"]
-    search_fields = ["quota__user__email", "quota__client_address"]
-
-    @admin.display(boolean=True)
-    def live(self, slot):
-        return slot.expires > timezone.now()
-
-
-# Download records
 
 
 class DownloadUserFilter(admin.SimpleListFilter):
@@ -418,7 +408,7 @@ class DownloadRecordAdmin(ReadOnlyAdmin):
         "status_code",
         "sent",
     ]
-    list_filter = ["outcome", "dataset", DownloadUserFilter]
+    list_filter = ["outcome", SlotFilter, "dataset", DownloadUserFilter]
     list_select_related = ["user", "dataset"]
     date_hierarchy = "started"
     search_fields = ["user__email", "client_address", "product_urn", "checksum", "filename"]

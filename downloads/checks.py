@@ -21,8 +21,7 @@ from downloads.exceptions import (
     storage_error_to_api,
 )
 from downloads.transfers import check_catalog_size
-from products import access
-from products.models import CHECKSUM, PRODUCT_URN, Product
+from products.models import CHECKSUM, PRODUCT_URN
 from regards_catalog.auth import client_address, request_user, token_authenticated
 from regards_catalog.exceptions import Forbidden, InvalidRequest, NotFound, access_denied
 from regards_catalog.links import base_url
@@ -36,55 +35,50 @@ def query_flag(request, name):
     return request.query_params.get(name, "").lower() == "true"
 
 
-def product_exists(aip_id, checksum):
-    """2. A well-formed product id and checksum, naming a product that exists."""
+def product_exists(user, aip_id, checksum):
+    """2. A well-formed product id and checksum, naming a product that exists.
+
+    Returns the RequestedFile the next checks read: the file (if the product has it), its
+    product, dataset and licence, and the caller's rights on them, in one query.
+    """
     if not PRODUCT_URN.fullmatch(aip_id):
         raise InvalidRequest("The product id is not a product URN.", extra={"id": aip_id[:200]})
     if not CHECKSUM.fullmatch(checksum):
         raise InvalidRequest("The checksum is not hexadecimal.")
-    product = Product.objects.select_related("dataset__license").filter(urn=aip_id).first()
-    if product is None:
+    requested = selectors.requested_file(user=user, urn=aip_id, checksum=checksum)
+    if requested.product is None:
         raise NotFound(f"No product {aip_id}.")
-    return product
+    return requested
 
 
-def metadata_access(user, product):
-    """3. The caller sees the product (FULL_ACCESS on its dataset through one of its groups).
-
-    Returns whether the caller may also download its private files, for check 5.
-    """
-    sees, downloads_private = access.dataset_access(user, product.dataset_id)
-    if not sees:
+def metadata_access(user, requested):
+    """3. The caller sees the product (FULL_ACCESS on its dataset through one of its groups)."""
+    if not requested.sees:
         raise access_denied(user)
-    return downloads_private
 
 
-def file_exists(product, checksum):
-    """4. The product holds a file with that checksum (in either case: REGARDS writes MD5s
-    in upper case, the catalog import stores them in lower case)."""
-    data_file = product.files.filter(checksum__iexact=checksum).order_by("id").first()
-    if data_file is None:
-        raise NotFound(f"Product {product.urn} has no file with checksum {checksum}.")
-    data_file.product = product  # already loaded, with its dataset and licence
-    return data_file
+def file_exists(requested, checksum):
+    """4. The product holds a file with that checksum (in either case)."""
+    if requested.data_file is None:
+        raise NotFound(f"Product {requested.product.urn} has no file with checksum {checksum}.")
+    return requested.data_file
 
 
-def file_access(data_file, *, downloads_private):
+def file_access(requested):
     """5. A private file needs a group with INHERITED_ACCESS on the dataset."""
-    if not data_file.is_public_type and not downloads_private:
+    if not requested.data_file.is_public_type and not requested.downloads_private:
         raise Forbidden("You may see this product but not download its files.")
 
 
-def license_accepted(request, data_file):
+def license_accepted(request, requested):
     """6. A private file of a licensed dataset needs the caller's acceptance of its current
     version; `acceptLicense=true` records it first for a token caller only."""
+    data_file = requested.data_file
     license = data_file.product.dataset.license
-    if data_file.is_public_type or license is None:
+    if data_file.is_public_type or license is None or requested.license_accepted:
         return
     user = request.user
     if user.is_authenticated:
-        if selectors.license_is_accepted(user=user, license=license):
-            return
         # A browser session would accept through any link, even one on another site.
         if query_flag(request, "acceptLicense") and token_authenticated(request):
             services.license_accept(user=user, license=license)
@@ -144,15 +138,14 @@ def quota_available(request, data_file, *, start, length):
     the download counted once the storage has answered (`Transfer.begin`), under the
     quota row's lock, where these limits are checked again.
 
-    Returns whether this download adds to the count, or None for public file types,
-    which need no quota.
+    Returns the quota Claim of this download, or None for public file types, which need
+    no quota.
     """
     if data_file.is_public_type:
         return None
     caller = {"user": request_user(request), "address": client_address(request)}
     counts = quotas.counts_as_download(**caller, data_file=data_file, start=start)
-    quotas.quota_check(**caller, counts=counts, length=length)
-    return counts
+    return quotas.quota_check(**caller, counts=counts, length=length)
 
 
 def storage_holds(data_file, location):

@@ -27,9 +27,10 @@ class LicenseAcceptance(models.Model):
 
 
 class DownloadRecord(models.Model):
-    """One download attempt that reached check 9: written IN_PROGRESS when its first bytes
-    are ready to go out, completed when the response closes (or ABORTED by the lease
-    sweep, if its worker died); refusals and storage failures are written at once."""
+    """One download attempt that reached check 9: written IN_PROGRESS, holding a slot (its
+    lease), when its first bytes are ready to go out; completed when the response closes,
+    or ABORTED by the lease sweep if its worker died. Refusals and storage failures are
+    written at once."""
 
     class Outcome(models.TextChoices):
         IN_PROGRESS = "IN_PROGRESS"
@@ -65,10 +66,26 @@ class DownloadRecord(models.Model):
     error = models.TextField(blank=True)
     started = models.DateTimeField(db_index=True)
     ended = models.DateTimeField(null=True, blank=True)
+    # The quota the download was taken from (None for public file types: no quota).
+    quota = models.ForeignKey(
+        "Quota", null=True, blank=True, on_delete=models.SET_NULL, related_name="records"
+    )
+    # While the download runs, its slot: a lease renewed while it streams. A download whose
+    # lease ran out had its worker killed; the lease sweep closes it as ABORTED.
+    lease_expires = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-started"]
-        indexes = [models.Index(fields=["outcome", "started"])]
+        indexes = [
+            models.Index(fields=["outcome", "started"]),
+            # Running downloads only: the rate limit counts a quota's, the sweep finds the
+            # expired ones, and neither reads the finished millions.
+            models.Index(
+                fields=["quota", "lease_expires"],
+                condition=models.Q(lease_expires__isnull=False),
+                name="running_downloads",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.product_urn}/{self.checksum} {self.outcome}"
@@ -148,26 +165,6 @@ class Quota(models.Model):
 
     def __str__(self):
         return self.user.email if self.user_id else f"anonymous {self.client_address}"
-
-
-class DownloadSlot(models.Model):
-    """The lease of one running download, renewed while it streams, so that a killed
-    worker's slot expires by itself and the lease sweep closes its record.
-
-    A slot of a quota counts towards that quota's `rateLimit`; a public file type's
-    download holds a slot without quota, only to keep its record's lease.
-    """
-
-    quota = models.ForeignKey(
-        Quota, null=True, blank=True, on_delete=models.CASCADE, related_name="slots"
-    )
-    record = models.OneToOneField(DownloadRecord, on_delete=models.CASCADE, related_name="slot")
-    acquired = models.DateTimeField(auto_now_add=True)
-    expires = models.DateTimeField(db_index=True)
-
-    def __str__(self):
-        owner = self.quota if self.quota_id else "a public file"
-        return f"slot of {owner} until {self.expires:%H:%M:%S}"
 
 
 class RestoreRequest(models.Model):

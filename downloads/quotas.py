@@ -2,7 +2,8 @@
 running downloads.
 
 Counters change by conditional UPDATE or under the quota row's lock, never read in
-Python then written back: several workers and hosts share these rows.
+Python then written back: several workers and hosts share these rows. A running
+download's slot is its DownloadRecord's lease (`lease_expires`), renewed while it streams.
 """
 
 import dataclasses
@@ -11,15 +12,17 @@ import threading
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, close_old_connections, connection, transaction
+from django.db import close_old_connections, connection
 from django.db.models import Count, F, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from downloads.exceptions import QuotaExceeded, RateLimited
-from downloads.models import UNLIMITED, DownloadRecord, DownloadSlot, Quota, QuotaDefaults
+from downloads.models import UNLIMITED, DownloadRecord, Quota, QuotaDefaults
 
 logger = logging.getLogger(__name__)
 ANONYMOUS_WITHOUT_ADDRESS = "0.0.0.0"
+LIMITS = ("max_quota", "rate_limit", "max_volume")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,24 +35,29 @@ class Limits:
 
     @classmethod
     def of(cls, quota, defaults=None):
-        defaults = defaults or QuotaDefaults.current()
+        """`quota`'s limits; its defaults come with it when `quota_for` loaded it."""
+        if defaults is None and hasattr(quota, "default_max_quota"):
+            defaults = {name: getattr(quota, f"default_{name}") for name in LIMITS}
+        elif defaults is None:
+            defaults = vars(QuotaDefaults.current())
+        elif not isinstance(defaults, dict):
+            defaults = vars(defaults)
         return cls(
             *(
-                getattr(defaults, name) if getattr(quota, name) is None else getattr(quota, name)
-                for name in ("max_quota", "rate_limit", "max_volume")
+                defaults[name] if getattr(quota, name) is None else getattr(quota, name)
+                for name in LIMITS
             )
         )
 
 
 @dataclasses.dataclass(frozen=True)
-class Slot:
-    """A running download's lease on one of its caller's simultaneous downloads."""
+class Claim:
+    """What check 9 found for one download: the quota to take it from, and what it takes."""
 
-    id: int
     quota_id: int
     limits: Limits
     counts: bool  # whether this download adds to the download count
-    reserved: int  # bytes added to the volume when the slot was taken
+    length: int  # bytes reserved from the volume when it begins
     since: datetime  # the quota period the reservation belongs to
 
 
@@ -59,13 +67,26 @@ def _quota_lookup(user, address):
     return {"client_address": address or ANONYMOUS_WITHOUT_ADDRESS}
 
 
+def _with_defaults(quotas):
+    """The default limits beside each quota, from the same query."""
+    defaults = QuotaDefaults.objects.filter(pk=1)
+    return quotas.annotate(
+        **{
+            f"default_{name}": Coalesce(Subquery(defaults.values(name)[:1]), UNLIMITED)
+            for name in LIMITS
+        }
+    )
+
+
 def quota_for(*, user=None, address=None):
-    """The quota row of a user, or of a client address for anonymous callers."""
-    lookup = _quota_lookup(user, address)
-    try:
-        return Quota.objects.get_or_create(**lookup)[0]
-    except IntegrityError:  # created meanwhile by a parallel request
-        return Quota.objects.get(**lookup)
+    """The quota row of a user, or of a client address for anonymous callers, with the
+    default limits (one query once the row exists)."""
+    rows = _with_defaults(Quota.objects.filter(**_quota_lookup(user, address)))
+    quota = rows.first()
+    if quota is None:
+        Quota.objects.get_or_create(**_quota_lookup(user, address))  # parallel creations: one row
+        quota = rows.get()
+    return quota
 
 
 def counts_as_download(*, user, address, data_file, start):
@@ -87,7 +108,8 @@ def counts_as_download(*, user, address, data_file, start):
 
 
 def live_slots(quota, now=None):
-    return quota.slots.filter(expires__gt=now or timezone.now())
+    """The running downloads of a quota (a Quota or its id): the slots `rateLimit` counts."""
+    return DownloadRecord.objects.filter(quota=quota, lease_expires__gt=now or timezone.now())
 
 
 def _refuse_if_exhausted(quota, limits, *, counts, length, now):
@@ -106,7 +128,11 @@ def _refuse_if_exhausted(quota, limits, *, counts, length, now):
                 "remainingVolume": remaining,
             },
         )
-    if limits.rate_limit != UNLIMITED and live_slots(quota, now).count() >= limits.rate_limit:
+    _refuse_if_no_slot(quota.pk, limits, now)
+
+
+def _refuse_if_no_slot(quota_id, limits, now):
+    if limits.rate_limit != UNLIMITED and live_slots(quota_id, now).count() >= limits.rate_limit:
         raise RateLimited(
             extra={"rateLimit": limits.rate_limit},
             headers={"Retry-After": str(settings.RATE_LIMIT_RETRY_AFTER)},
@@ -114,96 +140,71 @@ def _refuse_if_exhausted(quota, limits, *, counts, length, now):
 
 
 def quota_check(*, user, address, counts, length):
-    """Checks 9 and 9b without taking anything (HEAD)."""
+    """Checks 9 and 9b, without taking anything; returns the Claim that `quota_take` takes
+    once the storage has answered."""
     quota = quota_for(user=user, address=address)
-    _refuse_if_exhausted(quota, Limits.of(quota), counts=counts, length=length, now=timezone.now())
+    limits = Limits.of(quota)
+    _refuse_if_exhausted(quota, limits, counts=counts, length=length, now=timezone.now())
+    return Claim(quota.pk, limits, counts, length, quota.since)
 
 
-def slot_acquire(*, user, address, counts, length, record, lease=True):
-    """Checks 9 and 9b again under the quota row's lock, then count the download, reserve
-    the `length` bytes of the range from the volume and take a slot for `record`.
+def quota_take(*, claim, lease=True):
+    """Count the download (if it counts) and reserve its bytes from the volume: one
+    conditional UPDATE, exact without a lock, as a parallel download that took the last
+    of either makes it match no row. Then, for a download that holds a slot, checks the
+    rate limit: the UPDATE holds the quota row's lock until the transaction ends, so no
+    parallel download of this quota can take a slot in between.
 
-    Called once the storage has answered and the first bytes are ready to go out, in the
-    transaction that writes the record (`Transfer.begin`): failures before that consume
-    nothing, and `slot_release` gives back the bytes not sent. Without `lease` (a download
-    handed to nginx) nothing is held: the download is counted and its bytes reserved.
+    Runs in the transaction that writes the download's record (`Transfer.begin`), once the
+    storage has answered: failures before that consume nothing.
     """
-    now = timezone.now()
-    # The row exists: check 9 (`quota_check`) made it. Locking it outside a transaction
-    # would be an error, so this cannot be called but in the record's transaction.
-    locked = Quota.objects.select_for_update().get(**_quota_lookup(user, address))
-    limits = Limits.of(locked)
-    _refuse_if_exhausted(locked, limits, counts=counts, length=length, now=now)
-    _quota_take(locked, limits, counts=counts, length=length)
-    if not lease:
-        return None
-    row = DownloadSlot.objects.create(quota=locked, record=record, expires=now + slot_lease())
-    slot_keeper.hold(row.pk)
-    return Slot(
-        id=row.pk,
-        quota_id=locked.pk,
-        limits=limits,
-        counts=counts,
-        reserved=length,
-        since=locked.since,
-    )
-
-
-def lease_take(*, record):
-    """A slot without quota for a download that needs none (a public file type): only the
-    lease of its record, so that the sweep closes the record if the worker dies."""
-    row = DownloadSlot.objects.create(record=record, expires=timezone.now() + slot_lease())
-    slot_keeper.hold(row.pk)
-    return Slot(id=row.pk, quota_id=None, limits=None, counts=False, reserved=0, since=None)
-
-
-def _quota_take(quota, limits, *, counts, length):
-    """Count the download (if it counts) and add `length` bytes to the volume, in one
-    conditional UPDATE: exact without the lock too, as a parallel download that took the
-    last of either makes it match no row."""
-    rows = Quota.objects.filter(pk=quota.pk)
+    limits = claim.limits
+    rows = Quota.objects.filter(pk=claim.quota_id)
     if limits.max_volume != UNLIMITED:
-        rows = rows.filter(current_volume__lte=limits.max_volume - length)
-    if counts and limits.max_quota != UNLIMITED:
+        rows = rows.filter(current_volume__lte=limits.max_volume - claim.length)
+    if claim.counts and limits.max_quota != UNLIMITED:
         rows = rows.filter(current_quota__lt=limits.max_quota)
     taken = rows.update(
-        current_quota=F("current_quota") + int(counts), current_volume=F("current_volume") + length
+        current_quota=F("current_quota") + int(claim.counts),
+        current_volume=F("current_volume") + claim.length,
     )
+    now = timezone.now()
     if taken != 1:
-        raise QuotaExceeded(extra={"maxQuota": limits.max_quota, "maxVolume": limits.max_volume})
+        # A parallel download took the last of the count or the volume: say which.
+        quota = _with_defaults(Quota.objects.filter(pk=claim.quota_id)).get()
+        _refuse_if_exhausted(quota, limits, counts=claim.counts, length=claim.length, now=now)
+        raise QuotaExceeded()
+    if lease:
+        _refuse_if_no_slot(claim.quota_id, limits, now)
 
 
-def slot_release(*, slot, bytes_sent):
-    """End of a download: free its slot and give back the reserved bytes not sent."""
-    slot_keeper.drop(slot.id)
-    DownloadSlot.objects.filter(pk=slot.id).delete()
-    unsent = slot.reserved - bytes_sent
-    if slot.quota_id is not None and unsent > 0:
-        # A reset since the slot was taken zeroed the reservation with the rest: nothing
+def volume_give_back(*, claim, bytes_sent):
+    """End of a download: give back the reserved bytes that were not sent."""
+    unsent = claim.length - bytes_sent
+    if unsent > 0:
+        # A reset since the download began zeroed the reservation with the rest: nothing
         # to give back then, or the new period would start below zero.
-        Quota.objects.filter(pk=slot.quota_id, since=slot.since).update(
+        Quota.objects.filter(pk=claim.quota_id, since=claim.since).update(
             current_volume=F("current_volume") - unsent
         )
 
 
 def slot_sweep(now=None):
-    """Close the records of downloads whose lease ran out (their worker died: nobody
-    renews it) as ABORTED, and delete those slots; returns how many were closed.
+    """Close the downloads whose lease ran out (their worker died: nobody renews it) as
+    ABORTED, which frees their slots; returns how many were closed.
 
     Their reserved volume is kept: how much was sent is unknown, and a quota must never
     undercharge.
     """
     now = now or timezone.now()
-    with transaction.atomic():
-        closed = DownloadRecord.objects.filter(
-            slot__expires__lte=now, outcome=DownloadRecord.Outcome.IN_PROGRESS
-        ).update(
-            outcome=DownloadRecord.Outcome.ABORTED,
-            error="the worker serving it stopped; closed when its lease ran out",
-            ended=now,
-        )
-        DownloadSlot.objects.filter(expires__lte=now).delete()
-    return closed
+    return DownloadRecord.objects.filter(
+        lease_expires__lte=now, outcome=DownloadRecord.Outcome.IN_PROGRESS
+    ).update(
+        outcome=DownloadRecord.Outcome.ABORTED,
+        error="the worker serving it stopped; closed when its lease ran out",
+        ended=now,
+        lease_expires=None,
+    )
 
 
 def quota_reset(*, quotas, dry_run=False):
@@ -220,7 +221,8 @@ def quota_reset(*, quotas, dry_run=False):
 
 def quota_usage(quotas):
     """Annotate quotas with their live slot count (`current_rate`)."""
-    return quotas.annotate(current_rate=Count("slots", filter=Q(slots__expires__gt=timezone.now())))
+    live = Q(records__lease_expires__gt=timezone.now())
+    return quotas.annotate(current_rate=Count("records", filter=live))
 
 
 def quota_limits_set(*, quota, max_quota, rate_limit, max_volume):
@@ -239,8 +241,8 @@ def slot_lease():
 
 
 class SlotKeeper:
-    """Renews the leases of the slots this process holds, from a daemon thread, and sweeps
-    the leases that ran out (those of killed workers).
+    """Renews the leases of the downloads this process runs (by record id), from a daemon
+    thread, and sweeps the leases that ran out (those of killed workers).
 
     Slots of a killed worker are renewed no more and expire within SLOT_LEASE_SECONDS;
     the thread renews each third of a lease so a live download never loses its slot.
@@ -282,7 +284,9 @@ class SlotKeeper:
         with self.lock:
             ids = list(self.held)
         if ids:
-            DownloadSlot.objects.filter(pk__in=ids).update(expires=timezone.now() + slot_lease())
+            DownloadRecord.objects.filter(pk__in=ids, lease_expires__isnull=False).update(
+                lease_expires=timezone.now() + slot_lease()
+            )
 
     def _run(self):
         while not self.stopping.wait(settings.SLOT_LEASE_SECONDS / 3):

@@ -1,13 +1,20 @@
 """Reads for the download-side API: licences and their acceptance, the products and files
 a caller names."""
 
+import dataclasses
+
+from django.db.models import Exists, OuterRef, Value
 from django.shortcuts import get_object_or_404
 
-from downloads import checks
 from downloads.models import LicenseAcceptance
-from products.access import downloadable_files, visible_products
+from products.access import (
+    dataset_access,
+    dataset_access_flags,
+    downloadable_files,
+    visible_products,
+)
 from products.models import PRODUCT_URN, DataFile, License, Product
-from regards_catalog.exceptions import InvalidRequest
+from regards_catalog.exceptions import InvalidRequest, access_denied
 
 
 def license_or_404(slug):
@@ -49,7 +56,8 @@ def visible_product(urn, *, user):
     if not PRODUCT_URN.fullmatch(urn):
         raise InvalidRequest("The product id is not a product URN.")
     product = get_object_or_404(Product, urn=urn)
-    checks.metadata_access(user, product)
+    if not dataset_access(user, product.dataset_id)[0]:
+        raise access_denied(user)
     return product
 
 
@@ -60,3 +68,70 @@ def downloadable_files_by_product(products, *, user):
     for data_file in downloadable_files(user, all_files.order_by("id")):
         files[data_file.product_id].append(data_file)
     return files
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestedFile:
+    """What the download checks need to know of the file a caller asks for."""
+
+    product: Product | None  # None: no such product
+    data_file: DataFile | None  # None: the product has no file with that checksum
+    sees: bool  # the caller sees the product (FULL_ACCESS on its dataset)
+    downloads_private: bool  # ... and may download its private files
+    license_accepted: bool  # the caller accepted the current version of its licence
+
+
+def requested_file(*, user, urn, checksum):
+    """The file `checksum` of the product `urn`, with its product, dataset and licence, and
+    the caller's rights on them: one query for a file that exists (every download pays
+    it), one more when it does not (so the checks can say what is missing).
+
+    Checksums match in any case: REGARDS writes MD5s in upper case, the catalog import
+    stores them in lower case.
+    """
+    files = DataFile.objects.filter(product__urn=urn, checksum__iexact=checksum)
+    data_file = (
+        files.select_related("product__dataset__license")
+        .annotate(
+            **dataset_access_flags(user, OuterRef("product__dataset_id")),
+            caller_accepted=_accepted(user, "product__dataset__license"),
+        )
+        .order_by("id")
+        .first()
+    )
+    if data_file is not None:
+        product = data_file.product
+    else:
+        product = (
+            Product.objects.filter(urn=urn)
+            .select_related("dataset__license")
+            .annotate(
+                **dataset_access_flags(user, OuterRef("dataset_id")),
+                caller_accepted=_accepted(user, "dataset__license"),
+            )
+            .first()
+        )
+        if product is None:
+            return RequestedFile(None, None, False, False, False)
+    flags = data_file if data_file is not None else product
+    return RequestedFile(
+        product,
+        data_file,
+        flags.caller_sees,
+        flags.caller_downloads_private,
+        flags.caller_accepted,
+    )
+
+
+def _accepted(user, license_path):
+    """An annotation: has the user accepted the current version of the licence at
+    `license_path`? Always False for anonymous callers, who cannot accept."""
+    if user is None or not user.is_authenticated:
+        return Value(False)
+    return Exists(
+        LicenseAcceptance.objects.filter(
+            user=user,
+            license_id=OuterRef(f"{license_path}_id"),
+            version=OuterRef(f"{license_path}__version"),
+        )
+    )

@@ -89,36 +89,34 @@ class Transfer:
         self.outcome = None
         self.error = ""
         self.record = None
-        self.slot = None
+        self.claim = None
         self.client_socket = None  # under gunicorn, to bound how long the client may stall
 
     def fail(self, outcome, error):
         self.outcome, self.error = outcome, str(error)
 
-    def begin(self, *, counts, offloaded=False):
-        """Write the record and, for a private file, count the download, reserve its bytes
-        and take its slot: one transaction, which a parallel download may still refuse
-        (429, nothing written). `counts` is None for a public file type (no quota)."""
+    def begin(self, *, claim, offloaded=False):
+        """Write the record and, for a private file (`claim`, from check 9), count the
+        download, reserve its bytes and take its slot (the record's lease): one
+        transaction, which a parallel download may still refuse (429, nothing written)."""
         with transaction.atomic():
-            if offloaded:
-                self.record = self._write_record(Outcome.OFFLOADED, status=self.status, ended=True)
-            else:
-                self.record = self._write_record(Outcome.IN_PROGRESS, status=self.status)
-            if counts is not None:
-                self.slot = quotas.slot_acquire(
-                    user=self.user,
-                    address=self.address,
-                    counts=counts,
-                    length=self.length,
-                    record=self.record,
-                    lease=not offloaded,
-                )
-            elif not offloaded:
-                self.slot = quotas.lease_take(record=self.record)
+            if claim is not None:
+                quotas.quota_take(claim=claim, lease=not offloaded)
+            self.record = self._write_record(
+                Outcome.OFFLOADED if offloaded else Outcome.IN_PROGRESS,
+                status=self.status,
+                ended=offloaded,
+                quota_id=claim and claim.quota_id,
+                lease_expires=None if offloaded else timezone.now() + quotas.slot_lease(),
+            )
+        self.claim = claim
+        if not offloaded:
+            quotas.slot_keeper.hold(self.record.pk)
 
     def finish(self):
-        """Called when the response closes (complete, aborted or failed): complete the record
-        and free the slot. Nothing to do for a response that never began."""
+        """Called when the response closes (complete, aborted or failed): complete the record,
+        which frees its slot, and give back the reserved bytes not sent. Nothing to do for a
+        response that never began."""
         if self.record is None or self.record.outcome != Outcome.IN_PROGRESS:
             return
         if self.client_socket is not None and isinstance(sys.exc_info()[1], TimeoutError):
@@ -127,13 +125,18 @@ class Transfer:
             _reset_connection(self.client_socket)
         if self.outcome is None:
             self.outcome = Outcome.COMPLETED if self.sent >= self.length else Outcome.ABORTED
+        quotas.slot_keeper.drop(self.record.pk)
         with transaction.atomic():  # one commit for the record and the quota
             DownloadRecord.objects.filter(pk=self.record.pk).update(
-                outcome=self.outcome, error=self.error, bytes_sent=self.sent, ended=timezone.now()
+                outcome=self.outcome,
+                error=self.error,
+                bytes_sent=self.sent,
+                ended=timezone.now(),
+                lease_expires=None,
             )
             self.record.outcome = self.outcome
-            if self.slot is not None:
-                quotas.slot_release(slot=self.slot, bytes_sent=self.sent)
+            if self.claim is not None:
+                quotas.volume_give_back(claim=self.claim, bytes_sent=self.sent)
 
     def refused(self, status):
         """A download that ends before its first byte (refused, or the storage failed):
@@ -141,7 +144,7 @@ class Transfer:
         self.sent = 0
         self.record = self._write_record(self.outcome, status=status, ended=True)
 
-    def _write_record(self, outcome, *, status, ended=False):
+    def _write_record(self, outcome, *, status, ended=False, **fields):
         product = self.data_file.product
         return DownloadRecord.objects.create(
             user=self.user,
@@ -160,6 +163,7 @@ class Transfer:
             error=self.error,
             started=self.started,
             ended=timezone.now() if ended else None,
+            **fields,
         )
 
 
@@ -356,18 +360,18 @@ def digest_for(data_file, start, length):
         return None
 
 
-def open_transfer(request, data_file, location, *, start, length, status, counts):
+def open_transfer(request, data_file, location, *, start, length, status, claim):
     """Open the bytes (check 10: errors before the first byte become 502 and cost nothing),
     then count the download and respond.
 
-    `counts` says whether the download adds to the caller's count (None: a public file
-    type, no quota). It is counted only once the first bytes are ready to go out, and
-    its slot is released, with the reserved bytes not sent, when the response closes.
+    `claim` is what check 9 found (None: a public file type, no quota). The download is
+    counted only once the first bytes are ready to go out, and its slot is released,
+    with the reserved bytes not sent, when the response closes.
     """
     transfer = Transfer(request, data_file, status=status, start=start, length=length)
     response, source = _open(request, transfer, location)
     try:
-        transfer.begin(counts=counts, offloaded=source is None)
+        transfer.begin(claim=claim, offloaded=source is None)
     except (QuotaExceeded, RateLimited) as refusal:
         # A parallel download took the last of the quota between check 9 and now.
         if source is not None:

@@ -70,11 +70,11 @@ class DownloadView(APIView):
 
     def download(self, request, aip_id, checksum, *, send_body):
         user = request.user  # 1. an invalid or expired token has already been refused
-        product = checks.product_exists(aip_id, checksum)
-        downloads_private = checks.metadata_access(user, product)
-        data_file = checks.file_exists(product, checksum)
-        checks.file_access(data_file, downloads_private=downloads_private)
-        checks.license_accepted(request, data_file)
+        requested = checks.product_exists(user, aip_id, checksum)
+        checks.metadata_access(user, requested)
+        data_file = checks.file_exists(requested, checksum)
+        checks.file_access(requested)
+        checks.license_accepted(request, requested)
         if data_file.reference:  # 7. served elsewhere
             return HttpResponseRedirect(data_file.uri, status=303)
         location = checks.readable_location(request, data_file)
@@ -83,7 +83,7 @@ class DownloadView(APIView):
         start, length, status = byte_range(request, data_file, headers)
 
         try:
-            counts = checks.quota_available(request, data_file, start=start, length=length)
+            claim = checks.quota_available(request, data_file, start=start, length=length)
         except (QuotaExceeded, RateLimited) as refusal:
             if send_body:
                 record_refusal(request, data_file, refusal, start=start, length=length)
@@ -96,7 +96,7 @@ class DownloadView(APIView):
                 start=start,
                 length=length,
                 status=status,
-                counts=counts,
+                claim=claim,
             )
         else:
             checks.storage_holds(data_file, location)

@@ -1,7 +1,7 @@
 """Who may see and download what (SPEC §3 "Access groups")."""
 
 from django.contrib.auth.models import Group, Permission
-from django.db.models import Q
+from django.db.models import Exists, Q, Value
 
 from products.models import AccessGroup, AccessRight, DataFile, Dataset, Product
 
@@ -18,7 +18,6 @@ STEWARD_PERMISSIONS = {
     "downloads.licenseacceptance": ("view",),
     "downloads.downloadrecord": ("view",),
     "downloads.quota": ("add", "change", "view"),
-    "downloads.downloadslot": ("view",),
     "downloads.restorerequest": ("change", "view"),
     "downloads.quotadefaults": ("change", "view"),
     "auth.user": ("view",),
@@ -96,6 +95,16 @@ def dataset_access(user, dataset_id):
         files for metadata, files in levels if metadata == AccessRight.MetadataAccess.FULL_ACCESS
     ]
     return bool(full), AccessRight.FileAccess.INHERITED_ACCESS in full
+
+
+def dataset_access_flags(user, dataset):
+    """Annotations `caller_sees` and `caller_downloads_private` (as in `dataset_access`)
+    for the dataset `dataset` (an OuterRef), so that the query loading it answers them."""
+    if sees_everything(user):
+        return {"caller_sees": Value(True), "caller_downloads_private": Value(True)}
+    full = _rights(user, dataset_id=dataset, metadata_access=AccessRight.MetadataAccess.FULL_ACCESS)
+    inherited = full.filter(file_access=AccessRight.FileAccess.INHERITED_ACCESS)
+    return {"caller_sees": Exists(full), "caller_downloads_private": Exists(inherited)}
 
 
 def can_download(user, data_file, dataset_ids=None):

@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from downloads.models import (
     DownloadRecord,
-    DownloadSlot,
     LicenseAcceptance,
     Quota,
     RestoreRequest,
@@ -136,24 +135,6 @@ class QuotaFactory(factory.django.DjangoModelFactory):
     )
 
 
-class DownloadSlotFactory(factory.django.DjangoModelFactory):
-    """A live slot; `seconds_left` below zero makes one whose lease has run out."""
-
-    class Meta:
-        model = DownloadSlot
-
-    class Params:
-        seconds_left = 60
-
-    quota = factory.SubFactory(QuotaFactory)
-    record = factory.SubFactory(
-        "tests.factories.DownloadRecordFactory",
-        outcome=DownloadRecord.Outcome.IN_PROGRESS,
-        bytes_sent=0,
-    )
-    expires = factory.LazyAttribute(lambda o: timezone.now() + timedelta(seconds=o.seconds_left))
-
-
 class RestoreRequestFactory(factory.django.DjangoModelFactory):
     """A pending restore of a nearline file."""
 
@@ -181,3 +162,19 @@ class DownloadRecordFactory(factory.django.DjangoModelFactory):
     bytes_sent = factory.SelfAttribute("data_file.filesize")
     outcome = DownloadRecord.Outcome.COMPLETED
     started = factory.LazyFunction(timezone.now)
+
+
+class RunningDownloadFactory(DownloadRecordFactory):
+    """A download in progress, holding a slot of `quota` (its record's lease);
+    `seconds_left` below zero makes one whose lease has run out."""
+
+    class Params:
+        seconds_left = 60
+
+    quota = factory.SubFactory(QuotaFactory)
+    user = factory.LazyAttribute(lambda o: o.quota.user if o.quota else None)
+    outcome = DownloadRecord.Outcome.IN_PROGRESS
+    bytes_sent = 0
+    lease_expires = factory.LazyAttribute(
+        lambda o: timezone.now() + timedelta(seconds=o.seconds_left)
+    )

@@ -12,7 +12,6 @@ from django.utils import timezone
 
 from downloads.models import (
     DownloadRecord,
-    DownloadSlot,
     LicenseAcceptance,
     Quota,
     QuotaDefaults,
@@ -24,13 +23,14 @@ from tests.factories import (
     DataFileFactory,
     DatasetFactory,
     DownloadRecordFactory,
-    DownloadSlotFactory,
     LicenseAcceptanceFactory,
     LicenseFactory,
     QuotaFactory,
     RestoreRequestFactory,
+    RunningDownloadFactory,
     UserFactory,
 )
+from tests.helpers import running_downloads
 
 pytestmark = pytest.mark.django_db
 
@@ -41,7 +41,6 @@ CHANGELISTS = [
     "/admin/downloads/licenseacceptance/",
     "/admin/downloads/quota/",
     "/admin/downloads/downloadrecord/",
-    "/admin/downloads/downloadslot/",
 ]
 
 
@@ -61,7 +60,7 @@ def quota(user=None, *, address=None, downloads=0, volume=0, **limits):
 
 
 def hold_slot(quota, *, seconds=60):
-    return DownloadSlotFactory(quota=quota, seconds_left=seconds)
+    return RunningDownloadFactory(quota=quota, seconds_left=seconds)
 
 
 def record(*, user=None, address=None, **fields):
@@ -102,8 +101,7 @@ def test_a_steward_sees_every_downloads_list(client, steward, alice, url):
 @pytest.mark.parametrize("url", CHANGELISTS)
 def test_every_downloads_list_is_searchable(client, steward, alice, url):
     LicenseAcceptanceFactory(user=alice, license=LicenseFactory(slug="cc-by"), version=1)
-    hold_slot(quota(alice))
-    record(user=alice)
+    hold_slot(quota(alice))  # with the record of its running download
     term = "cc-by" if url.endswith("/license/") else "alice@example"
 
     assert len(listed(client.get(url, {"q": term}))) == 1
@@ -426,18 +424,18 @@ def test_the_reset_action_zeroes_the_selected_counters(client, steward, alice):
     other.refresh_from_db()
     assert (mine.current_quota, mine.current_volume) == (0, 0)
     assert (other.current_quota, other.current_volume) == (7, 900)
-    assert DownloadSlot.objects.filter(pk=slot.pk).exists()
+    assert running_downloads().filter(pk=slot.pk).exists()
     assert messages_of(client.get(response.url)) == ["Reset the counters of 1 quota(s)."]
 
 
-def test_download_slots_list_shows_which_are_live(client, steward, alice):
+def test_download_records_show_which_downloads_hold_a_slot_now(client, steward, alice):
     mine = quota(alice)
     live, expired = hold_slot(mine), hold_slot(mine, seconds=-5)
-    url = "/admin/downloads/downloadslot/"
+    record(user=alice)  # finished
+    url = "/admin/downloads/downloadrecord/"
 
-    assert listed(client.get(url, {"live": "yes"})) == [live]
-    assert listed(client.get(url, {"live": "no"})) == [expired]
-    assert client.get(f"{url}{live.pk}/delete/").status_code == 403
+    assert listed(client.get(url, {"slot": "live"})) == [live]
+    assert listed(client.get(url, {"slot": "expired"})) == [expired]
 
 
 # Download records

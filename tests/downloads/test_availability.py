@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from downloads.models import DownloadRecord, DownloadSlot, Quota, RestoreRequest
+from downloads.models import DownloadRecord, Quota, RestoreRequest
 from products.models import AccessRight, DataFile
 from tests.factories import (
     AccessGroupFactory,
@@ -17,7 +17,7 @@ from tests.factories import (
     QuotaFactory,
     UserFactory,
 )
-from tests.helpers import assert_api_error, run_command
+from tests.helpers import assert_api_error, run_command, running_downloads
 
 pytestmark = pytest.mark.django_db
 
@@ -366,5 +366,5 @@ def test_status_checks_never_touch_the_quota(client_for, stored_file):
 
     quota = Quota.objects.get()
     assert (quota.user, quota.current_quota, quota.current_volume) == (user, 0, 0)
-    assert not DownloadSlot.objects.exists()
+    assert not running_downloads().exists()
     assert not DownloadRecord.objects.exists()

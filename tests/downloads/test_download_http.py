@@ -9,7 +9,7 @@ import time
 import pytest
 
 import storage_client
-from downloads.models import DownloadRecord, DownloadSlot
+from downloads.models import DownloadRecord
 from tests.factories import AccessGroupFactory, AccessRightFactory, QuotaFactory, UserFactory
 from tests.helpers import (
     assert_api_error,
@@ -18,6 +18,7 @@ from tests.helpers import (
     download_url,
     head_then_get,
     md5,
+    running_downloads,
     use_locations,
 )
 from tests.processes import DEADLINE
@@ -192,7 +193,7 @@ def private_remote_file(stored_file, client_for):
 def assert_costs_nothing(quota):
     quota.refresh_from_db()
     assert (quota.current_quota, quota.current_volume) == (0, 0)
-    assert not DownloadSlot.objects.exists()
+    assert not running_downloads().exists()
 
 
 def test_a_digest_mismatch_in_a_one_chunk_file_is_502_before_any_byte_and_costs_nothing(

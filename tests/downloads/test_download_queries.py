@@ -1,26 +1,106 @@
-"""The download path's database work stays small: it is paid on every file."""
+"""The download path's database work stays small: it is paid on every file (SPEC §7: a
+counted download runs at most 6 SQL statements in at most 2 write transactions)."""
+
+import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from tests.factories import AccessGroupFactory, AccessRightFactory, LicenseFactory, UserFactory
+from downloads.models import Quota
+from tests.factories import (
+    AccessGroupFactory,
+    AccessRightFactory,
+    LicenseFactory,
+    QuotaFactory,
+    UserFactory,
+)
 from tests.helpers import body_of, download_url
 
+pytestmark = pytest.mark.django_db
 
-@pytest.mark.django_db
-def test_a_private_licensed_download_with_every_check_stays_within_its_queries(
-    stored_file, client_for, django_assert_max_num_queries
-):
+CONTROL = re.compile(r"\s*(SAVEPOINT|RELEASE SAVEPOINT|ROLLBACK TO SAVEPOINT|BEGIN)\b", re.I)
+WRITE = re.compile(r"\s*(INSERT|UPDATE|DELETE)\b", re.I)
+
+
+def database_work(captured):
+    """(statements, write transactions) in the captured SQL. Tests run inside a
+    transaction, so each of the code's transactions shows as a savepoint: a write outside
+    one is a transaction of its own (autocommit)."""
+    statements, transactions, depth, block_writes = [], 0, 0, False
+    for query in captured:
+        sql = query["sql"]
+        if CONTROL.match(sql):
+            if sql.lstrip().upper().startswith("SAVEPOINT"):
+                depth += 1
+            elif sql.lstrip().upper().startswith(("RELEASE", "ROLLBACK")):
+                depth -= 1
+                if depth == 0 and block_writes:
+                    transactions, block_writes = transactions + 1, False
+            continue
+        statements.append(sql)
+        if WRITE.match(sql):
+            if depth == 0:
+                transactions += 1
+            else:
+                block_writes = True
+    return statements, transactions
+
+
+def assert_database_work(client, url, *, statements, transactions, body):
+    with CaptureQueriesContext(connection) as captured:
+        assert body_of(client.get(url)) == body
+    ran, wrote = database_work(captured.captured_queries)
+    listing = "\n".join(sql[:200] for sql in ran)
+    assert len(ran) <= statements, f"{len(ran)} statements:\n{listing}"
+    assert wrote <= transactions, f"{wrote} write transactions:\n{listing}"
+
+
+@pytest.fixture
+def licensed_private_file(stored_file, client_for):
+    """A private file of a licensed dataset, and the client of a user allowed to download
+    it, with the licence accepted and a quota of their own (one download already made)."""
     data_file = stored_file(b"x" * 10240, file_access="NO_ACCESS")
     dataset = data_file.product.dataset
     dataset.license = LicenseFactory()
     dataset.save()
     user = UserFactory()
     AccessRightFactory(group=AccessGroupFactory(members=[user]), dataset=dataset)
+    QuotaFactory(user=user, max_quota=100, max_volume=10**9)
     client = client_for(user)
     assert body_of(client.get(download_url(data_file, acceptLicense="true"))) == b"x" * 10240
+    return data_file, client
 
-    # token, product, rights, file, licence, quota, defaults; then one transaction: record,
-    # lock, defaults, count and volume, slot; then one more: record, slot release (and
-    # volume) (each transaction is a savepoint pair in tests).
-    with django_assert_max_num_queries(18):
-        assert body_of(client.get(download_url(data_file))) == b"x" * 10240
+
+def test_a_counted_download_with_every_check_runs_six_statements_in_two_transactions(
+    licensed_private_file,
+):
+    # token; the file with its product, dataset, licence, rights and acceptance; the quota
+    # with the default limits; then one transaction: count and volume, the record (with
+    # its slot); then one more: the record completed (its slot freed).
+    data_file, client = licensed_private_file
+
+    assert_database_work(
+        client, download_url(data_file), statements=6, transactions=2, body=b"x" * 10240
+    )
+
+
+def test_a_counted_download_with_a_rate_limit_counts_the_slots_once_more(
+    licensed_private_file,
+):
+    data_file, client = licensed_private_file
+    Quota.objects.update(rate_limit=4)
+
+    # Check 9b counts the running downloads, and again once the quota row is locked.
+    assert_database_work(
+        client, download_url(data_file), statements=8, transactions=2, body=b"x" * 10240
+    )
+
+
+def test_a_public_file_type_download_runs_three_statements(api_client, stored_file):
+    data_file = stored_file(b"q" * 1024, data_type="QUICKLOOK_SD")
+
+    # the file and its rights; the record (with its lease); the record completed.
+    assert_database_work(
+        api_client, download_url(data_file), statements=3, transactions=2, body=b"q" * 1024
+    )

@@ -5,9 +5,9 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from downloads.models import DownloadSlot, Quota, QuotaDefaults
-from tests.factories import DownloadSlotFactory, QuotaFactory, UserFactory
-from tests.helpers import assert_api_error, body_of, download_url
+from downloads.models import Quota, QuotaDefaults
+from tests.factories import QuotaFactory, RunningDownloadFactory, UserFactory
+from tests.helpers import assert_api_error, body_of, download_url, running_downloads
 
 pytestmark = pytest.mark.django_db
 
@@ -74,8 +74,8 @@ def test_current_quota_shows_the_users_own_limits_and_usage(client_for, stored_f
     QuotaFactory(user=user, max_quota=7, rate_limit=3, max_volume=1000)
     body_of(client.get(download_url(data_file)))
     quota = Quota.objects.get(user=user)
-    DownloadSlotFactory(quota=quota, seconds_left=60)
-    DownloadSlotFactory(quota=quota, seconds_left=-1)
+    RunningDownloadFactory(quota=quota, seconds_left=60)
+    RunningDownloadFactory(quota=quota, seconds_left=-1)
 
     body = client.get(CURRENT).json()
 
@@ -123,7 +123,7 @@ def test_status_checks_use_no_quota(client_for, steward_client):
 
     quota = Quota.objects.get(user=user)
     assert (quota.current_quota, quota.current_volume) == (0, 0)
-    assert not DownloadSlot.objects.exists()
+    assert not running_downloads().exists()
 
 
 def test_a_bad_token_on_current_quota_is_401(api_client):

@@ -10,9 +10,9 @@ from collections import Counter
 import pytest
 import requests
 
-from downloads.models import DownloadRecord, DownloadSlot, Quota
+from downloads.models import DownloadRecord, Quota
 from tests.factories import QuotaFactory, UserFactory
-from tests.helpers import assert_api_error, download_url, parallel_gets
+from tests.helpers import assert_api_error, download_url, parallel_gets, running_downloads
 from tests.processes import wait_until
 
 Outcome = DownloadRecord.Outcome
@@ -55,7 +55,7 @@ def test_fifty_parallel_downloads_against_max_quota_10_give_exactly_10(
     assert {code for status, code in results if status == 429} == {"quota_exceeded"}
     quota = Quota.objects.get(user=user)
     assert quota.current_quota == MAX_QUOTA
-    wait_until(lambda: not DownloadSlot.objects.exists(), message="all slots released")
+    wait_until(lambda: not running_downloads().exists(), message="all slots released")
     wait_until(
         lambda: DownloadRecord.objects.filter(outcome=Outcome.COMPLETED).count() == MAX_QUOTA,
         message="the completed downloads' records",
@@ -80,7 +80,7 @@ def test_forty_parallel_downloads_against_max_volume_give_exactly_what_fits(
     assert Counter(status for status, _ in results) == {200: fits, 429: parallel - fits}
     assert {body for status, body in results if status == 200} == {content}
     assert {code for status, code in results if status == 429} == {"quota_exceeded"}
-    wait_until(lambda: not DownloadSlot.objects.exists(), message="all slots released")
+    wait_until(lambda: not running_downloads().exists(), message="all slots released")
     wait_until(
         lambda: DownloadRecord.objects.filter(outcome=Outcome.COMPLETED).count() == fits,
         message="the completed downloads' records",
@@ -109,7 +109,7 @@ def test_rate_limit_2_refuses_a_third_open_stream_until_one_is_closed(
             response = start_stream()
             assert response.status_code == 200
             assert next(response.iter_content(64 * 1024)) == content[: 64 * 1024]
-        assert DownloadSlot.objects.filter(quota__user=user).count() == 2
+        assert running_downloads().filter(quota__user=user).count() == 2
 
         third = start_stream()
         assert_api_error(third, 429, "rate_limited")
@@ -117,7 +117,7 @@ def test_rate_limit_2_refuses_a_third_open_stream_until_one_is_closed(
 
         open_streams[0].close()  # the client goes away mid-file
         wait_until(
-            lambda: DownloadSlot.objects.filter(quota__user=user).count() == 1,
+            lambda: running_downloads().filter(quota__user=user).count() == 1,
             message="the aborted download's slot to be released",
         )
         aborted = DownloadRecord.objects.get(outcome=Outcome.ABORTED)
@@ -130,6 +130,6 @@ def test_rate_limit_2_refuses_a_third_open_stream_until_one_is_closed(
         for response in open_streams:
             response.close()
         # Let the server threads finish their writes before the tables are flushed.
-        wait_until(lambda: not DownloadSlot.objects.exists(), message="every slot released")
+        wait_until(lambda: not running_downloads().exists(), message="every slot released")
 
     assert Quota.objects.get(user=user).current_quota == 3

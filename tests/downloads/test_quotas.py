@@ -2,10 +2,10 @@
 
 import pytest
 
-from downloads.models import DownloadRecord, DownloadSlot, Quota, QuotaDefaults
+from downloads.models import DownloadRecord, Quota, QuotaDefaults
 from products.models import DataFile
-from tests.factories import DownloadSlotFactory, QuotaFactory, UserFactory
-from tests.helpers import assert_api_error, body_of, download_url, run_command
+from tests.factories import QuotaFactory, RunningDownloadFactory, UserFactory
+from tests.helpers import assert_api_error, body_of, download_url, run_command, running_downloads
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +43,7 @@ def download(client, data_file, **extra):
 
 
 def hold_slot(quota, *, seconds=60):
-    return DownloadSlotFactory(quota=quota, seconds_left=seconds)
+    return RunningDownloadFactory(quota=quota, seconds_left=seconds)
 
 
 @pytest.fixture
@@ -186,7 +186,7 @@ def test_head_never_counts(client, user, private_file):
         assert response["Content-Length"] == str(len(CONTENT))
 
     assert usage(user=user) == (0, 0)
-    assert not DownloadSlot.objects.exists()
+    assert not running_downloads().exists()
     assert download(client, private_file).status_code == 200
 
 
@@ -211,7 +211,7 @@ def test_a_file_missing_in_storage_consumes_nothing(client, user, private_file, 
 
     assert_api_error(response, 502, "storage_file_missing")
     assert usage(user=user) == (0, 0)
-    assert not DownloadSlot.objects.exists()
+    assert not running_downloads().exists()
 
     path.write_bytes(CONTENT)  # the archive team puts it back: the one download is still there
     assert download(client, private_file).status_code == 200
@@ -257,7 +257,7 @@ def test_max_quota_reached_is_429_quota_exceeded_and_recorded(client, user, priv
         0,
     )
     assert DownloadRecord.objects.filter(outcome=Outcome.COMPLETED).count() == 2
-    assert not DownloadSlot.objects.exists()
+    assert not running_downloads().exists()
 
 
 def test_max_quota_zero_refuses_the_first_download(client, user, private_file):
@@ -318,7 +318,7 @@ def test_sequential_downloads_stop_exactly_where_the_volume_runs_out(client, use
     assert usage(user=user) == (3, 2 * len(CONTENT) + 10)
     one_more = client.get(download_url(private_file), HTTP_RANGE="bytes=10-10")
     assert_api_error(one_more, 429, "quota_exceeded", remainingVolume=0)
-    assert not DownloadSlot.objects.exists()
+    assert not running_downloads().exists()
 
 
 def test_a_range_larger_than_the_volume_left_is_refused_and_costs_nothing(
@@ -422,7 +422,7 @@ def test_rate_limit_reached_by_a_live_slot_is_429_with_retry_after(
     assert_api_error(response, 429, "rate_limited")
     assert response["Retry-After"] == "7"
     assert usage(user=user) == (0, 0)
-    assert DownloadSlot.objects.count() == 1
+    assert running_downloads().count() == 1
     refused = DownloadRecord.objects.get(outcome=Outcome.RATE_LIMITED)
     assert (refused.outcome, refused.status_code) == (Outcome.RATE_LIMITED, 429)
 
@@ -534,10 +534,10 @@ def test_a_completed_download_frees_its_slot_and_adds_the_bytes_sent(client, use
 
     response = client.get(download_url(private_file))
     assert response.status_code == 200
-    assert DownloadSlot.objects.count() == 1  # held while the body is being sent
+    assert running_downloads().count() == 1  # held while the body is being sent
     assert body_of(response) == CONTENT
 
-    assert not DownloadSlot.objects.exists()
+    assert not running_downloads().exists()
     assert usage(user=user) == (1, len(CONTENT))
     record = DownloadRecord.objects.get()
     assert (record.outcome, record.bytes_sent) == (Outcome.COMPLETED, len(CONTENT))
@@ -556,7 +556,7 @@ def test_a_download_closed_early_frees_its_slot_and_counts_what_was_read(client,
     first_block = next(iter(response.streaming_content))
     response.close()
 
-    assert not DownloadSlot.objects.exists()
+    assert not running_downloads().exists()
     assert 0 < len(first_block) < len(content)
     assert usage(user=user) == (1, len(first_block))  # the rest of the reservation came back
     record = DownloadRecord.objects.get()

@@ -7,8 +7,9 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.utils import timezone
 
-from downloads.models import DownloadSlot, Quota
-from tests.factories import DownloadSlotFactory, QuotaFactory, UserFactory
+from downloads.models import Quota
+from tests.factories import QuotaFactory, RunningDownloadFactory, UserFactory
+from tests.helpers import running_downloads
 
 pytestmark = pytest.mark.django_db
 
@@ -132,12 +133,12 @@ def test_a_dry_run_says_what_it_would_reset_and_changes_nothing(alice):
 
 def test_a_reset_leaves_the_live_slots_of_running_downloads_alone(alice):
     mine = quota(alice, downloads=3)
-    slot = DownloadSlotFactory(quota=mine, seconds_left=60)
+    slot = RunningDownloadFactory(quota=mine, seconds_left=60)
 
     reset_quotas()
 
     assert usage(mine) == (0, 0)
-    assert DownloadSlot.objects.filter(pk=slot.pk).exists()
+    assert running_downloads().filter(pk=slot.pk).exists()
 
 
 def test_with_no_quota_at_all_it_resets_nothing():

@@ -12,10 +12,10 @@ from collections import Counter
 import pytest
 import requests
 
-from downloads.models import DownloadRecord, DownloadSlot, Quota
+from downloads.models import DownloadRecord, Quota
 from tests.e2e.test_resume import external
 from tests.factories import AccessGroupFactory, AccessRightFactory, QuotaFactory, UserFactory
-from tests.helpers import download_url, finished_records, parallel_gets
+from tests.helpers import download_url, finished_records, parallel_gets, running_downloads
 from tests.processes import DEADLINE, ProcessGroup, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -48,7 +48,7 @@ def test_a_sendfile_download_is_recorded_whole_and_frees_its_slot(gunicorn, priv
     assert len(response.content) == SIZE
     record = wait_until(finished_records().first)
     assert (record.outcome, record.bytes_sent, record.user) == ("COMPLETED", SIZE, user)
-    assert wait_until(lambda: not DownloadSlot.objects.exists())
+    assert wait_until(lambda: not running_downloads().exists())
     quota = Quota.objects.get(user=user)
     assert (quota.current_quota, quota.current_volume) == (1, SIZE)
 
@@ -61,7 +61,7 @@ def test_a_client_hanging_up_under_sendfile_is_recorded_and_frees_its_slot(gunic
     request = f"GET {download_url(data_file)} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
     sock.sendall(f"{request}Authorization: {auth['Authorization']}\r\n\r\n".encode())
     assert sock.recv(65536).startswith(b"HTTP/1.1 200")
-    assert wait_until(DownloadSlot.objects.exists)  # streaming: the one slot is taken
+    assert wait_until(running_downloads().exists)  # streaming: the one slot is taken
     second = requests.get(gunicorn + download_url(data_file), headers=auth, timeout=30)
     assert (second.status_code, second.json()["code"]) == (429, "rate_limited")
 
@@ -71,7 +71,7 @@ def test_a_client_hanging_up_under_sendfile_is_recorded_and_frees_its_slot(gunic
     record = wait_until(lambda: DownloadRecord.objects.filter(outcome="ABORTED").first())
     assert record.user == user
     assert 0 < record.bytes_sent < SIZE
-    assert wait_until(lambda: not DownloadSlot.objects.exists())
+    assert wait_until(lambda: not running_downloads().exists())
     assert Quota.objects.get(user=user).current_volume == record.bytes_sent  # the rest back
 
 
@@ -95,7 +95,7 @@ def test_curl_killed_midway_under_sendfile_is_charged_what_was_sent_then_resumes
 
     aborted = wait_until(lambda: DownloadRecord.objects.filter(outcome="ABORTED").first())
     assert partial <= aborted.bytes_sent <= partial + SOCKET_BUFFERS
-    assert wait_until(lambda: not DownloadSlot.objects.exists())  # rate_limit=1: free it first
+    assert wait_until(lambda: not running_downloads().exists())  # rate_limit=1: free it first
     resumed = subprocess.run(
         [curl, "-sS", "-f", "-C", "-", "-o", output, *header, url], capture_output=True, timeout=120
     )
@@ -127,7 +127,7 @@ def test_a_range_of_a_file_never_started_counts_under_gunicorn(gunicorn, private
     assert output.stat().st_size == SIZE - 1000
     record = wait_until(lambda: DownloadRecord.objects.filter(outcome="COMPLETED").first())
     assert (record.status_code, record.range_start, record.bytes_sent) == (206, 1000, SIZE - 1000)
-    assert wait_until(lambda: not DownloadSlot.objects.exists())
+    assert wait_until(lambda: not running_downloads().exists())
     quota = Quota.objects.get(user=user)
     assert (quota.current_quota, quota.current_volume) == (1, SIZE - 1000)
 
@@ -150,7 +150,7 @@ def test_forty_parallel_downloads_against_max_volume_under_gunicorn_give_exactly
     assert Counter(status for status, _ in results) == {200: fits, 429: parallel - fits}
     assert {body for status, body in results if status == 200} == {content}
     assert {code for status, code in results if status == 429} == {"quota_exceeded"}
-    assert wait_until(lambda: not DownloadSlot.objects.exists())
+    assert wait_until(lambda: not running_downloads().exists())
     assert wait_until(lambda: DownloadRecord.objects.filter(outcome="COMPLETED").count() == fits)
     quota = Quota.objects.get(user=user)
     assert (quota.current_quota, quota.current_volume) == (fits, fits * len(content))

@@ -13,9 +13,9 @@ import psutil
 import pytest
 import requests
 
-from downloads.models import DownloadRecord, DownloadSlot, Quota
+from downloads.models import DownloadRecord, Quota
 from tests.factories import AccessGroupFactory, AccessRightFactory, QuotaFactory, UserFactory
-from tests.helpers import download_url
+from tests.helpers import download_url, running_downloads
 from tests.processes import DEADLINE, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -72,7 +72,7 @@ def test_a_client_that_stops_reading_is_cut_off_and_frees_its_slot(
         )
         assert "read nothing for 2 s" in record.error
         assert 0 < record.bytes_sent < SIZE
-        assert not DownloadSlot.objects.exists()
+        assert not running_downloads().exists()
         assert Quota.objects.get(user=user).current_volume == record.bytes_sent
         # The connection is closed: what the kernel still holds, then the end.
         assert read_to_the_end(sock) < SIZE
@@ -112,7 +112,7 @@ def test_thirty_stalled_clients_do_not_stop_a_normal_download(start_gunicorn, st
         lambda: DownloadRecord.objects.filter(outcome=Outcome.ABORTED).count() == 30,
         message="the 30 stalled downloads recorded as aborted",
     )
-    assert wait_until(lambda: not DownloadSlot.objects.exists())
+    assert wait_until(lambda: not running_downloads().exists())
 
 
 def gunicorn_workers(url):
@@ -154,7 +154,7 @@ def test_a_download_whose_worker_is_killed_is_recorded_and_closed_by_the_lease_s
         reset(sock)
     assert "lease ran out" in record.error
     assert record.ended is not None
-    assert not DownloadSlot.objects.exists()
+    assert not running_downloads().exists()
     assert Quota.objects.get(user=user).current_quota == 1
     # rate_limit=1: the dead download's slot no longer blocks the next one.
     again = requests.get(
