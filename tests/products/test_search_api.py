@@ -386,6 +386,11 @@ def test_page_size_of_one_thousand_is_allowed(api_client, catalog):
         {"page": "abc"},
         {"page": "1.5"},
         {"page": 10**30},
+        {"page": 10**9 + 1},
+        {"page": "1e3"},
+        {"page": "inf"},
+        {"page": "nan"},
+        {"size": "1e999"},
     ],
     ids=[
         "size-1001",
@@ -396,6 +401,11 @@ def test_page_size_of_one_thousand_is_allowed(api_client, catalog):
         "page-text",
         "page-decimal",
         "page-absurd",
+        "page-over-the-limit",
+        "page-exponent",
+        "page-infinite",
+        "page-nan",
+        "size-infinite",
     ],
 )
 def test_bad_page_parameters_are_refused(api_client, catalog, params):
@@ -415,6 +425,14 @@ def test_a_page_beyond_the_end_is_empty_not_an_error(api_client, catalog):
         "number": 999_999,
     }
     assert "next" not in links_by_rel(page)
+
+
+def test_the_largest_page_allowed_is_empty_not_an_overflow(api_client, catalog):
+    """page × size reaches 10**12: within a 64-bit OFFSET on every database."""
+    page = search(api_client, page=10**9, size=1000, sort="properties.cloud_cover,DESC")
+
+    assert page["content"] == []
+    assert page["metadata"]["number"] == 10**9
 
 
 # Sorting
