@@ -332,7 +332,7 @@ def _day_after(day):
 
 
 def _number(text, term):
-    """The int or float `text` writes; InvalidQuery beyond what the databases compare."""
+    """The int or float written in `text`; InvalidQuery beyond what the databases compare."""
     if re.search("[.eE]", text):
         value = float(text)  # 1e999 is inf: no database compares it
         if not math.isfinite(value):
