@@ -1,6 +1,9 @@
 """gunicorn settings for `make serve` (each overridable by the usual GUNICORN_CMD_ARGS)."""
 
+import json
 import os
+
+from gunicorn import util
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WORKERS", "4"))
@@ -19,6 +22,37 @@ accesslog = "-"
 # %(U)s is the path without its query string: tokens given as ?token= never reach the log.
 access_log_format = '%(h)s "%(m)s %(U)s %(H)s" %(s)s %(B)s %(L)ss "%(a)s"'
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+# gunicorn answers a request it cannot parse (a bad request line, a URI or headers over its
+# limits) itself, before Django sees it, with an HTML page from gunicorn.util.write_error.
+# No setting or hook changes that page, so each worker replaces the function (gunicorn's
+# worker calls it as `util.write_error`): the answer is the API's JSON error instead, with
+# gunicorn's status, reason and message.
+ERROR_CODES = {
+    400: "invalid_request",
+    403: "forbidden",
+    414: "uri_too_long",
+    417: "expectation_failed",
+    431: "headers_too_large",
+    501: "not_implemented",
+}
+
+
+def write_json_error(sock, status_int, reason, mesg):
+    code = ERROR_CODES.get(status_int, "server_error" if status_int >= 500 else "invalid_request")
+    body = json.dumps({"code": code, "message": mesg or reason}).encode()  # ASCII only
+    head = (
+        f"HTTP/1.1 {status_int} {reason}\r\n"
+        "Connection: close\r\n"
+        "Content-Type: application/json\r\n"
+        "X-Content-Type-Options: nosniff\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n"
+    )
+    util.write_nonblock(sock, head.encode("latin-1") + body)
+
+
+def post_fork(server, worker):
+    util.write_error = write_json_error
 
 
 def post_worker_init(worker):

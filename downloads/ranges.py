@@ -2,7 +2,8 @@
 
 import re
 
-SINGLE_RANGE = re.compile(r"bytes=([0-9]{0,19})-([0-9]{0,19})")
+# Range units are case-insensitive (RFC 9110 §14.1): `Bytes=0-9` is a range too.
+SINGLE_RANGE = re.compile(r"bytes=([0-9]{0,19})-([0-9]{0,19})", re.IGNORECASE)
 
 
 class RangeNotSatisfiable(Exception):

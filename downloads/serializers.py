@@ -36,18 +36,26 @@ def quota_json(quota):
     }
 
 
+# What the limit columns hold (Quota.max_quota and rate_limit are IntegerFields, max_volume
+# a BigIntegerField): a larger value would fail in PostgreSQL, a 500.
+INTEGER_MAX = 2**31 - 1
+BIGINT_MAX = 2**63 - 1
+
+
 class LimitField(serializers.IntegerField):
-    def __init__(self, **kwargs):
-        super().__init__(min_value=-1, max_value=2**62, **kwargs)
+    """A limit: -1 (unlimited), or up to what its column holds."""
+
+    def __init__(self, *, max_value, **kwargs):
+        super().__init__(min_value=-1, max_value=max_value, **kwargs)
 
 
 class QuotaLimitsSerializer(serializers.Serializer):
     """PUT /quota/{email}: REGARDS clients send the first three fields only."""
 
     email = serializers.EmailField()
-    maxQuota = LimitField()  # noqa: N815 - REGARDS field names
-    rateLimit = LimitField()  # noqa: N815
-    maxVolume = LimitField(required=False)  # noqa: N815
+    maxQuota = LimitField(max_value=INTEGER_MAX)  # noqa: N815 - REGARDS field names
+    rateLimit = LimitField(max_value=INTEGER_MAX)  # noqa: N815
+    maxVolume = LimitField(max_value=BIGINT_MAX, required=False)  # noqa: N815
 
 
 MAX_PRODUCT_IDS = 100

@@ -9,6 +9,7 @@ import contextvars
 import dataclasses
 import datetime
 import functools
+import math
 import operator
 import re
 
@@ -24,6 +25,9 @@ from products.models import DataFile
 MAX_LENGTH = 2000
 MAX_DEPTH = 50
 MAX_STARS = 5  # each `*` of a regex multiplies Python's backtracking on SQLite
+# A property number is compared by the database as a 64-bit integer or a double: SQLite
+# holds nothing wider, and PostgreSQL's JSON has no infinity.
+MIN_INTEGER, MAX_INTEGER = -(2**63), 2**63 - 1
 
 FILE_FIELDS = {"files.dataType": "data_type", "files.filename": "filename"}
 
@@ -302,8 +306,7 @@ class _PropertyField:
             return self._guarded("number", self._json_lookup(op, value))
         if kind == "date" and DATE.fullmatch(value) and op in ("gt", "lte"):
             # Stored datetimes sort after their day: `<= day` means `< next day`.
-            next_day = datetime.date.fromisoformat(value) + datetime.timedelta(days=1)
-            op, value = {"gt": "gte", "lte": "lt"}[op], next_day.isoformat()
+            op, value = {"gt": "gte", "lte": "lt"}[op], _day_after(value)
         return self._guarded("string", TEXT.get_lookup(op)(self._text(), value))
 
     def _json_lookup(self, op, value):
@@ -320,6 +323,29 @@ class _PropertyField:
         return Q(_JsonTypeIs(self.key, kind)) & Q(condition)
 
 
+def _day_after(day):
+    """The ISO text of the day after `day`: it sorts after every time of `day`."""
+    try:
+        return (datetime.date.fromisoformat(day) + datetime.timedelta(days=1)).isoformat()
+    except OverflowError:  # no date follows 9999-12-31, but this text sorts after its times
+        return "9999-12-32"
+
+
+def _number(text, term):
+    """The int or float written in `text`; InvalidQuery beyond what the databases compare."""
+    if re.search("[.eE]", text):
+        value = float(text)  # 1e999 is inf: no database compares it
+        if not math.isfinite(value):
+            message = f"{text} is out of range: numbers reach about ±1.8e308."
+            raise InvalidQuery(message, position=term.pos)
+        return value
+    value = int(text)
+    if not MIN_INTEGER <= value <= MAX_INTEGER:
+        message = f"{text} is out of range of a 64-bit integer; write it as a float, e.g. 1e20."
+        raise InvalidQuery(message, position=term.pos)
+    return value
+
+
 def _typed(term, pattern):
     """(kind, value) of a property value: any, number, boolean, date or string (or pieces)."""
     if pattern and isinstance(term, tree.Word):
@@ -332,7 +358,7 @@ def _typed(term, pattern):
     if text in ("true", "false"):
         return "boolean", text == "true"
     if NUMBER.fullmatch(text):
-        return "number", float(text) if re.search("[.eE]", text) else int(text)
+        return "number", _number(text, term)
     if DATE.fullmatch(text) or DATETIME.fullmatch(text):
         try:
             datetime.datetime.fromisoformat(text)

@@ -7,7 +7,8 @@ sees a different shape.
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from rest_framework import exceptions
@@ -99,6 +100,12 @@ def server_error(request):
 
 
 def bad_request(request, exception=None):
+    """Django's answer to a SuspiciousOperation, raised by any view or middleware; reading
+    a body larger than DATA_UPLOAD_MAX_MEMORY_SIZE is one, and deserves its own status."""
+    if isinstance(exception, RequestDataTooBig):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        message = f"The request body is larger than {limit} bytes."
+        return error_response(request, 413, "request_too_large", message)
     return error_response(request, 400, "invalid_request", "The request is malformed.")
 
 

@@ -148,7 +148,7 @@ REST_FRAMEWORK = {
         "regards_catalog.renderers.HTMLPageRenderer",
     ],
     "DEFAULT_PARSER_CLASSES": [
-        "rest_framework.parsers.JSONParser",
+        "regards_catalog.parsers.JSONParser",  # bounds the nesting of a body
         "rest_framework.parsers.FormParser",
     ],
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "regards_catalog.negotiation.FallbackContentNegotiation",

@@ -196,6 +196,9 @@ def test_a_full_download_is_recorded_as_completed(api_client, digits):
         ("bytes=-3", 7, 9),
         ("bytes=-100", 0, 9),  # a suffix longer than the file is the whole file
         (" bytes=2-4 ", 2, 4),
+        ("Bytes=0-9", 0, 9),  # the unit ignores case (RFC 9110 §14.1)
+        ("BYTES=2-4", 2, 4),
+        ("bYtEs=-3", 7, 9),
     ],
 )
 def test_a_satisfiable_single_range_is_206_with_exactly_those_bytes(

@@ -319,6 +319,64 @@ def test_a_limit_that_is_not_an_integer_in_range_is_400(steward_client, field, v
     assert not Quota.objects.filter(max_quota__isnull=False).exists()
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("maxQuota", 3_000_000_000),
+        ("maxQuota", 2**31),  # maxQuota and rateLimit are 32-bit columns
+        ("rateLimit", 2**31),
+        ("maxVolume", 2**63),  # maxVolume is a 64-bit one
+        ("maxQuota", -(2**31) - 1),
+        ("maxVolume", -(2**63) - 1),
+    ],
+)
+def test_a_limit_beyond_what_its_column_holds_is_400_and_writes_nothing(
+    steward_client, field, value
+):
+    """PostgreSQL refused 3000000000 in maxQuota with "integer out of range": a 500."""
+    quota = QuotaFactory(max_quota=5, rate_limit=2, max_volume=100)
+    email = quota.user.email
+    body = {"email": email, "maxQuota": 1, "rateLimit": 1, "maxVolume": 1, field: value}
+
+    response = steward_client.put(user_url(email), body, format="json")
+
+    body = assert_api_error(response, 400, "invalid_request")
+    assert field in body["errors"]
+    quota.refresh_from_db()
+    assert (quota.max_quota, quota.rate_limit, quota.max_volume) == (5, 2, 100)
+
+
+def test_the_largest_limit_each_column_holds_is_accepted(steward_client):
+    user = UserFactory()
+    limits = {"maxQuota": 2**31 - 1, "rateLimit": 2**31 - 1, "maxVolume": 2**63 - 1}
+
+    response = steward_client.put(
+        user_url(user.email), {"email": user.email, **limits}, format="json"
+    )
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"email": user.email, **limits}
+    quota = Quota.objects.get(user=user)
+    assert (quota.max_quota, quota.rate_limit, quota.max_volume) == tuple(limits.values())
+
+
+@pytest.mark.parametrize("number", ["1e999", "-1e999", "NaN", "Infinity", "-Infinity"])
+@pytest.mark.parametrize("field", ["maxQuota", "rateLimit", "maxVolume"])
+def test_a_limit_that_is_not_a_finite_integer_in_the_json_is_400(steward_client, field, number):
+    quota = QuotaFactory(max_quota=5, rate_limit=2, max_volume=100)
+    email = quota.user.email
+    others = {"maxQuota": 1, "rateLimit": 1, "maxVolume": 1}
+    fields = ", ".join(f'"{name}": {number if name == field else 1}' for name in others)
+
+    response = steward_client.put(
+        user_url(email), f'{{"email": "{email}", {fields}}}', content_type="application/json"
+    )
+
+    assert_api_error(response, 400, "invalid_request")
+    quota.refresh_from_db()
+    assert (quota.max_quota, quota.rate_limit, quota.max_volume) == (5, 2, 100)
+
+
 @pytest.mark.parametrize("missing", ["email", "maxQuota", "rateLimit"])
 def test_a_put_missing_a_regards_field_is_400(steward_client, missing):
     user = UserFactory()

@@ -386,6 +386,11 @@ def test_page_size_of_one_thousand_is_allowed(api_client, catalog):
         {"page": "abc"},
         {"page": "1.5"},
         {"page": 10**30},
+        {"page": 10**9 + 1},
+        {"page": "1e3"},
+        {"page": "inf"},
+        {"page": "nan"},
+        {"size": "1e999"},
     ],
     ids=[
         "size-1001",
@@ -396,6 +401,11 @@ def test_page_size_of_one_thousand_is_allowed(api_client, catalog):
         "page-text",
         "page-decimal",
         "page-absurd",
+        "page-over-the-limit",
+        "page-exponent",
+        "page-infinite",
+        "page-nan",
+        "size-infinite",
     ],
 )
 def test_bad_page_parameters_are_refused(api_client, catalog, params):
@@ -415,6 +425,14 @@ def test_a_page_beyond_the_end_is_empty_not_an_error(api_client, catalog):
         "number": 999_999,
     }
     assert "next" not in links_by_rel(page)
+
+
+def test_the_largest_page_allowed_is_empty_not_an_overflow(api_client, catalog):
+    """page × size reaches 10**12: within a 64-bit OFFSET on every database."""
+    page = search(api_client, page=10**9, size=1000, sort="properties.cloud_cover,DESC")
+
+    assert page["content"] == []
+    assert page["metadata"]["number"] == 10**9
 
 
 # Sorting
@@ -526,6 +544,64 @@ def test_hostile_q_is_a_client_error(api_client, catalog, q):
 
     assert response.status_code == 400
     assert response.json()["code"] in {"invalid_query", "invalid_request"}
+
+
+@pytest.mark.parametrize(
+    ("q", "position"),
+    [
+        ("properties.cloud_cover:1e999", 23),
+        ("properties.cloud_cover:-1e999", 23),
+        ("properties.cloud_cover:>1e309", 24),
+        ("properties.cloud_cover:[1e999 TO *]", 24),
+        ("properties.cloud_cover:[0 TO 1.5e400]", 29),
+        ("properties.cloud_cover:" + "9" * 400, 23),  # an integer beyond a double too
+        ("properties.cloud_cover:9223372036854775808", 23),  # 2**63: beyond 64 bits
+        ("properties.cloud_cover:>9223372036854775808", 24),
+        ("properties.cloud_cover:{-9223372036854775809 TO 0]", 24),
+    ],
+)
+def test_a_number_no_database_compares_is_an_invalid_query(api_client, catalog, q, position):
+    """PostgreSQL's JSON has no Infinity, SQLite binds no integer beyond 64 bits: a 500 each."""
+    response = api_client.get(SEARCH, {"q": q})
+
+    assert_api_error(response, 400, "invalid_query", position=position)
+    assert "out of range" in response.json()["message"]
+
+
+ALL_NUMBERS = ["S2A_TILE_001", "S2B_TILE_002", "S1A_SAR_003"]  # every cloud_cover in `catalog`
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("properties.cloud_cover:>1.7e308", []),
+        ("properties.cloud_cover:[-9223372036854775808 TO 9223372036854775807]", ALL_NUMBERS),
+        ("properties.cloud_cover:<1e20", ALL_NUMBERS),
+        ("properties.cloud_cover:>1e-999", ALL_NUMBERS),
+    ],
+)
+def test_numbers_at_the_edges_of_the_range_compare(api_client, catalog, q, expected):
+    assert provider_ids(search(api_client, q=q)) == expected
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ("properties.start:[2020-01-01 TO 9999-12-31]", ["S2A_TILE_001", "LANDSAT_004"]),
+        ("properties.start:<=9999-12-31", ["S2A_TILE_001", "LANDSAT_004"]),
+        ("properties.start:>9999-12-31", []),
+        ("properties.start:>=9999-12-31", ["LANDSAT_004"]),
+        ("properties.start:{0001-01-01 TO 9999-12-31]", ["S2A_TILE_001", "LANDSAT_004"]),
+    ],
+)
+def test_the_last_day_of_the_calendar_bounds_a_date_range(api_client, catalog, q, expected):
+    """`<= day` means `< the day after`: 9999-12-31 has none (it overflowed into a 500)."""
+    catalog["toulouse"].properties["start"] = "2022-06-13T10:00:00Z"
+    catalog["toulouse"].save()
+    catalog["landsat"].properties = {"start": "9999-12-31T23:59:59Z"}
+    catalog["landsat"].save()
+
+    assert provider_ids(search(api_client, q=q)) == expected
 
 
 # One product

@@ -1,12 +1,19 @@
 """One error shape (SPEC §4 intro, §8): JSON `{"code", "message"}`, HTML for browsers."""
 
+import json
+
 import pytest
+from django.conf import settings
 from django.test import RequestFactory
 from django.urls import path
+from knox.models import AuthToken
 from rest_framework.views import APIView
 
+from downloads.models import Quota, RestoreRequest
 from regards_catalog import urls as project_urls
 from regards_catalog.errors import server_error
+from regards_catalog.parsers import depth
+from tests.factories import QuotaFactory, UserFactory
 from tests.helpers import assert_api_error
 
 pytestmark = pytest.mark.django_db
@@ -14,6 +21,8 @@ pytestmark = pytest.mark.django_db
 API = "/api/v1/rs-catalog/engines/legacy"
 MISSING_PRODUCT = f"{API}/dataobjects/URN:FEATURE:DATA:test:00000000-0000-0000-0000-000000000000:V1"
 AVAILABILITY = "/api/v1/rs-catalog/availability/files"
+RESTORE = "/api/v1/rs-catalog/restore"
+TOKEN = "/api/v1/rs-authentication/oauth/token"
 BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 FIREFOX = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
 
@@ -229,3 +238,108 @@ def test_hostile_query_token_on_a_post_is_a_json_401(client, token):
 
     assert response.status_code in (400, 401), response.content
     assert response["Content-Type"].startswith("application/json")
+
+
+# Hostile bodies: bounded in depth and size, once for the whole API
+
+
+def nested(levels):
+    """A JSON array `levels` deep."""
+    return "[" * levels + "]" * levels
+
+
+@pytest.fixture
+def body_endpoints(client_for):
+    """(client, method, url) of every endpoint that reads a JSON body, and a check that it
+    wrote nothing: no restore request, no token, the quota row as it was."""
+    steward = client_for(UserFactory(steward=True))
+    quota = QuotaFactory(max_quota=5, rate_limit=2, max_volume=100)
+    endpoints = {
+        "availability": (client_for(UserFactory()), "post", AVAILABILITY),
+        "restore": (client_for(UserFactory()), "post", RESTORE),
+        "token": (client_for(UserFactory()), "post", TOKEN),
+        "quota": (steward, "put", f"/api/v1/rs-storage/quota/{quota.user.email}"),
+    }
+    tokens = AuthToken.objects.count()  # the clients' own
+
+    def assert_nothing_written():
+        assert not RestoreRequest.objects.exists()
+        assert AuthToken.objects.count() == tokens
+        assert Quota.objects.filter(max_quota=5, rate_limit=2, max_volume=100).count() == 1
+        assert Quota.objects.count() == 1
+
+    return endpoints, assert_nothing_written
+
+
+@pytest.mark.parametrize("levels", [33, 1000, 100_000])
+@pytest.mark.parametrize("endpoint", ["availability", "restore", "token", "quota"])
+def test_a_json_body_nested_too_deep_is_an_invalid_request(body_endpoints, endpoint, levels):
+    """Python's JSON parser gave up near 1000 levels with a RecursionError: a 500."""
+    endpoints, assert_nothing_written = body_endpoints
+    client, method, url = endpoints[endpoint]
+    body = json.dumps({"product_ids": "@", "email": "a@b.c"}).replace('"@"', nested(levels - 1))
+
+    response = getattr(client, method)(url, body, content_type="application/json")
+
+    body = assert_api_error(response, 400, "invalid_request")
+    assert "32 levels" in body["message"]
+    assert_nothing_written()
+
+
+def test_a_json_body_32_levels_deep_is_read(api_client):
+    user = UserFactory(password="secret-password")
+    body = {"grant_type": "password", "username": user.email, "password": "secret-password"}
+    body["unused"] = json.loads(nested(31))  # 32 levels with the body's own object
+
+    response = api_client.post(TOKEN, json.dumps(body), content_type="application/json")
+
+    assert response.status_code == 200, response.content
+    assert AuthToken.objects.filter(user=user).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("value", "levels"),
+    [(1, 0), ("x", 0), ([], 1), ({}, 1), ([1, [2, {"a": [3]}]], 4), ({"a": [], "b": {"c": 1}}, 2)],
+)
+def test_depth_counts_the_levels_of_arrays_and_objects(value, levels):
+    assert depth(value) == levels
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "content_type"),
+    [
+        ("availability", "application/json"),
+        ("restore", "application/json"),
+        ("token", "application/json"),
+        ("token", "application/x-www-form-urlencoded"),
+        ("quota", "application/json"),
+    ],
+)
+def test_a_body_over_the_upload_limit_is_a_413(body_endpoints, endpoint, content_type):
+    endpoints, assert_nothing_written = body_endpoints
+    client, method, url = endpoints[endpoint]
+    body = "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+
+    response = getattr(client, method)(url, body, content_type=content_type)
+
+    assert_api_error(response, 413, "request_too_large")
+    assert_nothing_written()
+
+
+def test_a_body_over_the_upload_limit_is_a_413_outside_the_api_too(client):
+    body = "x" * (settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1)
+
+    response = client.post(
+        "/accounts/login/", body, content_type="application/x-www-form-urlencoded"
+    )
+
+    assert_api_error(response, 413, "request_too_large")
+
+
+def test_a_form_body_with_too_many_fields_is_an_invalid_request(api_client):
+    body = "&".join(f"field{i}=1" for i in range(settings.DATA_UPLOAD_MAX_NUMBER_FIELDS + 1))
+
+    response = api_client.post(TOKEN, body, content_type="application/x-www-form-urlencoded")
+
+    assert_api_error(response, 400, "invalid_request")
+    assert not AuthToken.objects.exists()
