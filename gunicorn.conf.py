@@ -1,9 +1,12 @@
 """gunicorn settings for `make serve` (each overridable by the usual GUNICORN_CMD_ARGS)."""
 
 import json
+import logging
 import os
 
 from gunicorn import util
+
+from regards_catalog.log import MaskTokensFilter
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 workers = int(os.environ.get("WORKERS", "4"))
@@ -53,6 +56,8 @@ def write_json_error(sock, status_int, reason, mesg):
 
 def post_fork(server, worker):
     util.write_error = write_json_error
+    # gunicorn logs the request line of a request it refuses, a ?token= included.
+    logging.getLogger("gunicorn.error").addFilter(MaskTokensFilter())
 
 
 def post_worker_init(worker):

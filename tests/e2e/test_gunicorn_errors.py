@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.helpers import assert_api_error
-from tests.processes import DEADLINE
+from tests.processes import DEADLINE, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -53,3 +53,13 @@ def test_requests_gunicorn_refuses_are_answered_in_the_api_json_shape(gunicorn):
         body = assert_api_error(response, status, code)
         assert set(body) == {"code", "message"}
         assert response.headers["Connection"] == "close"
+
+
+def test_a_token_in_a_refused_request_line_is_masked_in_gunicorn_s_log(gunicorn, tmp_path):
+    line = b"GET /api/v1/rs-catalog/licenses?token=SECRET-TOKEN-42"  # no HTTP version
+
+    assert_api_error(exchange(gunicorn, request(line=line)), 400, "invalid_request")
+
+    (log,) = tmp_path.glob("gunicorn-*.log")
+    wait_until(lambda: "token=***" in log.read_text(), message="the refusal in gunicorn's log")
+    assert "SECRET-TOKEN-42" not in log.read_text()
