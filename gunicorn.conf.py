@@ -64,6 +64,9 @@ def post_worker_init(worker):
     """Each worker renews the leases of its downloads and sweeps those that ran out, so a
     record left open by a killed worker is closed (ABORTED) even if this one has served
     nothing yet."""
-    from downloads.quotas import slot_keeper
+    from django.apps import apps
 
-    slot_keeper.start(sweep=True)
+    if apps.is_installed("downloads"):  # not in the bench's bare app, which shares this file
+        from downloads.quotas import slot_keeper
+
+        slot_keeper.start(sweep=True)
