@@ -54,15 +54,21 @@ def read_to_the_end(sock):
     return received
 
 
-def test_a_client_that_stops_reading_is_cut_off_and_frees_its_slot(
-    start_gunicorn, stored_file, token_for
-):
-    url = start_gunicorn(DOWNLOAD_STALL_SECONDS="2")
+@pytest.fixture
+def big_private_file(stored_file, token_for):
+    """A big private file, a user who may download one at a time, and their token header."""
     data_file = stored_file(os.urandom(SIZE), file_access="NO_ACCESS")
     user = UserFactory()
     AccessRightFactory(group=AccessGroupFactory(members=[user]), dataset=data_file.product.dataset)
     QuotaFactory(user=user, rate_limit=1)
-    auth = f"Authorization: Bearer {token_for(user)}"
+    return data_file, user, f"Authorization: Bearer {token_for(user)}"
+
+
+def test_a_client_that_stops_reading_is_cut_off_and_frees_its_slot(
+    start_gunicorn, big_private_file
+):
+    url = start_gunicorn(DOWNLOAD_STALL_SECONDS="2")
+    data_file, user, auth = big_private_file
 
     sock = stalled_client(url, download_url(data_file), [auth])
     try:
@@ -127,14 +133,10 @@ def gunicorn_workers(url):
 
 
 def test_a_download_whose_worker_is_killed_is_recorded_and_closed_by_the_lease_sweep(
-    start_gunicorn, stored_file, token_for
+    start_gunicorn, big_private_file
 ):
     url = start_gunicorn(SLOT_LEASE_SECONDS="3")
-    data_file = stored_file(os.urandom(SIZE), file_access="NO_ACCESS")
-    user = UserFactory()
-    AccessRightFactory(group=AccessGroupFactory(members=[user]), dataset=data_file.product.dataset)
-    QuotaFactory(user=user, rate_limit=1)
-    auth = f"Authorization: Bearer {token_for(user)}"
+    data_file, user, auth = big_private_file
     sock = stalled_client(url, download_url(data_file), [auth])
     try:
         # Counted, and its record written when it began.
