@@ -1,5 +1,6 @@
 """Settings, all read from environment variables (documented in README.md)."""
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -42,6 +43,14 @@ def env_list(name, default):
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_networks(name, default):
+    """A comma-separated list of IP addresses or CIDR networks."""
+    try:
+        return [ipaddress.ip_network(item) for item in env_list(name, default)]
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}") from None
+
+
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", False)
@@ -49,6 +58,9 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", "") or "insecure-development-key-change-me"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# The proxies whose X-Forwarded-For is believed (regards_catalog.auth.client_address).
+# Loopback: nginx on the same host; a direct client's own header is never believed.
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", ["127.0.0.1", "::1"])
 # Absolute base for download URLs in search results; empty = taken from the request.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "").rstrip("/")
 

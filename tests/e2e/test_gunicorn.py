@@ -2,76 +2,30 @@
 test database. Under sendfile Python never sees the bytes; the record and the quota slot
 must still be right when the response closes."""
 
-import functools
 import hashlib
-import json
 import os
-import pathlib
 import socket
 import struct
 import subprocess
-import sys
 from collections import Counter
-from urllib.parse import quote
 
 import pytest
 import requests
-from django.db import connection
 
 from downloads.models import DownloadRecord, DownloadSlot, Quota
 from tests.e2e.test_resume import external
 from tests.factories import AccessGroupFactory, AccessRightFactory, QuotaFactory, UserFactory
 from tests.helpers import download_url, parallel_gets
-from tests.nginx import free_port
-from tests.processes import DEADLINE, ProcessGroup, answers_http, running, wait_until
+from tests.processes import DEADLINE, ProcessGroup, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
 SIZE = 64 * 1024 * 1024
 MiB = 1024 * 1024
 # What the kernel may hold between gunicorn's sendfile and a client killed meanwhile: sent
 # by the server, never received. The send buffer alone may reach 4 MiB (tcp_wmem), plus
 # the receive buffer of a client reading slowly (4.5 MiB in all measured here).
 SOCKET_BUFFERS = 8 * MiB
-
-
-def database_url():
-    """The test database, for a server running in another process."""
-    db = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{db['NAME']}"
-    user = quote(db["USER"] or "")
-    host, port = db["HOST"] or "127.0.0.1", db["PORT"] or 5432
-    return f"postgres://{user}@{host}:{port}/{db['NAME']}"
-
-
-@pytest.fixture
-def gunicorn(storage, tmp_path):
-    config = tmp_path / "storage.json"
-    online = storage.root / "online"
-    online.mkdir(parents=True, exist_ok=True)
-    config.write_text(
-        json.dumps({"locations": {"online": {"backend": "local", "root": str(online)}}})
-    )
-    port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": database_url(),
-        "STORAGE_CONFIG": str(config),
-        "VAR_DIR": str(tmp_path / "var"),
-        "PORT": str(port),
-        # Two workers: quota exactness must hold between processes, not only threads.
-        "WORKERS": "2",
-        "THREADS": "4",
-    }
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "regards_catalog.wsgi"]
-    ready = functools.partial(answers_http, url + "/api/v1/rs-catalog/licenses")
-    with running(
-        command, ready=ready, log=tmp_path / "gunicorn.log", name="gunicorn", cwd=ROOT, env=env
-    ):
-        yield url
 
 
 @pytest.fixture
