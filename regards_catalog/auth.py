@@ -117,9 +117,13 @@ def issue_token(user):
 
 
 def user_from_password(email, password):
-    """The active user with that email and password, or None."""
-    user = get_user_model().objects.filter(email__iexact=email).order_by("id").first()
+    """The active user with that email and password, or None; an unknown email costs the
+    same password hashing as a wrong password, so the time taken tells no one which
+    accounts exist (ModelBackend hashes for inactive users and unknown usernames alike)."""
+    User = get_user_model()
+    user = User.objects.filter(email__iexact=email).order_by("id").first()
     if user is None:
+        User().set_password(password)  # as ModelBackend does for an unknown username
         return None
     return authenticate(username=user.get_username(), password=password)
 

@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # the docs page's scripts, served from here: no CDN needed
+    "regards_catalog",  # authentication: the login throttle's counters
     "products",
     "downloads",
 ]
@@ -217,6 +218,12 @@ LOGGING = {
 # frees itself after SLOT_LEASE_SECONDS.
 SLOT_LEASE_SECONDS = env_int("SLOT_LEASE_SECONDS", 60)
 RATE_LIMIT_RETRY_AFTER = env_int("RATE_LIMIT_RETRY_AFTER", 10)
+
+# Login throttling (regards_catalog.throttling): failed logins allowed per account and per
+# client address in each window; a refused login waits for the next window.
+LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 10)
+LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 50)
+LOGIN_THROTTLE_SECONDS = env_int("LOGIN_THROTTLE_SECONDS", 900)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "account"
