@@ -23,6 +23,8 @@ from regards_catalog.exceptions import TooManyLoginAttempts
 from regards_catalog.models import LoginFailureCount
 
 Kind = LoginFailureCount.Kind
+# Lower case may lengthen a name ("İ" becomes two characters): cut it to the column.
+KEY_LENGTH = LoginFailureCount._meta.get_field("key").max_length
 
 
 def attempt_login(*, username, address, authenticate):
@@ -32,7 +34,7 @@ def attempt_login(*, username, address, authenticate):
     now = timezone.now()
     window = _window_start(now)
     limits = [
-        (Kind.ACCOUNT, username.lower(), settings.LOGIN_FAILURES_PER_ACCOUNT),
+        (Kind.ACCOUNT, username.lower()[:KEY_LENGTH], settings.LOGIN_FAILURES_PER_ACCOUNT),
         (Kind.ADDRESS, address or "unknown", settings.LOGIN_FAILURES_PER_ADDRESS),
     ]
     LoginFailureCount.objects.filter(window__lt=window).delete()

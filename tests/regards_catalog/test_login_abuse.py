@@ -129,6 +129,13 @@ def test_the_account_is_the_email_in_any_case(alice, limits):
 
 
 @pytest.mark.django_db
+def test_an_email_longer_in_lower_case_is_still_an_invalid_grant(limits):
+    fail(PER_ACCOUNT, email="\u0130" * 254)  # "İ" is two characters in lower case
+
+    assert_throttled(login(email="\u0130" * 254))
+
+
+@pytest.mark.django_db
 def test_failures_from_one_address_are_limited_across_accounts(alice, limits):
     for number in range(PER_ADDRESS):
         fail(1, email=f"user{number}@example.org", address="203.0.113.9")
