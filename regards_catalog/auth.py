@@ -1,6 +1,9 @@
 """Authentication: hashed, expiring Bearer tokens (django-rest-knox), also accepted as
 `?token=` on any method (as REGARDS's gateway does), plus the Django session."""
 
+import ipaddress
+
+from django.conf import settings
 from django.contrib.auth import authenticate, get_user_model
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
@@ -66,8 +69,45 @@ def request_user(request):
 
 
 def client_address(request):
-    """The caller's address (REMOTE_ADDR: set it from X-Forwarded-For in the proxy, not here)."""
-    return request.META.get("REMOTE_ADDR") or None
+    """The caller's address: REMOTE_ADDR, or, when that is a trusted proxy, the right-most
+    address of X-Forwarded-For that is not a trusted proxy; None when there is none.
+
+    Each proxy appends the address it was reached from, so the entries right of the first
+    untrusted one were written by our proxies and those left of it by the client: walking
+    from the right, a client can never put itself in another's place. A malformed entry
+    ends the walk, and the last hop known stands for the client.
+    """
+    peer = _ip_address(request.META.get("REMOTE_ADDR", ""))
+    if peer is None:
+        return None
+    if _trusted_proxy(peer):
+        for entry in reversed(request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")):
+            address = _ip_address(entry.strip())
+            if address is None:
+                break
+            peer = address
+            if not _trusted_proxy(peer):
+                break
+    return str(peer)
+
+
+def _ip_address(text):
+    """The address written in `text` (an IPv4-mapped IPv6 one as IPv4), or None when it is
+    not exactly one IP address: the result is stored in GenericIPAddressFields."""
+    try:
+        address = ipaddress.ip_address(text)
+    except ValueError:
+        return None
+    if address.version == 6:
+        if address.scope_id:  # "fe80::1%eth0": no database stores the zone
+            return None
+        if address.ipv4_mapped:  # a dual-stack socket's view of an IPv4 client
+            return address.ipv4_mapped
+    return address
+
+
+def _trusted_proxy(address):
+    return any(address in network for network in settings.TRUSTED_PROXIES)
 
 
 def issue_token(user):
@@ -77,9 +117,13 @@ def issue_token(user):
 
 
 def user_from_password(email, password):
-    """The active user with that email and password, or None."""
-    user = get_user_model().objects.filter(email__iexact=email).order_by("id").first()
+    """The active user with that email and password, or None; an unknown email costs the
+    same password hashing as a wrong password, so the time taken tells no one which
+    accounts exist (ModelBackend hashes for inactive users and unknown usernames alike)."""
+    User = get_user_model()
+    user = User.objects.filter(email__iexact=email).order_by("id").first()
     if user is None:
+        User().set_password(password)  # as ModelBackend does for an unknown username
         return None
     return authenticate(username=user.get_username(), password=password)
 

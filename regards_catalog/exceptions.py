@@ -60,3 +60,20 @@ class UnsupportedGrantType(ApiError):
     status_code = 400
     default_code = "unsupported_grant_type"
     default_detail = "Only grant_type=password is supported."
+
+
+class TooManyLoginAttempts(ApiError):
+    """A login refused without checking the password: its account or address has used up
+    its failed logins (regards_catalog.throttling)."""
+
+    status_code = 429
+    default_code = "too_many_login_attempts"
+    default_detail = "Too many failed logins for this account or from this address."
+
+    def __init__(self, *, retry_after):
+        super().__init__(
+            f"{self.default_detail} Try again in {retry_after} seconds.",
+            extra={"retryAfter": retry_after},
+            headers={"Retry-After": str(retry_after)},
+        )
+        self.retry_after = retry_after

@@ -1,5 +1,6 @@
 """Settings, all read from environment variables (documented in README.md)."""
 
+import ipaddress
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -42,6 +43,14 @@ def env_list(name, default):
     return [item.strip() for item in value.split(",") if item.strip()]
 
 
+def env_networks(name, default):
+    """A comma-separated list of IP addresses or CIDR networks."""
+    try:
+        return [ipaddress.ip_network(item) for item in env_list(name, default)]
+    except ValueError as error:
+        raise ImproperlyConfigured(f"{name}: {error}") from None
+
+
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
 
 DEBUG = env_bool("DEBUG", False)
@@ -49,6 +58,9 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", "") or "insecure-development-key-change-me"
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# The proxies whose X-Forwarded-For is believed (regards_catalog.auth.client_address).
+# Loopback: nginx on the same host; a direct client's own header is never believed.
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", ["127.0.0.1", "::1"])
 # Absolute base for download URLs in search results; empty = taken from the request.
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "").rstrip("/")
 
@@ -64,6 +76,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",  # the docs page's scripts, served from here: no CDN needed
+    "regards_catalog",  # authentication: the login throttle's counters
     "products",
     "downloads",
 ]
@@ -207,6 +220,12 @@ SLOT_LEASE_SECONDS = env_int("SLOT_LEASE_SECONDS", 60)
 # A download whose client reads nothing for this long is closed (and recorded ABORTED).
 DOWNLOAD_STALL_SECONDS = env_int("DOWNLOAD_STALL_SECONDS", 60)
 RATE_LIMIT_RETRY_AFTER = env_int("RATE_LIMIT_RETRY_AFTER", 10)
+
+# Login throttling (regards_catalog.throttling): failed logins allowed per account and per
+# client address in each window; a refused login waits for the next window.
+LOGIN_FAILURES_PER_ACCOUNT = env_int("LOGIN_FAILURES_PER_ACCOUNT", 10)
+LOGIN_FAILURES_PER_ADDRESS = env_int("LOGIN_FAILURES_PER_ADDRESS", 50)
+LOGIN_THROTTLE_SECONDS = env_int("LOGIN_THROTTLE_SECONDS", 900)
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "account"

@@ -1,14 +1,18 @@
 from django.contrib import admin
-from django.contrib.auth.views import LoginView, LogoutView
+from django.contrib.auth.views import LogoutView
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
 
 from regards_catalog import views
+from regards_catalog.forms import AdminLoginForm
 
 handler400 = "regards_catalog.errors.bad_request"
 handler403 = "regards_catalog.errors.permission_denied"
 handler404 = "regards_catalog.errors.page_not_found"
 handler500 = "regards_catalog.errors.server_error"
+
+# The admin's login page is a guessing target like the others: same throttle.
+admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -17,6 +21,6 @@ urlpatterns = [
     path("api/v1/rs-authentication/oauth/token", views.TokenView.as_view(), name="oauth-token"),
     path("api/v1/rs-catalog/", include("products.urls")),
     path("", include("downloads.urls")),
-    path("accounts/login/", LoginView.as_view(template_name="login.html"), name="login"),
+    path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
 ]

@@ -1,12 +1,16 @@
-"""The token endpoint (REGARDS rs-authentication): OAuth2 password grant."""
+"""The token endpoint (REGARDS rs-authentication): OAuth2 password grant; the session login
+page. Both check passwords behind the login throttle (regards_catalog.throttling)."""
 
+from django.contrib.auth import views as auth_views
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from regards_catalog.auth import issue_token, user_from_password
+from regards_catalog.auth import client_address, issue_token, user_from_password
 from regards_catalog.exceptions import InvalidGrant, InvalidRequest, UnsupportedGrantType
+from regards_catalog.forms import LoginForm
+from regards_catalog.throttling import attempt_login
 
 
 class TokenRequestSerializer(serializers.Serializer):
@@ -41,7 +45,11 @@ class TokenView(APIView):
                 extra={"errors": serializer.errors},
             )
         data = serializer.validated_data
-        user = user_from_password(data["username"], data["password"])
+        user = attempt_login(
+            username=data["username"],
+            address=client_address(request),
+            authenticate=lambda: user_from_password(data["username"], data["password"]),
+        )
         if user is None:
             raise InvalidGrant()
         token, expiry = issue_token(user)
@@ -50,3 +58,17 @@ class TokenView(APIView):
             {"access_token": token, "token_type": "bearer", "expires_in": expires_in},
             headers={"Cache-Control": "no-store"},  # RFC 6749 §5.1
         )
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page; a login refused by the throttle is a 429 with Retry-After."""
+
+    authentication_form = LoginForm
+    template_name = "login.html"
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if form.throttled is not None:
+            response.status_code = form.throttled.status_code
+            response["Retry-After"] = form.throttled.retry_after
+        return response

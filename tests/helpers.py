@@ -6,6 +6,7 @@ import json
 import threading
 
 import requests
+from django.contrib.auth.hashers import MD5PasswordHasher
 from django.core.management import call_command
 from django.db import connection
 from django.db.models import Q
@@ -154,3 +155,14 @@ def parallel_gets(url, *, headers, count):
         return response.status_code, response.content
 
     return in_threads(count, fetch)
+
+
+class CountingPasswordHasher(MD5PasswordHasher):
+    """The tests' MD5 hasher (same algorithm name), remembering every password it hashes, in
+    checks and in new hashes alike: whether a password was checked, without timing it."""
+
+    hashed = []  # list.append is atomic: concurrent logins are all counted
+
+    def encode(self, password, salt):
+        self.hashed.append(password)
+        return super().encode(password, salt)
