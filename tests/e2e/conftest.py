@@ -29,20 +29,20 @@ def database_url():
 
 @pytest.fixture
 def start_gunicorn(storage, tmp_path):
-    """start_gunicorn(**environment) → the URL of gunicorn.conf.py serving the app, with the
-    `online` location of `storage`; stopped at the end of the test. Two workers unless
-    WORKERS says otherwise: quota exactness must hold between processes, not only threads.
+    """start_gunicorn(locations=None, **environment) → the URL of gunicorn.conf.py serving
+    the app, with the `online` location of `storage` and any other `locations` (their
+    STORAGE_CONFIG entries); stopped at the end of the test. Two workers unless WORKERS
+    says otherwise: quota exactness must hold between processes, not only threads.
     """
-    config = tmp_path / "storage.json"
     online = storage.root / "online"
     online.mkdir(parents=True, exist_ok=True)
-    config.write_text(
-        json.dumps({"locations": {"online": {"backend": "local", "root": str(online)}}})
-    )
     with contextlib.ExitStack() as servers:
 
-        def start(**environment):
+        def start(locations=None, **environment):
             port = free_port()
+            config = tmp_path / f"storage-{port}.json"
+            locations = {"online": {"backend": "local", "root": str(online)}, **(locations or {})}
+            config.write_text(json.dumps({"locations": locations}))
             env = {
                 **os.environ,
                 "DATABASE_URL": database_url(),
