@@ -84,14 +84,16 @@ def catalog_document(files):
     archive = bench_urn("AIP:DATASET", "archive")
     full = {"metadata": "FULL_ACCESS", "files": "INHERITED_ACCESS"}
     products, urns = [], {}
-    # name → (dataset, file, storage location)
+    # name → (dataset, file, storage location, dataType)
     layout = {
-        "big-local": (open_data, "big", "online"),
-        "big-remote": (open_data, "big", "remote"),
-        "small-remote": (open_data, "small", "remote"),
-        "small-private": (licensed, "small", "online"),
+        "big-local": (open_data, "big", "online", "RAWDATA"),
+        "big-remote": (open_data, "big", "remote", "RAWDATA"),
+        "small-remote": (open_data, "small", "remote", "RAWDATA"),
+        "small-private": (licensed, "small", "online", "RAWDATA"),
+        # A public file type: metadata access only, no licence, no quota.
+        "small-quicklook": (licensed, "small", "online", "QUICKLOOK_SD"),
     }
-    for name, (dataset, file_name, storage) in layout.items():
+    for name, (dataset, file_name, storage, data_type) in layout.items():
         if file_name not in files:
             continue
         stored = files[file_name]
@@ -105,7 +107,7 @@ def catalog_document(files):
                 "label": f"bench {name}",
                 "files": [
                     {
-                        "dataType": "RAWDATA",
+                        "dataType": data_type,
                         "filename": f"{name}.bin",
                         "mimeType": "application/octet-stream",
                         "checksum": stored.checksum,

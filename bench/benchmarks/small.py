@@ -1,5 +1,7 @@
 """3. Small private file, all checks: downloads/s against a bare Django FileResponse view."""
 
+import math
+import re
 from collections import Counter
 
 from bench.client import http_get
@@ -7,6 +9,7 @@ from bench.config import DB_NAME, KiB
 from bench.data import LOAD_USERS
 from bench.load import LOAD_CONNECTIONS, measure_load
 from bench.results import BenchError, Outcome, Target
+from bench.sqlite import sqlite_catalog
 from bench.timing import log
 
 LOAD_THREADS = 8  # gunicorn threads per worker for the small-file load (THREADS default)
@@ -16,25 +19,55 @@ def shorten(text, width):
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def private_download_load(bench, header_sets, *, synchronous_commit=True):
-    """Load on the small private file's download; synchronous_commit=False is a diagnostic."""
+def catalog_load(bench, product, header_sets, *, env=None, synchronous_commit=True):
+    """(load result, server log text) of downloads of `product`'s file; synchronous_commit=False
+    is a diagnostic (PostgreSQL does not wait for the disk at commit)."""
     from django.db import connection
 
-    path = bench.download_path("small-private")
+    path = bench.download_path(product)
     if not synchronous_commit:
         with connection.cursor() as cursor:
             cursor.execute(f"ALTER DATABASE {DB_NAME} SET synchronous_commit TO off")
     try:
-        with bench.catalog_server(workers=2, threads=LOAD_THREADS) as app:
+        with bench.catalog_server(workers=2, threads=LOAD_THREADS, env=env) as app:
             status, body = http_get(app.url + path, header_sets[0])
             if status != 200 or body != bench.files["small"].path.read_bytes():
-                raise BenchError(f"catalog download: HTTP {status}: {body[:200]!r}")
-            return measure_load(bench, app.url + path, header_sets)
+                raise BenchError(f"catalog download of {product}: HTTP {status}: {body[:200]!r}")
+            result = measure_load(bench, app.url + path, header_sets)
+        return result, app.log_path.read_text(errors="replace")
     finally:
         if not synchronous_commit:
             with connection.cursor() as cursor:
                 cursor.execute(f"ALTER DATABASE {DB_NAME} RESET synchronous_commit")
         bench.close_db()
+
+
+def seconds(wrk_duration):
+    """wrk's "850.00us", "12.34ms" or "1.12s" in seconds (inf when unknown)."""
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", wrk_duration)
+    if match is None:
+        return math.inf
+    return float(match[1]) * {"us": 1e-6, "ms": 1e-3, "s": 1, "m": 60}[match[2]]
+
+
+def database_work(statements):
+    """(SQL statements, write transactions) of one download's captured SQL (in autocommit,
+    a transaction shows as BEGIN … COMMIT; a write outside one is a transaction itself)."""
+    ran = [sql for sql in statements if sql.split()[0].upper() not in ("BEGIN", "COMMIT")]
+    writes, in_transaction, block_writes = 0, False, False
+    for sql in statements:
+        word = sql.split()[0].upper()
+        if word == "BEGIN":
+            in_transaction, block_writes = True, False
+        elif word == "COMMIT":
+            writes += block_writes
+            in_transaction = False
+        elif word in ("INSERT", "UPDATE", "DELETE"):
+            if in_transaction:
+                block_writes = True
+            else:
+                writes += 1
+    return len(ran), writes
 
 
 def download_queries(bench, headers):
@@ -74,11 +107,22 @@ def run(bench):
         log("load on the bare FileResponse view")
         baseline = measure_load(bench, bare.url + "/file", [{}])
     log("load on the catalog download endpoint, one user")
-    catalog = private_download_load(bench, one_user)
+    catalog, _ = catalog_load(bench, "small-private", one_user)
+    log("load on a public file type (quicklook), one user")
+    public, _ = catalog_load(bench, "small-quicklook", one_user)
     log(f"diagnostic: {len(LOAD_USERS)} users")
-    spread = private_download_load(bench, many_users)
+    spread, _ = catalog_load(bench, "small-private", many_users)
     log("diagnostic: one user, synchronous_commit off")
-    unsynced = private_download_load(bench, one_user, synchronous_commit=False)
+    unsynced, _ = catalog_load(bench, "small-private", one_user, synchronous_commit=False)
+    log("load on the catalog download endpoint on SQLite, one user")
+    sqlite_env, sqlite_token = sqlite_catalog(bench)
+    on_sqlite, sqlite_log = catalog_load(
+        bench,
+        "small-private",
+        [{"Authorization": f"Bearer {sqlite_token}"}],
+        env=sqlite_env,
+    )
+    locked = sqlite_log.count("database is locked")
     records = Counter(
         DownloadRecord.objects.filter(product_urn=bench.products["small-private"]).values_list(
             "outcome", flat=True
@@ -88,7 +132,9 @@ def run(bench):
         queries = download_queries(bench, one_user[0])
     except Exception as error:  # a diagnostic: its failure must not hide the measures
         queries = [f"-- could not capture them: {type(error).__name__}: {error}"]
+    statements, transactions = database_work(queries)
     ratio = catalog["rate"] / baseline["rate"]
+    public_ratio = public["rate"] / baseline["rate"]
     client = (
         f"wrk -t2 -c{LOAD_CONNECTIONS} -d{bench.sizes.load_seconds}s"
         if bench.wrk
@@ -100,44 +146,72 @@ def run(bench):
             f"## 3. Small private file ({small.size // KiB} KiB), all checks",
             "",
             "A user with a Bearer token, in a group with FULL_ACCESS + INHERITED_ACCESS, "
-            "licence accepted, quota unlimited; PostgreSQL; gunicorn 2 workers × "
+            "licence accepted, quota unlimited; PostgreSQL unless said; gunicorn 2 workers × "
             f"{LOAD_THREADS} threads for every server. Client: {client}, after a 1 s warm-up. "
             "The baseline is `bench/bare_app.py`: a Django view returning `FileResponse` of "
-            "the same file, no middleware, no database. The last two rows are diagnostics, "
-            f"not targets: the same load spread over {len(LOAD_USERS)} users (tokens taking "
-            "turns, so no single quota row is hot), and one user with PostgreSQL's "
-            "`synchronous_commit` off (no wait for the disk at commit).",
+            "the same file, no middleware, no database. The quicklook row is the same bytes "
+            "as a public file type (metadata access only: no licence, no quota). The SQLite "
+            "row is `make run`'s database (WAL, IMMEDIATE transactions). The two diagnostic "
+            f"rows are not targets: the same load spread over {len(LOAD_USERS)} users "
+            "(tokens taking turns, so no single quota row is hot), and one user with "
+            "PostgreSQL's `synchronous_commit` off (no wait for the disk at commit).",
             "",
             "| server | downloads/s (200 only) | requests | non-200 | seconds | p50 | p99 "
             "| socket errors |",
             "|---|---:|---:|---:|---:|---:|---:|---|",
             load_row("bare Django FileResponse", baseline),
             load_row("catalog download endpoint, one user", catalog),
+            load_row("catalog, public file type (quicklook)", public),
+            load_row("catalog on SQLite, one user", on_sqlite),
             load_row(f"catalog, {len(LOAD_USERS)} users (diagnostic)", spread),
             load_row("catalog, one user, synchronous_commit off (diagnostic)", unsynced),
             "",
-            f"Catalog / bare: {ratio:.1%}. Download records of all these runs (requests cut "
-            f"by the end of a run are ABORTED): {dict(records)}.",
+            f"Catalog / bare: {ratio:.1%}; quicklook / bare: {public_ratio:.1%}. "
+            f"'database is locked' in the SQLite server's log: {locked} times. Download "
+            "records of the PostgreSQL runs (requests cut by the end of a run are ABORTED): "
+            f"{dict(records)}.",
             "",
-            f"One download runs {len(queries)} SQL statements (captured in-process):",
+            f"One download runs {statements} SQL statements in {transactions} write "
+            "transactions (captured in-process; BEGIN and COMMIT shown, not counted):",
             "",
             "```sql",
             *(shorten(sql, 160) for sql in queries),
             "```",
         ]
     )
+    p99 = seconds(catalog["p99"])
+    sqlite_p99 = seconds(on_sqlite["p99"])
     return Outcome(
         section,
         [
             Target(
-                "small", "downloads/s", f"{catalog['rate']:.1f}", "≥ 1000", catalog["rate"] >= 1000
-            ),
-            Target(
                 "small",
-                "vs bare FileResponse",
+                "private file vs bare FileResponse",
                 f"{ratio:.1%} ({catalog['rate']:.1f} / {baseline['rate']:.1f})",
                 "≥ 25 %",
                 ratio >= 0.25,
+            ),
+            Target("small", "private file p99", catalog["p99"], "≤ 50 ms", p99 <= 0.05),
+            Target(
+                "small",
+                "public file type vs bare FileResponse",
+                f"{public_ratio:.1%} ({public['rate']:.1f} / {baseline['rate']:.1f})",
+                "≥ 50 %",
+                public_ratio >= 0.5,
+            ),
+            Target(
+                "small",
+                "SQLite p99, 'database is locked'",
+                f"{on_sqlite['p99']}, {locked}",
+                "≤ 200 ms, 0",
+                sqlite_p99 <= 0.2 and locked == 0,
+            ),
+            Target(
+                "small",
+                "SQL statements, write transactions per counted download",
+                f"{statements}, {transactions}",
+                "≤ 6, ≤ 2",
+                statements <= 6 and transactions <= 2,
             ),
         ],
     )
