@@ -2,7 +2,8 @@
 
 Local files go out through `FileResponse` (sendfile under gunicorn) or, with
 `DOWNLOAD_OFFLOAD=nginx`, through nginx's `X-Accel-Redirect`; files on an HTTP
-location are relayed chunk by chunk with their digest checked on the way.
+location are relayed chunk by chunk with their digest checked on the way, unless the
+location says `"verify": false`, in which case nginx may also send them.
 """
 
 import contextlib
@@ -422,6 +423,14 @@ def open_transfer(request, data_file, location, *, start, length, status, counts
     return response
 
 
+def offloaded(location, path):
+    """With DOWNLOAD_OFFLOAD=nginx, nginx sends local files, and those of http locations
+    whose digest is not checked (`"verify": false`): nginx could not check it."""
+    if settings.DOWNLOAD_OFFLOAD != "nginx":
+        return False
+    return path is not None or not location.verify
+
+
 def _open(request, transfer, location):
     """(response, source to close) for the transfer's bytes; source is None when nginx
     sends them. Storage errors are recorded and raised as their 502."""
@@ -431,9 +440,14 @@ def _open(request, transfer, location):
         path = location.local_path(key)
         if path is not None:
             check_catalog_size(data_file, path.stat().st_size)
-        if path is not None and settings.DOWNLOAD_OFFLOAD == "nginx":
+        if offloaded(location, path):
+            if path is None:  # the storage holds the file, before anything is counted
+                check_catalog_size(data_file, location.stat(key))
             response = HttpResponse(status=200)
-            response["X-Accel-Redirect"] = location.accel_path(key)
+            # The range Django chose (If-Range included), for an http location's nginx to
+            # ask the storage; nginx answers a local file's Range itself, as Django would.
+            byte_range = (start, length) if transfer.status == 206 else (0, None)
+            response["X-Accel-Redirect"] = location.accel_path(key, *byte_range)
             # nginx sends the bytes after we return: no byte count, no slot held meanwhile.
             return response, None
         if path is not None:
@@ -442,7 +456,8 @@ def _open(request, transfer, location):
             response.block_size = storage_client.CHUNK_SIZE
             return response, file_range
         stream = location.open(key, offset=start, length=length)
-        relay = RelayedStream(stream, transfer, digest_for(data_file, start, length))
+        digest = digest_for(data_file, start, length) if location.verify else None
+        relay = RelayedStream(stream, transfer, digest)
         try:
             if stream.length is not None and stream.length != length:
                 raise storage_client.StorageUnavailable(

@@ -44,9 +44,9 @@ def md5(content):
     return hashlib.md5(content).hexdigest()
 
 
-def use_locations(settings, storage, tmp_path, remote_url, *, timeout=30):
+def use_locations(settings, storage, tmp_path, remote_url, *, timeout=30, verify=True):
     """Point STORAGE_CONFIG at a file naming `online` (local, in `storage`) and `remote`
-    (http, at `remote_url`, a URL template holding `{key}`)."""
+    (http, at `remote_url`, a URL template holding `{key}`; `verify`: check digests)."""
     config = {
         "locations": {
             "online": {"backend": "local", "root": str(storage.root / "online"), "tier": "online"},
@@ -57,6 +57,7 @@ def use_locations(settings, storage, tmp_path, remote_url, *, timeout=30):
                 "timeout": timeout,
                 "connect_timeout": 10,
                 "retries": 1,
+                "verify": verify,
             },
         }
     }

@@ -211,6 +211,27 @@ def test_a_relayed_download_the_client_leaves_midway_stops_its_hashing_thread(
     assert record.bytes_sent < 5 * MIB
 
 
+def test_a_location_that_does_not_verify_relays_even_a_corrupt_file_whole(
+    api_client, stored_file, storage, remote_nginx, settings, tmp_path
+):
+    # What "verify": false gives up: nothing compares the bytes with the catalog's digest.
+    use_locations(settings, storage, tmp_path, remote_nginx.url + "/{key}", verify=False)
+    content = os.urandom(3 * MIB)
+    data_file = stored_file(content, location="remote")
+    corrupt = bytearray(content)
+    corrupt[-1] ^= 0xFF
+    (storage.root / "remote" / data_file.storage_key).write_bytes(bytes(corrupt))
+
+    response = api_client.get(download_url(data_file))
+    chunks = iter(response.streaming_content)
+    received = next(chunks)
+    assert digest_threads() == []
+    received += b"".join(chunks)
+
+    assert received == bytes(corrupt)
+    assert DownloadRecord.objects.get().outcome == Outcome.COMPLETED
+
+
 @pytest.fixture
 def private_remote_file(stored_file, client_for):
     """private_remote_file(content) → (a private file on the remote location, the client
