@@ -44,9 +44,10 @@ def md5(content):
     return hashlib.md5(content).hexdigest()
 
 
-def use_locations(settings, storage, tmp_path, remote_url, *, timeout=30, verify=True):
+def use_locations(settings, storage, tmp_path, remote_url, *, timeout=30, **remote_fields):
     """Point STORAGE_CONFIG at a file naming `online` (local, in `storage`) and `remote`
-    (http, at `remote_url`, a URL template holding `{key}`; `verify`: check digests)."""
+    (http, at `remote_url`, a URL template holding `{key}`, with `remote_fields` such as
+    `verify=False`)."""
     config = {
         "locations": {
             "online": {"backend": "local", "root": str(storage.root / "online"), "tier": "online"},
@@ -57,7 +58,7 @@ def use_locations(settings, storage, tmp_path, remote_url, *, timeout=30, verify
                 "timeout": timeout,
                 "connect_timeout": 10,
                 "retries": 1,
-                "verify": verify,
+                **remote_fields,
             },
         }
     }
