@@ -88,6 +88,7 @@ def catalog_document(files):
     layout = {
         "big-local": (open_data, "big", "online"),
         "big-remote": (open_data, "big", "remote"),
+        "big-unchecked": (open_data, "big", "remote-unchecked"),
         "small-remote": (open_data, "small", "remote"),
         "small-private": (licensed, "small", "online"),
     }

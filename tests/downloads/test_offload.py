@@ -215,7 +215,8 @@ def remote_internal_location(storage_url):
             proxy_pass_request_headers off;
             proxy_set_header Range $arg_range;
             proxy_set_header Authorization "{STORAGE_TOKEN}";
-            proxy_buffering off;
+            proxy_buffers 4 1m;
+            proxy_max_temp_file_size 0;
             proxy_intercept_errors on;
             proxy_hide_header Content-Type;
             proxy_hide_header Content-Disposition;
