@@ -129,7 +129,10 @@ def unchecked_storage(storage, nginx_binary, settings, tmp_path):
     `stored_file(location="remote")` writes to, to requests bearing the storage's token."""
     root = storage.root / "remote"
     root.mkdir(parents=True)
-    extra_config = f'        if ($http_authorization != "{STORAGE_TOKEN}") {{ return 403; }}\n'
+    extra_config = f"""
+        if ($http_authorization != "{STORAGE_TOKEN}") {{ return 403; }}
+        location /failing/ {{ if ($request_method = GET) {{ return 503; }} }}
+"""
     with NginxServer(nginx_binary, root, extra_config, workdir=tmp_path / "storage") as server:
         use_locations(
             settings,
@@ -218,6 +221,7 @@ def remote_internal_location(storage_url):
             proxy_buffers 4 1m;
             proxy_max_temp_file_size 0;
             proxy_intercept_errors on;
+            error_page 400 401 403 404 410 416 500 502 503 504 =502 @storage_failed;
             proxy_hide_header Content-Type;
             proxy_hide_header Content-Disposition;
             proxy_hide_header Cache-Control;
@@ -229,6 +233,10 @@ def remote_internal_location(storage_url):
             add_header ETag $file_etag;
             add_header X-Content-Type-Options $file_nosniff;
             add_header Content-Security-Policy $file_csp;
+        }}
+        location @storage_failed {{
+            default_type application/json;
+            return 502 '{{"code": "storage_unavailable", "message": "The storage failed."}}';
         }}
 """
 
@@ -304,3 +312,16 @@ def test_nginx_passes_refusals_of_remote_files_through(
     assert_api_error(forbidden, 403, "forbidden")
     assert_api_error(lost, 502, "storage_file_missing")
     assert DownloadRecord.objects.get().outcome == Outcome.STORAGE_ERROR
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_storage_failing_after_the_hand_over_is_a_json_502_from_nginx(
+    offload, stored_file, nginx_in_front_of_remote
+):
+    # The storage answers Django's HEAD, then fails nginx's GET: too late to cost nothing.
+    data_file = stored_file(b"0123456789", location="remote", key="failing/file.bin")
+
+    response = requests.get(nginx_in_front_of_remote.url + download_url(data_file), timeout=30)
+
+    assert_api_error(response, 502, "storage_unavailable")
+    assert DownloadRecord.objects.get().outcome == Outcome.OFFLOADED
