@@ -5,6 +5,7 @@
 NAME is one of throughput, memory, small, search, quota. The run uses a fresh PostgreSQL
 database `regards_bench` (BENCH_POSTGRES_URL, default postgres://postgres@127.0.0.1:5432),
 a temporary VAR_DIR and STORAGE_CONFIG, an nginx serving the storage folder (both the
-throughput baseline and the `remote` http location), and gunicorn with the project's
-gunicorn.conf.py. It writes bench/report.md, prints it, and exits 1 if a target is missed.
+throughput baseline and the `remote` and `remote-unchecked` http locations), and gunicorn
+with the project's gunicorn.conf.py. It writes bench/report.md, prints it, and exits 1 if
+a target is missed.
 """

@@ -88,6 +88,7 @@ def catalog_document(files):
     layout = {
         "big-local": (open_data, "big", "online", "RAWDATA"),
         "big-remote": (open_data, "big", "remote", "RAWDATA"),
+        "big-unchecked": (open_data, "big", "remote-unchecked", "RAWDATA"),
         "small-remote": (open_data, "small", "remote", "RAWDATA"),
         "small-private": (licensed, "small", "online", "RAWDATA"),
         # A public file type: metadata access only, no licence, no quota.

@@ -94,6 +94,12 @@ class Bench:
             "locations": {
                 "online": {"backend": "local", "root": str(self.online), "tier": "online"},
                 "remote": {"backend": "http", "url": self.nginx.url + "/{key}", "tier": "online"},
+                "remote-unchecked": {
+                    "backend": "http",
+                    "url": self.nginx.url + "/{key}",
+                    "tier": "online",
+                    "verify": False,
+                },
             }
         }
         path = self.tmp / "storage.json"
@@ -151,8 +157,9 @@ class Bench:
         )
 
     def offload_proxy(self, app):
-        """nginx in front of `app`, sending local files itself (X-Accel-Redirect, README)."""
-        return offload_proxy(app.url, self.online, self.tmp / "nginx-proxy")
+        """nginx in front of `app`, sending local files and those of `remote-unchecked` itself
+        (X-Accel-Redirect, README)."""
+        return offload_proxy(app.url, self.online, self.nginx.url, self.tmp / "nginx-proxy")
 
     def bare_server(self, *, workers, threads):
         env = {"BARE_FILE": str(self.files["small"].path)}

@@ -24,10 +24,23 @@ def nginx_binary():
     return binary
 
 
-def offload_proxy(app_url, online, workdir):
-    """nginx in front of `app_url`, sending local files itself (X-Accel-Redirect, README)."""
+def offload_proxy(app_url, online, storage_url, workdir):
+    """nginx in front of `app_url`, sending local files itself, and those of the unchecked
+    http location `remote-unchecked` from `storage_url` (X-Accel-Redirect, README)."""
     config = f"""
         location /_storage/online/ {{ internal; alias {online}/; etag off; }}
+        location ~ ^/_storage/remote-unchecked/(.*)$ {{
+            internal;
+            set $file_etag $upstream_http_etag;
+            proxy_pass {storage_url}/$1;
+            proxy_pass_request_headers off;
+            proxy_set_header Range $arg_range;
+            proxy_buffers 4 1m;
+            proxy_max_temp_file_size 0;
+            proxy_intercept_errors on;
+            proxy_hide_header ETag;
+            add_header ETag $file_etag;
+        }}
         location /api/ {{
             proxy_pass {app_url};
             proxy_set_header Host $host;

@@ -70,11 +70,15 @@ class ByteStream:
 class Location(abc.ABC):
     """A place that stores files under keys; the readable copy of a nearline file is cached."""
 
-    def __init__(self, name: str, tier: str):
+    def __init__(self, name: str, tier: str, accel_prefix: str | None = None):
         if tier not in TIERS:
             raise ValueError(f"field 'tier' must be 'online' or 'nearline', not {tier!r}")
         self.name = name
         self.tier = tier
+        if accel_prefix is None:
+            folder = f"{name}-cache" if self.is_nearline else name
+            accel_prefix = f"/_storage/{folder}/"
+        self.accel_prefix = accel_prefix if accel_prefix.endswith("/") else accel_prefix + "/"
 
     @property
     def is_nearline(self) -> bool:
@@ -87,6 +91,11 @@ class Location(abc.ABC):
     @abc.abstractmethod
     def open(self, key: str, offset: int = 0, length: int | None = None) -> ByteStream:
         """Bytes [offset, offset+length) of `key`; errors known before the first byte raise here."""
+
+    @abc.abstractmethod
+    def accel_path(self, key: str, offset: int = 0, length: int | None = None) -> str:
+        """Internal nginx URI (under `accel_prefix`) that sends bytes [offset, offset+length)
+        of `key` (None: to the end), for X-Accel-Redirect."""
 
     def local_path(self, key: str) -> pathlib.Path | None:
         """Path of the readable file on this machine, or None if the bytes are elsewhere."""
@@ -124,6 +133,14 @@ class Location(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r} ({self.tier})>"
+
+
+def range_header(offset: int, length: int | None) -> str | None:
+    """The HTTP `Range` value asking bytes [offset, offset+length), or None for the whole."""
+    if not offset and length is None:
+        return None
+    last = "" if length is None else offset + length - 1
+    return f"bytes={offset}-{last}"
 
 
 def check_range(offset: int, length: int | None) -> None:

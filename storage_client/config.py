@@ -19,6 +19,8 @@ _FIELDS = {
         "cache_url": str,
         "evict_url": str,
         "restore_timeout": (int, float),
+        "verify": bool,
+        "accel_prefix": str,
     },
 }
 _REQUIRED = {"local": "root", "http": "url"}
@@ -72,7 +74,7 @@ def _location(name: str, fields: object, folder: pathlib.Path) -> Location:
         if kind is None:
             raise ValueError(f"unknown field {field!r} for backend {backend!r}")
         # bool is an int in Python, but "retries": true is a mistake.
-        if not isinstance(value, kind) or isinstance(value, bool):
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             raise ValueError(f"field {field!r} has the wrong type: {value!r}")
         if value == "":
             raise ValueError(f"field {field!r} is empty")

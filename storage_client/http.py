@@ -8,7 +8,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util import Retry
 
-from .base import CHUNK_SIZE, ByteStream, Location, check_range, validate_key
+from .base import CHUNK_SIZE, ByteStream, Location, check_range, range_header, validate_key
 from .exceptions import StorageFileNotFound, StorageUnavailable
 
 # One pooled session per process (per retry policy), so downloads reuse connections
@@ -74,8 +74,10 @@ class HttpLocation(Location):
         cache_url: str | None = None,
         evict_url: str | None = None,
         restore_timeout: float | None = None,
+        verify: bool = True,
+        accel_prefix: str | None = None,
     ):
-        super().__init__(name, tier)
+        super().__init__(name, tier, accel_prefix)
         nearline_urls = {"restore_url": restore_url, "cache_url": cache_url, "evict_url": evict_url}
         if self.is_nearline and restore_url is None:
             raise ValueError(
@@ -108,6 +110,8 @@ class HttpLocation(Location):
         self.cache_url = (cache_url or url) if self.is_nearline else None
         self.evict_url = evict_url
         self.restore_timeout = restore_timeout
+        # Whether the bytes read here are checked against the catalog's digest on the way.
+        self.verify = verify
 
     def stat(self, key: str) -> int:
         response = self._request("HEAD", self._readable_template(), key)
@@ -125,10 +129,8 @@ class HttpLocation(Location):
             self._span(key, self.stat(key), offset, 0)
             return ByteStream(iter(()), close=lambda: None, length=0)
 
-        headers = {}
-        if offset or length is not None:
-            last = "" if length is None else offset + length - 1
-            headers["Range"] = f"bytes={offset}-{last}"
+        wanted = range_header(offset, length)
+        headers = {"Range": wanted} if wanted else {}
         response = self._request(
             "GET", self._readable_template(), key, headers=headers, stream=True
         )
@@ -139,6 +141,18 @@ class HttpLocation(Location):
             raise
         chunks = self._chunks(response, key, skip, expected)
         return ByteStream(chunks, close=response.close, length=expected)
+
+    def accel_path(self, key: str, offset: int = 0, length: int | None = None) -> str:
+        """Internal nginx URI whose location proxies to this storage (README, Production).
+
+        The key is quoted twice: nginx unquotes the URI once before matching it, and the
+        capture it puts into `proxy_pass` must still be quoted. A range goes as
+        `?range=bytes=a-b`, for `proxy_set_header Range $arg_range`: the range Django
+        chose (If-Range included), not the client's header.
+        """
+        path = self.accel_prefix + quote(quote(validate_key(key), safe="/"), safe="/")
+        wanted = range_header(offset, length)
+        return f"{path}?range={wanted}" if wanted else path
 
     # Nearline: the remote storage keeps the cache; these ask it.
 

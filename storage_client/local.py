@@ -21,17 +21,13 @@ class LocalLocation(Location):
         cache: str | os.PathLike | None = None,
         accel_prefix: str | None = None,
     ):
-        super().__init__(name, tier)
+        super().__init__(name, tier, accel_prefix)
         if self.is_nearline and cache is None:
             raise ValueError("field 'cache' is required for a nearline location")
         if not self.is_nearline and cache is not None:
             raise ValueError("field 'cache' is only for nearline locations")
         self.root = pathlib.Path(root).absolute()
         self.cache = pathlib.Path(cache).absolute() if cache is not None else None
-        if accel_prefix is None:
-            folder = f"{name}-cache" if self.is_nearline else name
-            accel_prefix = f"/_storage/{folder}/"
-        self.accel_prefix = accel_prefix if accel_prefix.endswith("/") else accel_prefix + "/"
 
     # Reading: always the readable copy, which for nearline is the cached one.
 
@@ -62,8 +58,11 @@ class LocalLocation(Location):
             _regular_file_stat(path, self, key)
         return path
 
-    def accel_path(self, key: str) -> str:
-        """Internal nginx URI for X-Accel-Redirect; nginx maps the prefix to the readable folder."""
+    def accel_path(self, key: str, offset: int = 0, length: int | None = None) -> str:
+        """Internal nginx URI for X-Accel-Redirect; nginx maps the prefix to the readable folder.
+
+        The range is not in it: nginx answers the client's Range from the file itself, and
+        If-Range against Django's ETag, as Django would."""
         return self.accel_prefix + quote(validate_key(key), safe="/")
 
     # Nearline cache.

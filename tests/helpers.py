@@ -45,9 +45,10 @@ def md5(content):
     return hashlib.md5(content).hexdigest()
 
 
-def use_locations(settings, storage, tmp_path, remote_url, *, timeout=30):
+def use_locations(settings, storage, tmp_path, remote_url, *, timeout=30, **remote_fields):
     """Point STORAGE_CONFIG at a file naming `online` (local, in `storage`) and `remote`
-    (http, at `remote_url`, a URL template holding `{key}`)."""
+    (http, at `remote_url`, a URL template holding `{key}`, with `remote_fields` such as
+    `verify=False`)."""
     config = {
         "locations": {
             "online": {"backend": "local", "root": str(storage.root / "online"), "tier": "online"},
@@ -58,6 +59,7 @@ def use_locations(settings, storage, tmp_path, remote_url, *, timeout=30):
                 "timeout": timeout,
                 "connect_timeout": 10,
                 "retries": 1,
+                **remote_fields,
             },
         }
     }

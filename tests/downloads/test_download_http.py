@@ -175,6 +175,64 @@ def test_a_digest_mismatch_cuts_the_body_short_and_is_recorded_as_corrupt(
     assert data_file.checksum in record.error
 
 
+def digest_threads():
+    return [thread for thread in threading.enumerate() if thread.name == "digest"]
+
+
+def test_a_relayed_download_hashes_on_a_thread_that_ends_with_the_response(
+    api_client, stored_file, remote_nginx
+):
+    content = os.urandom(5 * MIB + 3)  # more chunks than the hashing thread may queue
+    data_file = stored_file(content, location="remote")
+
+    response = api_client.get(download_url(data_file))
+    chunks = iter(response.streaming_content)
+    received = next(chunks)
+    assert len(digest_threads()) == 1  # hashing the next chunks while this one goes out
+    received += b"".join(chunks)
+
+    assert received == content
+    assert DownloadRecord.objects.get().outcome == Outcome.COMPLETED
+    assert digest_threads() == []
+
+
+@pytest.mark.django_db(transaction=True)  # closing the response closes the connection
+def test_a_relayed_download_the_client_leaves_midway_stops_its_hashing_thread(
+    api_client, stored_file, remote_nginx
+):
+    data_file = stored_file(os.urandom(5 * MIB), location="remote")
+
+    response = api_client.get(download_url(data_file))
+    next(iter(response.streaming_content))
+    response.close()  # what the server does when the client hangs up
+
+    assert digest_threads() == []
+    record = DownloadRecord.objects.get()
+    assert record.outcome == Outcome.ABORTED
+    assert record.bytes_sent < 5 * MIB
+
+
+def test_a_location_that_does_not_verify_relays_even_a_corrupt_file_whole(
+    api_client, stored_file, storage, remote_nginx, settings, tmp_path
+):
+    # What "verify": false gives up: nothing compares the bytes with the catalog's digest.
+    use_locations(settings, storage, tmp_path, remote_nginx.url + "/{key}", verify=False)
+    content = os.urandom(3 * MIB)
+    data_file = stored_file(content, location="remote")
+    corrupt = bytearray(content)
+    corrupt[-1] ^= 0xFF
+    (storage.root / "remote" / data_file.storage_key).write_bytes(bytes(corrupt))
+
+    response = api_client.get(download_url(data_file))
+    chunks = iter(response.streaming_content)
+    received = next(chunks)
+    assert digest_threads() == []
+    received += b"".join(chunks)
+
+    assert received == bytes(corrupt)
+    assert DownloadRecord.objects.get().outcome == Outcome.COMPLETED
+
+
 @pytest.fixture
 def private_remote_file(stored_file, client_for):
     """private_remote_file(content) → (a private file on the remote location, the client

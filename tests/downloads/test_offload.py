@@ -6,8 +6,12 @@ import pytest
 import requests
 
 from downloads.models import DownloadRecord
-from tests.helpers import assert_api_error, download_url
+from tests.factories import QuotaFactory, UserFactory
+from tests.helpers import assert_api_error, download_url, use_locations
 from tests.nginx import NginxServer
+
+Outcome = DownloadRecord.Outcome
+STORAGE_TOKEN = "Bearer storage-secret"
 
 
 @pytest.fixture
@@ -114,3 +118,210 @@ def test_nginx_passes_refusals_through(offload, stored_file, nginx_in_front):
     response = requests.get(nginx_in_front.url + download_url(data_file), timeout=30)
 
     assert_api_error(response, 403, "forbidden")
+
+
+# Files of an http location that does not verify digests ("verify": false).
+
+
+@pytest.fixture
+def unchecked_storage(storage, nginx_binary, settings, tmp_path):
+    """A real nginx as the `remote` http location ("verify": false), serving the folder that
+    `stored_file(location="remote")` writes to, to requests bearing the storage's token."""
+    root = storage.root / "remote"
+    root.mkdir(parents=True)
+    extra_config = f"""
+        if ($http_authorization != "{STORAGE_TOKEN}") {{ return 403; }}
+        location /failing/ {{ if ($request_method = GET) {{ return 503; }} }}
+"""
+    with NginxServer(nginx_binary, root, extra_config, workdir=tmp_path / "storage") as server:
+        use_locations(
+            settings,
+            storage,
+            tmp_path,
+            server.url + "/{key}",
+            verify=False,
+            headers={"Authorization": STORAGE_TOKEN},
+        )
+        yield server
+
+
+@pytest.mark.django_db
+def test_an_unchecked_remote_file_is_offloaded_with_the_range_django_chose(
+    offload, stored_file, unchecked_storage, api_client
+):
+    data_file = stored_file(b"0123456789", location="remote", key="scenes/one 100%.bin")
+    url = download_url(data_file)
+    internal = "/_storage/remote/scenes/one%2520100%2525.bin"
+
+    whole = api_client.get(url)
+    part = api_client.get(url, HTTP_RANGE="bytes=2-4")
+    resumed = api_client.get(url, HTTP_RANGE="bytes=2-", HTTP_IF_RANGE=f'"{data_file.checksum}"')
+    changed = api_client.get(url, HTTP_RANGE="bytes=2-", HTTP_IF_RANGE='"another-file"')
+
+    assert (whole.status_code, whole.content) == (200, b"")
+    assert whole["X-Accel-Redirect"] == internal
+    assert part["X-Accel-Redirect"] == internal + "?range=bytes=2-4"
+    assert resumed["X-Accel-Redirect"] == internal + "?range=bytes=2-9"
+    assert changed["X-Accel-Redirect"] == internal  # the file changed: all of it
+    assert whole["ETag"] == f'"{data_file.checksum}"'
+    records = DownloadRecord.objects.order_by("id")
+    assert [(r.outcome, r.bytes_sent) for r in records] == [
+        (Outcome.OFFLOADED, 10),
+        (Outcome.OFFLOADED, 3),
+        (Outcome.OFFLOADED, 8),
+        (Outcome.OFFLOADED, 10),
+    ]
+
+
+@pytest.mark.django_db
+def test_a_checked_remote_file_is_relayed_even_with_offload(
+    offload, stored_file, remote_nginx, api_client
+):
+    # nginx cannot check a digest: a location that checks them keeps relaying.
+    data_file = stored_file(b"0123456789", location="remote")
+
+    response = api_client.get(download_url(data_file))
+
+    assert "X-Accel-Redirect" not in response
+    assert b"".join(response.streaming_content) == b"0123456789"
+    assert DownloadRecord.objects.get().outcome == Outcome.COMPLETED
+
+
+@pytest.mark.django_db
+def test_an_unchecked_remote_file_the_storage_lacks_is_502_before_offload_and_costs_nothing(
+    offload, stored_file, storage, unchecked_storage, client_for
+):
+    data_file = stored_file(b"0123456789", location="remote")
+    (storage.root / "remote" / data_file.storage_key).unlink()
+    user = UserFactory()
+    quota = QuotaFactory(user=user, max_quota=5)
+
+    response = client_for(user).get(download_url(data_file))
+
+    assert_api_error(response, 502, "storage_file_missing")
+    assert "X-Accel-Redirect" not in response
+    quota.refresh_from_db()
+    assert (quota.current_quota, quota.current_volume) == (0, 0)
+    assert DownloadRecord.objects.get().outcome == Outcome.STORAGE_ERROR
+
+
+def remote_internal_location(storage_url):
+    """The README's internal location for the http location `remote` (storage_url: its
+    `url` without `/{key}`)."""
+    return f"""
+        location ~ ^/_storage/remote/(.*)$ {{
+            internal;
+            set $file_etag $upstream_http_etag;
+            set $file_nosniff $upstream_http_x_content_type_options;
+            set $file_csp $upstream_http_content_security_policy;
+            proxy_pass {storage_url}/$1;
+            proxy_pass_request_headers off;
+            proxy_set_header Range $arg_range;
+            proxy_set_header Authorization "{STORAGE_TOKEN}";
+            proxy_buffers 4 1m;
+            proxy_max_temp_file_size 0;
+            proxy_intercept_errors on;
+            error_page 400 401 403 404 410 416 500 502 503 504 =502 @storage_failed;
+            proxy_hide_header Content-Type;
+            proxy_hide_header Content-Disposition;
+            proxy_hide_header Cache-Control;
+            proxy_hide_header Expires;
+            proxy_hide_header ETag;
+            proxy_hide_header Last-Modified;
+            proxy_hide_header Accept-Ranges;
+            proxy_hide_header Set-Cookie;
+            add_header ETag $file_etag;
+            add_header X-Content-Type-Options $file_nosniff;
+            add_header Content-Security-Policy $file_csp;
+        }}
+        location @storage_failed {{
+            default_type application/json;
+            return 502 '{{"code": "storage_unavailable", "message": "The storage failed."}}';
+        }}
+"""
+
+
+@pytest.fixture
+def nginx_in_front_of_remote(live_server, unchecked_storage, nginx_binary, tmp_path):
+    """nginx proxying to the live server, sending the `remote` location's files itself."""
+    extra_config = remote_internal_location(unchecked_storage.url) + (
+        f"        location / {{ proxy_pass {live_server.url}; proxy_buffering off; }}\n"
+    )
+    with NginxServer(nginx_binary, tmp_path, extra_config, workdir=tmp_path / "front") as server:
+        yield server
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nginx_sends_an_unchecked_remote_file_with_django_headers(
+    offload, stored_file, nginx_in_front_of_remote
+):
+    content = bytes(range(256)) * 4096 + b"tail"  # 1 MiB and a bit
+    data_file = stored_file(
+        content,
+        location="remote",
+        key="scenes/one 100%.bin",
+        filename="scene.xml",
+        mime_type="application/xml",
+    )
+    url = nginx_in_front_of_remote.url + download_url(data_file)
+
+    whole = requests.get(url, timeout=30)
+    part = requests.get(url, headers={"Range": "bytes=1000-1999"}, timeout=30)
+    resumed = requests.get(
+        url, headers={"Range": "bytes=10-", "If-Range": f'"{data_file.checksum}"'}, timeout=30
+    )
+    changed = requests.get(url, headers={"Range": "bytes=10-", "If-Range": '"x"'}, timeout=30)
+
+    assert whole.status_code == 200, nginx_in_front_of_remote.logs()
+    assert hashlib.md5(whole.content).hexdigest() == data_file.checksum
+    assert whole.headers["Content-Length"] == str(len(content))
+    assert whole.headers["Content-Type"] == "application/xml"
+    assert whole.headers["Content-Disposition"].startswith('attachment; filename="scene.xml"')
+    assert whole.headers["ETag"] == f'"{data_file.checksum}"'
+    assert whole.headers["Cache-Control"] == "private"
+    assert whole.headers["X-Content-Type-Options"] == "nosniff"
+    assert whole.headers["Content-Security-Policy"] == "sandbox; default-src 'none'"
+    assert whole.headers["Accept-Ranges"] == "bytes"
+    assert "Last-Modified" not in whole.headers
+    assert "X-Accel-Redirect" not in whole.headers
+    assert (part.status_code, part.content) == (206, content[1000:2000])
+    assert part.headers["Content-Range"] == f"bytes 1000-1999/{len(content)}"
+    assert part.headers["ETag"] == f'"{data_file.checksum}"'
+    assert (resumed.status_code, resumed.content) == (206, content[10:])
+    assert (changed.status_code, changed.content) == (200, content)
+    records = DownloadRecord.objects.order_by("id")
+    assert [(r.outcome, r.status_code, r.bytes_sent) for r in records] == [
+        (Outcome.OFFLOADED, 200, len(content)),
+        (Outcome.OFFLOADED, 206, 1000),
+        (Outcome.OFFLOADED, 206, len(content) - 10),
+        (Outcome.OFFLOADED, 200, len(content)),
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_nginx_passes_refusals_of_remote_files_through(
+    offload, stored_file, storage, nginx_in_front_of_remote
+):
+    secret = stored_file(b"secret", location="remote", file_access="NO_ACCESS")
+    missing = stored_file(b"gone", location="remote")
+    (storage.root / "remote" / missing.storage_key).unlink()
+
+    forbidden = requests.get(nginx_in_front_of_remote.url + download_url(secret), timeout=30)
+    lost = requests.get(nginx_in_front_of_remote.url + download_url(missing), timeout=30)
+
+    assert_api_error(forbidden, 403, "forbidden")
+    assert_api_error(lost, 502, "storage_file_missing")
+    assert DownloadRecord.objects.get().outcome == Outcome.STORAGE_ERROR
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_storage_failing_after_the_hand_over_is_a_json_502_from_nginx(
+    offload, stored_file, nginx_in_front_of_remote
+):
+    # The storage answers Django's HEAD, then fails nginx's GET: too late to cost nothing.
+    data_file = stored_file(b"0123456789", location="remote", key="failing/file.bin")
+
+    response = requests.get(nginx_in_front_of_remote.url + download_url(data_file), timeout=30)
+
+    assert_api_error(response, 502, "storage_unavailable")
+    assert DownloadRecord.objects.get().outcome == Outcome.OFFLOADED

@@ -73,6 +73,22 @@ def test_tier_defaults_to_online_and_accel_prefix_is_configurable(tmp_path):
     assert location.accel_path("f.bin") == "/internal/a/f.bin"
 
 
+def test_an_http_location_checks_digests_unless_told_not_to(tmp_path):
+    url = "http://h/files/{key}"
+    path = write_config(
+        tmp_path,
+        {
+            "checked": {"backend": "http", "url": url},
+            "unchecked": {"backend": "http", "url": url, "verify": False, "accel_prefix": "/x"},
+        },
+    )
+    locations = load_locations(path, tmp_path)
+    assert locations["checked"].verify is True
+    assert locations["checked"].accel_path("f.bin") == "/_storage/checked/f.bin"
+    assert locations["unchecked"].verify is False
+    assert locations["unchecked"].accel_path("f.bin") == "/x/f.bin"
+
+
 def test_a_missing_config_file_is_an_error(tmp_path):
     with pytest.raises(ValueError, match="cannot read"):
         load_locations(str(tmp_path / "nope.json"), tmp_path)
@@ -157,6 +173,9 @@ def test_a_nearline_http_location_takes_cache_evict_and_timeout(tmp_path):
         ({"backend": "http", "url": "http://h/{key}", "retries": -1}, "'retries'"),
         ({"backend": "http", "url": "http://h/{key}", "headers": {"X": 1}}, "'headers'"),
         ({"backend": "http", "url": "http://h/{key}", "root": "a"}, "unknown field 'root'"),
+        ({"backend": "http", "url": "http://h/{key}", "verify": "no"}, "'verify' has the wrong"),
+        ({"backend": "http", "url": "http://h/{key}", "verify": 0}, "'verify' has the wrong"),
+        ({"backend": "local", "root": "a", "verify": False}, "unknown field 'verify'"),
     ],
 )
 def test_a_bad_location_is_an_error_naming_the_location_and_field(tmp_path, fields, message):

@@ -7,9 +7,11 @@ import threading
 import time
 
 import pytest
+import requests
 
 from storage_client import HttpLocation, InvalidKey, StorageFileNotFound, StorageUnavailable
 from tests.nginx import NginxServer
+from tests.storage_client.test_local import TRICKY_NAMES, _AccelBackend
 
 DATA = bytes(range(256)) * 40  # 10240 bytes, every offset distinguishable
 
@@ -103,6 +105,55 @@ def test_keys_that_could_escape_are_refused_without_a_request(key, evict_url):
     for action in actions:
         with pytest.raises(InvalidKey):
             action(key)
+
+
+def test_accel_path_quotes_the_key_twice_and_carries_the_range(location):
+    # nginx unquotes the X-Accel-Redirect URI once; what it captures for proxy_pass must
+    # still be quoted.
+    assert location.accel_path("p1/data.bin") == "/_storage/remote/p1/data.bin"
+    assert location.accel_path("a b/%?#.bin") == "/_storage/remote/a%2520b/%2525%253F%2523.bin"
+    assert (
+        location.accel_path("p1/data.bin", 0, 10) == "/_storage/remote/p1/data.bin?range=bytes=0-9"
+    )
+    assert location.accel_path("p1/data.bin", 5) == "/_storage/remote/p1/data.bin?range=bytes=5-"
+    tape = HttpLocation("tape", url="http://h/{key}", tier="nearline", restore_url="http://h/{key}")
+    assert tape.accel_path("p1/data.bin") == "/_storage/tape-cache/p1/data.bin"
+    with pytest.raises(InvalidKey):
+        location.accel_path("../etc/passwd")
+
+
+def test_nginx_proxies_the_accel_path_of_tricky_names_and_ranges_to_the_storage(
+    nginx_binary, nginx, files, location, tmp_path
+):
+    for name in TRICKY_NAMES:
+        (files / "p1" / name).write_bytes(name.encode() * 100)
+    (tmp_path / "front-www").mkdir()
+    backend = _AccelBackend()
+    extra = f"""
+        location /app/ {{ proxy_pass http://127.0.0.1:{backend.port}; }}
+        location ~ ^/_storage/remote/(.*)$ {{
+            internal;
+            proxy_pass {nginx.url}/$1;
+            proxy_pass_request_headers off;
+            proxy_set_header Range $arg_range;
+        }}
+    """
+    with (
+        backend,
+        NginxServer(nginx_binary, tmp_path / "front-www", extra, tmp_path / "front") as front,
+    ):
+        for name in TRICKY_NAMES:
+            backend.accel = location.accel_path(f"p1/{name}")
+            response = requests.get(front.url + "/app/download", timeout=30)
+            assert response.status_code == 200, (name, front.logs())
+            assert response.content == name.encode() * 100
+        backend.accel = location.accel_path("p1/data.bin", 10, 5)
+        response = requests.get(front.url + "/app/download", timeout=30)
+        assert (response.status_code, response.content) == (206, DATA[10:15])
+        assert response.headers["Content-Range"] == f"bytes 10-14/{len(DATA)}"
+        # The internal location is not reachable from outside.
+        outside = requests.get(front.url + "/_storage/remote/p1/data.bin", timeout=30)
+        assert outside.status_code == 404
 
 
 def test_an_http_location_has_no_local_path(location):
