@@ -17,6 +17,12 @@ workers = int(os.environ.get("WORKERS", "4"))
 # WORKERS x THREADS x hosts must stay below PostgreSQL's max_connections.
 worker_class = "gthread"
 threads = int(os.environ.get("THREADS", "32"))
+# A gthread worker accepts connections while it has fewer than this many, idle keep-alive
+# ones included, and its threads serve them in turn. At the default (1000), the first
+# worker to wake takes every connection of a burst, and one core does all the work while
+# the others idle (wrk's 16 keep-alive connections all went to one of two workers). No
+# more connections than threads: the next ones go to another worker.
+worker_connections = threads
 # Long downloads are normal: a worker is only killed when silent for this long.
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "120"))
 # sendfile is on by default. Do not write `sendfile = True` here: gunicorn reads any
