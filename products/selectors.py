@@ -6,20 +6,34 @@ from django.db.models import F, Prefetch
 
 from products.access import (
     downloadable_files_queryset,
+    searchable_dataset_ids,
     visible_datasets,
-    visible_products,
 )
 from products.lucene import DATASETS, lucene_to_q
+from products.models import Product
+
+# Totals are counted exactly up to this many matches, as Elasticsearch's track_total_hits
+# does by default; beyond, the page says how many it knows of (metadata.totalElementsExact).
+TRACKED_TOTAL = 10_000
 
 
 def product_search(*, user, q="", ordering=(), dataset=None):
-    """Products the caller sees that match the Lucene query `q`, in a stable order."""
-    files = downloadable_files_queryset(user)
-    products = visible_products(user).filter(lucene_to_q(q, files=files))
+    """Products the caller sees that match the Lucene query `q`, in a stable order, each with
+    the files the caller may download (fetched in one more query when the products are)."""
+    seen, downloadable = searchable_dataset_ids(user)
+    files = downloadable_files_queryset(downloadable)
+    products = Product.objects.all()
+    if seen is not None:
+        # Ids, not a subquery: the planner can then tell how many products they hold. It
+        # guesses a subquery keeps 0.5 % of the rows, and sorts a million of them for a
+        # deep page instead of walking the primary key.
+        products = products.filter(dataset_id__in=seen)
+    products = products.filter(lucene_to_q(q, files=files))
     if dataset is not None:
         products = products.filter(dataset=dataset)
     order = [_order_expression(name) for name in ordering] + ["id"]
-    return products.order_by(*order)
+    files = files.order_by("data_type", "id")
+    return products.order_by(*order).prefetch_related(Prefetch("files", files))
 
 
 def _order_expression(name):
@@ -37,26 +51,33 @@ def dataset_search(*, user, q="", ordering=()):
     return datasets.order_by(*ordering, "label", "id")
 
 
-def products_with_files(*, user, products):
-    """[(product, files the caller may download)] for a page of products, in two queries."""
-    files = downloadable_files_queryset(user).order_by("data_type", "id")
-    products = list(products.select_related("dataset").prefetch_related(Prefetch("files", files)))
-    return [(product, list(product.files.all())) for product in products]
-
-
 class Page:
-    """One page of a queryset; counts once and never asks the database for an empty offset."""
+    """One page of a queryset, and the number of matches: exact up to TRACKED_TOTAL, else the
+    number known to exist (`exact` is then False).
+
+    The page is read first, with one row more than it shows: that row tells whether a next
+    page exists, and the last page tells the total by itself. Only a full page with more
+    behind it, or an empty page past the start, costs a count, which stops at
+    TRACKED_TOTAL + 1 rows.
+    """
 
     def __init__(self, queryset, *, number, size):
         self.number, self.size = number, size
-        self.total = queryset.count()
-        self.total_pages = math.ceil(self.total / size) if self.total else 0
         offset = number * size
-        self.items = queryset[offset : offset + size] if offset < self.total else queryset.none()
-
-    @property
-    def has_next(self):
-        return self.number + 1 < self.total_pages
+        rows = list(queryset[offset : offset + size + 1])
+        self.items = rows[:size]
+        self.has_next = len(rows) > size
+        known = offset + len(rows) if rows else 0  # matches known to exist
+        if not self.has_next and (rows or offset == 0):
+            self.total, self.exact = known, True
+        elif self.has_next and known > TRACKED_TOTAL:
+            self.total, self.exact = known, False  # a count would know less
+        else:
+            counted = queryset.order_by()[: TRACKED_TOTAL + 1].count()  # any rows will do
+            self.exact = counted <= TRACKED_TOTAL
+            # At least the rows just read, should products have gone in between.
+            self.total = max(counted, known)
+        self.total_pages = math.ceil(self.total / size)
 
     @property
     def has_previous(self):
