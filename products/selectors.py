@@ -47,7 +47,7 @@ def product_search(*, user, q="", ordering=(), dataset=None):
 def property_index_leaders():
     """The product properties that lead a B-tree index (index_property), as PostgreSQL listed
     them at most a minute ago: an index made meanwhile by another process is used from then
-    on (the results are the same either way). None on SQLite."""
+    on (the results are the same either way). Empty on SQLite."""
     return _property_index_leaders(time.monotonic() // 60)
 
 
@@ -88,7 +88,7 @@ class Page:
     The page is read first, with one row more than it shows: that row tells whether a next
     page exists, and the last page tells the total by itself. Only a full page with more
     behind it, or an empty page past the start, costs a count, which stops at
-    TRACKED_TOTAL + 1 rows.
+    TRACKED_TOTAL + 1 matches.
     """
 
     def __init__(self, queryset, *, number, size):
@@ -99,15 +99,24 @@ class Page:
         self.has_next = len(rows) > size
         known = offset + len(rows) if rows else 0  # matches known to exist
         if not self.has_next and (rows or offset == 0):
-            self.total, self.exact = known, True
+            self.total, self.exact = known, True  # the last page
         elif self.has_next and known > TRACKED_TOTAL:
-            self.total, self.exact = known, False  # a count would know less
+            self.total, self.exact = known, False  # deeper than a count would go
         else:
-            counted = queryset.order_by()[: TRACKED_TOTAL + 1].count()  # any rows will do
-            self.exact = counted <= TRACKED_TOTAL
+            counted = self._count(queryset, offset)
             # At least the rows just read, should products have gone in between.
-            self.total = max(counted, known)
+            self.total, self.exact = max(counted, known), counted <= TRACKED_TOTAL
         self.total_pages = math.ceil(self.total / size)
+
+    def _count(self, queryset, offset):
+        """The matches, counted up to TRACKED_TOTAL + 1."""
+        if self.has_next and queryset.query.order_by == ("id",):
+            # In id order, this page's last row ends the first offset + size matches: only
+            # those after it are left to count (for page 400, 2,000 rows instead of 10,000).
+            before = offset + self.size
+            after = queryset.filter(id__gt=self.items[-1].id).order_by()
+            return before + after[: TRACKED_TOTAL + 1 - before].count()
+        return queryset.order_by()[: TRACKED_TOTAL + 1].count()  # in any order
 
     @property
     def has_previous(self):

@@ -491,6 +491,24 @@ def test_a_full_page_with_more_behind_it_costs_one_count(api_client, catalog):
     assert len(count_queries(queries)) == 1
 
 
+@pytest.mark.parametrize("sort", [[], ["label,DESC"], ["properties.cloud_cover,ASC"]])
+@pytest.mark.parametrize(("size", "number"), [(2, 0), (2, 1), (3, 1), (7, 0), (1, 6)])
+def test_totals_are_exact_in_any_order_and_on_any_page(
+    api_client, open_dataset, sort, size, number
+):
+    for n in range(7):
+        ProductFactory(dataset=open_dataset, label=f"L{n % 3}", properties={"cloud_cover": n % 4})
+
+    page = search(api_client, size=size, page=number, sort=sort)
+
+    assert page["metadata"] == {
+        "size": size,
+        "totalElements": 7,
+        "totalPages": -(-7 // size),
+        "number": number,
+    }
+
+
 def test_a_page_costs_the_same_queries_however_many_products_and_files(api_client, open_dataset):
     def queries_for_a_page():
         with CaptureQueriesContext(connection) as queries:
