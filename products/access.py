@@ -74,6 +74,20 @@ def visible_products(user):
     return Product.objects.filter(dataset__in=rights.values("dataset"))
 
 
+def searchable_dataset_ids(user):
+    """(ids of the datasets whose products the caller sees, ids of those whose private files
+    it may also download), from one query; (None, None) for those who see everything."""
+    if sees_everything(user):
+        return None, None
+    rights = _rights(user, metadata_access=AccessRight.MetadataAccess.FULL_ACCESS)
+    levels = list(rights.values_list("dataset_id", "file_access"))
+    seen = sorted({dataset for dataset, _ in levels})
+    downloadable = sorted(
+        {dataset for dataset, files in levels if files == AccessRight.FileAccess.INHERITED_ACCESS}
+    )
+    return seen, downloadable
+
+
 def file_access_dataset_ids(user):
     """Ids of the datasets whose private files the caller may download, or None for all."""
     if sees_everything(user):
@@ -116,9 +130,9 @@ def can_download(user, data_file, dataset_ids=None):
     return dataset_ids is None or data_file.product.dataset_id in dataset_ids
 
 
-def downloadable_files_queryset(user):
-    """The DataFiles the caller may download, as a queryset (for searches on files)."""
-    dataset_ids = file_access_dataset_ids(user)
+def downloadable_files_queryset(dataset_ids):
+    """The DataFiles of public types, plus the private ones of the datasets `dataset_ids`
+    (None: all of them), as a queryset (for searches on files)."""
     if dataset_ids is None:
         return DataFile.objects.all()
     return DataFile.objects.filter(

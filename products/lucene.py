@@ -16,6 +16,7 @@ import re
 from django.db import connection, models
 from django.db.models import F, Q
 from django.db.models.fields.json import HasKey, KeyTextTransform, KeyTransform
+from django.db.models.lookups import IsNull
 from luqum import tree
 from luqum.thread import parse  # PLY's shared lexer is not thread safe; this clones it
 
@@ -64,6 +65,7 @@ DATASETS = Vocabulary(
 # The translation under way: its vocabulary, and the DataFiles `files.*` fields search.
 _VOCABULARY = contextvars.ContextVar("lucene_vocabulary")
 _FILES = contextvars.ContextVar("lucene_files")
+_BTREE_PROPERTIES = contextvars.ContextVar("lucene_btree_properties")
 PROPERTY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 NUMBER = re.compile(r"-?\d+(\.\d+)?([eE][-+]?\d+)?")
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -77,18 +79,22 @@ UNSUPPORTED = {
 }
 
 
-def lucene_to_q(text, *, files=None, vocabulary=PRODUCTS):
+def lucene_to_q(text, *, files=None, vocabulary=PRODUCTS, btree_properties=frozenset()):
     """The Q selecting the products (or, with DATASETS, the datasets) matching the Lucene
     query `text`; InvalidQuery if malformed.
 
     `files`: the DataFile queryset that `files.*` fields search — the caller's downloadable
     files, so that a query cannot reveal private files the results would hide.
+    `btree_properties`: the properties that lead a B-tree index (PostgreSQL): an equality on
+    one of them is written for that index instead of the GIN one.
     """
     files_token = _FILES.set(DataFile.objects.all() if files is None else files)
     vocabulary_token = _VOCABULARY.set(vocabulary)
+    btree_token = _BTREE_PROPERTIES.set(btree_properties)
     try:
         return _translate(text)
     finally:
+        _BTREE_PROPERTIES.reset(btree_token)
         _VOCABULARY.reset(vocabulary_token)
         _FILES.reset(files_token)
 
@@ -291,8 +297,13 @@ class _PropertyField:
         if kind == "string" and isinstance(value, list):  # a wildcard pattern
             name, value = _text_lookup(value, insensitive=False)
             return self._guarded("string", TEXT.get_lookup(name)(self._text(), value))
-        if connection.vendor == "postgresql":  # containment uses the GIN index, exact per type
-            return Q(properties__contains={self.key: value})
+        if connection.vendor == "postgresql":
+            if self.key in _BTREE_PROPERTIES.get():
+                # Containment of a scalar, in the form its B-tree serves. IS NOT NULL makes a
+                # missing key false rather than NULL, so that NOT stays exact.
+                key = KeyTransform(self.key, "properties")
+                return Q(self._json_lookup("exact", value)) & Q(IsNull(key, False))
+            return Q(properties__contains={self.key: value})  # GIN index, exact per type
         if kind in ("number", "boolean"):
             return self._guarded(kind, self._json_lookup("exact", value))
         return self._guarded("string", TEXT.get_lookup("exact")(self._text(), value))

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from products.access import STEWARD_GROUP
 from products.lucene import PROPERTY_NAME
 from products.models import AccessGroup
+from products.selectors import property_indexes_changed
 from storage_client import CHUNK_SIZE, LocalLocation
 
 
@@ -75,32 +76,37 @@ def file_store(*, path, location, key=None):
     return checksum
 
 
-def property_index_name(name):
-    return f"products_product_prop_{name.lower()}"[:63]
+def property_index_name(names):
+    return ("products_product_prop_" + "__".join(name.lower() for name in names))[:63]
 
 
-def property_index_create(*, name, drop=False):
-    """Create (or drop) a B-tree index on one product property, for range and equality
-    queries on it (`properties.<name>:<5`). PostgreSQL only: the GIN index on `properties`
-    serves equality, not ranges, and indexing every property up front would be waste.
+def property_index_create(*, names, drop=False):
+    """Create (or drop) one B-tree index on product properties, in the order given, for range
+    and equality queries on them (`properties.<name>:<5`, `properties.<a>:x AND
+    properties.<b>:<5`). PostgreSQL only: the GIN index on `properties` serves equality, not
+    ranges, and indexing every property up front would be waste.
     """
-    if not PROPERTY_NAME.fullmatch(name):
-        raise ValueError(f"{name!r} is not a property name")
+    for name in names:
+        if not PROPERTY_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not a property name")
+    if len(set(names)) != len(names):
+        raise ValueError("a property is named twice")
     if connection.vendor != "postgresql":
         raise ValueError("property indexes are for PostgreSQL; SQLite scans instead")
-    index = property_index_name(name)
+    index = property_index_name(names)
     with connection.cursor() as cursor:
         if drop:
             cursor.execute(f'DROP INDEX CONCURRENTLY IF EXISTS "{index}"')
         else:
-            # The same expression as the queries lucene.py writes, so the planner uses it;
-            # CONCURRENTLY keeps the catalog searchable while a big table is indexed.
-            cursor.execute(
-                f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{index}" '
-                f"ON products_product ((properties -> %s))",
-                [name],
-            )
-            # Statistics on the new expression: without them the planner guesses its
+            # The same expressions as the queries lucene.py writes (`properties -> 'name'`),
+            # so the planner uses them. `id` last: an equality on every property reads the
+            # matches in id order, the default sort. CONCURRENTLY keeps the catalog
+            # searchable while a big table is indexed.
+            columns = ", ".join(["(properties -> %s)"] * len(names) + ["id"])
+            create = f'CREATE INDEX CONCURRENTLY IF NOT EXISTS "{index}" ON products_product'
+            cursor.execute(f"{create} ({columns})", names)
+            # Statistics on the new expressions: without them the planner guesses their
             # selectivity and may leave the index unused.
             cursor.execute("ANALYZE products_product")
+    property_indexes_changed()  # this process writes its equalities for it at once
     return index

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from products import selectors
-from products.access import visible_datasets, visible_products
+from products.access import visible_datasets
 from products.models import Dataset, Product
 from products.serializers import (
     SearchParamsSerializer,
@@ -54,13 +54,16 @@ def page_json(request, page, content):
         links.append(link("next", page.number + 1))
     if page.has_previous:
         links.append(link("previous", page.number - 1))
+    metadata = {
+        "size": page.size,
+        "totalElements": page.total,
+        "totalPages": page.total_pages,
+        "number": page.number,
+    }
+    if not page.exact:  # totalElements is a lower bound (README, "Search")
+        metadata["totalElementsExact"] = False
     return {
-        "metadata": {
-            "size": page.size,
-            "totalElements": page.total,
-            "totalPages": page.total_pages,
-            "number": page.number,
-        },
+        "metadata": metadata,
         "content": content,
         "links": links,
         "facets": [],
@@ -68,15 +71,16 @@ def page_json(request, page, content):
 
 
 def product_entries(request, products):
+    """`products` come from selectors.product_search, their downloadable files prefetched."""
     root = base_url(request)
     return [
         {
-            "content": product_json(product, files, root),
+            "content": product_json(product, product.files.all(), root),
             "links": [
                 {"rel": "self", "href": root + reverse("product-detail", args=[product.urn])}
             ],
         }
-        for product, files in selectors.products_with_files(user=request.user, products=products)
+        for product in products
     ]
 
 
@@ -101,8 +105,8 @@ class ProductDetailView(APIView):
         product = Product.objects.filter(urn=urn).first()
         if product is None:
             raise NotFound(f"No product {urn}.")
-        visible = visible_products(request.user).filter(pk=product.pk)
-        if not visible.exists():
+        visible = list(selectors.product_search(user=request.user).filter(pk=product.pk))
+        if not visible:
             raise access_denied(request.user)
         (entry,) = product_entries(request, visible)
         return Response(entry["content"])

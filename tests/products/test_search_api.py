@@ -3,7 +3,10 @@
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from products import selectors
 from products.models import AccessRight, DataFile
 from tests.factories import (
     AccessGroupFactory,
@@ -433,6 +436,111 @@ def test_the_largest_page_allowed_is_empty_not_an_overflow(api_client, catalog):
 
     assert page["content"] == []
     assert page["metadata"]["number"] == 10**9
+
+
+# Totals: exact up to selectors.TRACKED_TOTAL matches, a lower bound beyond
+
+
+@pytest.fixture
+def tracked_total(monkeypatch):
+    """Totals counted exactly up to 3 matches (10,000 in production)."""
+    monkeypatch.setattr(selectors, "TRACKED_TOTAL", 3)
+
+
+def count_queries(queries):
+    return [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
+
+
+def test_a_total_beyond_the_tracked_count_is_a_lower_bound(api_client, catalog, tracked_total):
+    page = search(api_client, size=1)
+
+    assert page["metadata"] == {
+        "size": 1,
+        "totalElements": 4,  # the 3 tracked and one more: at least 4
+        "totalPages": 4,
+        "number": 0,
+        "totalElementsExact": False,
+    }
+    assert set(links_by_rel(page)) == {"self", "next"}
+
+
+def test_the_last_page_tells_the_exact_total_however_deep(api_client, catalog, tracked_total):
+    with CaptureQueriesContext(connection) as queries:
+        page = search(api_client, size=1, page=3)
+
+    assert page["metadata"] == {"size": 1, "totalElements": 4, "totalPages": 4, "number": 3}
+    assert provider_ids(page) == ["LANDSAT_004"]
+    assert count_queries(queries) == []
+
+
+def test_a_page_deeper_than_the_tracked_count_reports_the_matches_it_read(
+    api_client, open_dataset, tracked_total
+):
+    ProductFactory.create_batch(6, dataset=open_dataset)
+
+    with CaptureQueriesContext(connection) as queries:
+        page = search(api_client, size=2, page=1)
+
+    assert len(page["content"]) == 2
+    assert page["metadata"] == {
+        "size": 2,
+        "totalElements": 5,  # pages 0 and 1, and the first product of page 2
+        "totalPages": 3,
+        "number": 1,
+        "totalElementsExact": False,
+    }
+    assert set(links_by_rel(page)) == {"self", "next", "previous"}
+    assert count_queries(queries) == []  # a count up to 3 would know less
+
+
+def test_a_page_that_is_not_full_costs_no_count(api_client, catalog):
+    with CaptureQueriesContext(connection) as queries:
+        page = search(api_client, q="providerId:S2*")
+
+    assert page["metadata"] == {"size": 20, "totalElements": 2, "totalPages": 1, "number": 0}
+    assert count_queries(queries) == []
+
+
+def test_a_full_page_with_more_behind_it_costs_one_count(api_client, catalog):
+    with CaptureQueriesContext(connection) as queries:
+        page = search(api_client, size=2)
+
+    assert page["metadata"] == {"size": 2, "totalElements": 4, "totalPages": 2, "number": 0}
+    assert len(count_queries(queries)) == 1
+
+
+@pytest.mark.parametrize("sort", [[], ["label,DESC"], ["properties.cloud_cover,ASC"]])
+@pytest.mark.parametrize(("size", "number"), [(2, 0), (2, 1), (3, 1), (7, 0), (1, 6)])
+def test_totals_are_exact_in_any_order_and_on_any_page(
+    api_client, open_dataset, sort, size, number
+):
+    for n in range(7):
+        ProductFactory(dataset=open_dataset, label=f"L{n % 3}", properties={"cloud_cover": n % 4})
+
+    page = search(api_client, size=size, page=number, sort=sort)
+
+    assert page["metadata"] == {
+        "size": size,
+        "totalElements": 7,
+        "totalPages": -(-7 // size),
+        "number": number,
+    }
+
+
+def test_a_page_costs_the_same_queries_however_many_products_and_files(api_client, open_dataset):
+    def queries_for_a_page():
+        with CaptureQueriesContext(connection) as queries:
+            search(api_client)
+        # PostgreSQL's list of indexes is read once a minute, not per page.
+        return len([q for q in queries if "pg_indexes" not in q["sql"]])
+
+    DataFileFactory(product=ProductFactory(dataset=open_dataset))
+    one = queries_for_a_page()
+    for product in ProductFactory.create_batch(19, dataset=open_dataset):
+        DataFileFactory(product=product)
+        DataFileFactory(product=product, data_type=DataFile.DataType.THUMBNAIL)
+
+    assert queries_for_a_page() == one
 
 
 # Sorting
