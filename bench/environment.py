@@ -167,6 +167,12 @@ class Bench:
             "bare", "bench.bare_app", self.logs, workers=workers, threads=threads, env=env
         )
 
+    def floor_server(self, *, workers, threads):
+        env = {"FLOOR_FILE": str(self.files["small"].path)}
+        return Gunicorn(
+            "floor", "bench.floor_app", self.logs, workers=workers, threads=threads, env=env
+        )
+
     def download_path(self, product):
         checksum = self.files[product.split("-")[0]].checksum
         return f"{API}/downloads/{self.products[product]}/files/{checksum}"

@@ -9,6 +9,7 @@ import subprocess
 import time
 from urllib.parse import urlsplit
 
+from bench.processes import CpuMeter
 from bench.results import BenchError
 from bench.timing import log
 
@@ -119,8 +120,15 @@ def run_python_load(bench, url, header_sets, seconds, connections):
     }
 
 
-def measure_load(bench, url, header_sets):
-    """A 1 s warm-up, then the measured load (wrk, else the Python client)."""
+def measure_load(bench, url, header_sets, server):
+    """A 1 s warm-up, then the measured load (wrk, else the Python client), with the CPU
+    milliseconds per request spent by `server`'s workers and by PostgreSQL."""
     load = run_wrk if bench.wrk else run_python_load
     load(bench, url, header_sets, 1, LOAD_CONNECTIONS)
-    return load(bench, url, header_sets, bench.sizes.load_seconds, LOAD_CONNECTIONS)
+    meter = CpuMeter(server)
+    meter.start()
+    result = load(bench, url, header_sets, bench.sizes.load_seconds, LOAD_CONNECTIONS)
+    used = meter.stop()
+    requests = max(result["requests"], 1)
+    result["cpu_ms"] = {name: seconds * 1000 / requests for name, seconds in used.items()}
+    return result

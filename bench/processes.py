@@ -1,6 +1,7 @@
 """What /proc says about the servers' processes: children of a master, resident memory."""
 
 import contextlib
+import os
 import threading
 from pathlib import Path
 
@@ -19,6 +20,53 @@ def child_pids(parent):
         if int(fields[1]) == parent:
             children.append(int(stat.parent.name))
     return sorted(children)
+
+
+def _stat_fields(stat_path):
+    """(command name, fields after it) of a /proc/<pid>/stat file."""
+    text = stat_path.read_text()
+    return text[text.index("(") + 1 : text.rindex(")")], text.rsplit(")", 1)[1].split()
+
+
+def cpu_seconds(pids):
+    """User + system CPU seconds used so far by each of `pids` still alive: {pid: seconds}."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    used = {}
+    for pid in pids:
+        with contextlib.suppress(OSError, IndexError):
+            fields = _stat_fields(Path(f"/proc/{pid}/stat"))[1]
+            used[pid] = (int(fields[11]) + int(fields[12])) / ticks
+    return used
+
+
+def postgres_pids():
+    """The PostgreSQL server's processes (postmaster, backends, writers) on this machine."""
+    pids = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError):
+            if _stat_fields(stat)[0] == "postgres":
+                pids.append(int(stat.parent.name))
+    return pids
+
+
+class CpuMeter:
+    """CPU seconds spent by a server's workers and by PostgreSQL between start() and stop():
+    where a request's time goes, on a machine whose cores the load saturates."""
+
+    def __init__(self, server):
+        self.server = server
+
+    def start(self):
+        self.before = cpu_seconds(self.server.worker_pids() + postgres_pids())
+
+    def stop(self):
+        """{"workers": s, "postgres": s}; processes born meanwhile count from zero."""
+        workers = cpu_seconds(self.server.worker_pids())
+        postgres = cpu_seconds(postgres_pids())
+        return {
+            "workers": sum(t - self.before.get(pid, 0) for pid, t in workers.items()),
+            "postgres": sum(t - self.before.get(pid, 0) for pid, t in postgres.items()),
+        }
 
 
 def rss_bytes(pid):

@@ -12,7 +12,7 @@ from bench.results import BenchError, Outcome, Target
 from bench.sqlite import sqlite_catalog
 from bench.timing import log
 
-LOAD_THREADS = 8  # gunicorn threads per worker for the small-file load (THREADS default)
+LOAD_THREADS = 8  # gunicorn threads per worker: one per wrk connection over the 2 workers
 
 
 def shorten(text, width):
@@ -33,7 +33,7 @@ def catalog_load(bench, product, header_sets, *, env=None, synchronous_commit=Tr
             status, body = http_get(app.url + path, header_sets[0])
             if status != 200 or body != bench.files["small"].path.read_bytes():
                 raise BenchError(f"catalog download of {product}: HTTP {status}: {body[:200]!r}")
-            result = measure_load(bench, app.url + path, header_sets)
+            result = measure_load(bench, app.url + path, header_sets, app)
         return result, app.log_path.read_text(errors="replace")
     finally:
         if not synchronous_commit:
@@ -87,11 +87,26 @@ def download_queries(bench, headers):
 
 
 def load_row(name, result):
+    cpu = result["cpu_ms"]
     return (
         f"| {name} | {result['rate']:.1f} | {result['requests']} | {result['failed']} "
         f"| {result['seconds']:.2f} | {result['p50']} | {result['p99']} "
-        f"| {result['socket_errors']} |"
+        f"| {cpu['workers']:.2f} | {cpu['postgres']:.2f} | {result['socket_errors']} |"
     )
+
+
+def floor_loads(bench, token_headers):
+    """The framework floor (bench/floor_app.py): the project's middleware and DRF answering
+    the file with no check, without and with the Bearer token's authentication."""
+    with bench.floor_server(workers=2, threads=LOAD_THREADS) as floor:
+        loads = {}
+        for view, headers in (("drf", {}), ("drf-token", token_headers)):
+            status, body = http_get(floor.url + "/" + view, headers)
+            if status != 200 or body != bench.files["small"].path.read_bytes():
+                raise BenchError(f"floor view {view}: HTTP {status}: {body[:200]!r}")
+            log(f"load on the framework floor, /{view}")
+            loads[view] = measure_load(bench, floor.url + "/" + view, [headers], floor)
+    return loads
 
 
 def run(bench):
@@ -105,7 +120,8 @@ def run(bench):
         if status != 200 or len(body) != small.size:
             raise BenchError(f"bare view: HTTP {status}, {len(body)} bytes")
         log("load on the bare FileResponse view")
-        baseline = measure_load(bench, bare.url + "/file", [{}])
+        baseline = measure_load(bench, bare.url + "/file", [{}], bare)
+    floor = floor_loads(bench, one_user[0])
     log("load on the catalog download endpoint, one user")
     catalog, _ = catalog_load(bench, "small-private", one_user)
     log("load on a public file type (quicklook), one user")
@@ -157,17 +173,27 @@ def run(bench):
             "PostgreSQL's `synchronous_commit` off (no wait for the disk at commit).",
             "",
             "| server | downloads/s (200 only) | requests | non-200 | seconds | p50 | p99 "
-            "| socket errors |",
-            "|---|---:|---:|---:|---:|---:|---:|---|",
+            "| CPU ms/request, gunicorn | CPU ms/request, PostgreSQL | socket errors |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
             load_row("bare Django FileResponse", baseline),
+            load_row("floor: project middleware + DRF view, no check", floor["drf"]),
+            load_row("floor: the same + Bearer token authentication", floor["drf-token"]),
             load_row("catalog download endpoint, one user", catalog),
             load_row("catalog, public file type (quicklook)", public),
             load_row("catalog on SQLite, one user", on_sqlite),
             load_row(f"catalog, {len(LOAD_USERS)} users (diagnostic)", spread),
             load_row("catalog, one user, synchronous_commit off (diagnostic)", unsynced),
             "",
-            f"Catalog / bare: {ratio:.1%}; quicklook / bare: {public_ratio:.1%}. "
-            f"'database is locked' in the SQLite server's log: {locked} times. Download "
+            f"Catalog / bare: {ratio:.1%}; quicklook / bare: {public_ratio:.1%}. The two "
+            "floor rows are `bench/floor_app.py`: the project's settings, middleware and DRF "
+            "answering the same FileResponse with none of the checks; with the token they "
+            "run the download endpoint's authentication (one SELECT of the token and its user) "
+            f"and reach {floor['drf-token']['rate'] / baseline['rate']:.1%} of bare, before "
+            "any check. The CPU columns are the CPU time the gunicorn workers and PostgreSQL "
+            "spent during the measured load, divided by the requests: the load saturates both "
+            "cores, so these, not waits, set the rate.",
+            "",
+            f"SQLite: 'database is locked' in the server's log {locked} times. Download "
             "records of the PostgreSQL runs (requests cut by the end of a run are ABORTED): "
             f"{dict(records)}.",
             "",
