@@ -236,7 +236,8 @@ def remote_internal_location(storage_url):
         }}
         location @storage_failed {{
             default_type application/json;
-            return 502 '{{"code": "storage_unavailable", "message": "The storage failed."}}';
+            return 502 '{{"code": "storage_unavailable", "message": "The storage failed.",
+                          "messages": ["The storage failed."]}}';
         }}
 """
 
