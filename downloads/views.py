@@ -239,16 +239,31 @@ class ProductAvailabilityView(APIView):
         return Response(body["products"][0])
 
 
-def restore_answer(body, states):
-    """200 with each file's status; while a file is still being restored, `Retry-After` (and
-    `retryAfter` in the body) tell a polling client when to ask again. A client that waits
-    for every file to be available stops at FAILED, which has no retry."""
-    headers = {}
-    if any(state.restoring for state in states.values()):
-        seconds = settings.RESTORE_RETRY_AFTER
-        body = {**body, "retryAfter": seconds}
-        headers["Retry-After"] = str(seconds)
-    return Response(body, headers=headers)
+def restore_products(request, products, *, retry_failed):
+    """Ask for the restores the files of `products` need; returns (the restore body of
+    `products`, whether one of their files is still being restored)."""
+    states = {}
+
+    def request_restores(data_files):
+        states.update(
+            services.restore_request(
+                user=request_user(request), data_files=data_files, retry_failed=retry_failed
+            )
+        )
+        return states
+
+    body = products_files_json(request, products, file_restore_json, request_restores)
+    return body, any(state.restoring for state in states.values())
+
+
+def restore_answer(body, *, restoring):
+    """200 with each file's status, at once; while a file is still being restored,
+    `Retry-After` (and `retryAfter` in the body) tell a polling client when to ask again.
+    A client waiting for every file to be available stops at FAILED, which has no retry."""
+    if not restoring:
+        return Response(body)
+    seconds = settings.RESTORE_RETRY_AFTER
+    return Response({**body, "retryAfter": seconds}, headers={"Retry-After": str(seconds)})
 
 
 class RestoreView(APIView):
@@ -258,16 +273,8 @@ class RestoreView(APIView):
     @extend_schema(request=ProductIdsSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request):
         products = requested_products(request)
-        states = {}
-
-        def request_restores(data_files):
-            states.update(
-                services.restore_request(user=request_user(request), data_files=data_files)
-            )
-            return states
-
-        body = products_files_json(request, products, file_restore_json, request_restores)
-        return restore_answer(body, states)
+        body, restoring = restore_products(request, products, retry_failed=True)
+        return restore_answer(body, restoring=restoring)
 
 
 class ProductRestoreView(APIView):
@@ -278,15 +285,5 @@ class ProductRestoreView(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, product_id):
         product = selectors.visible_product(product_id, user=request.user)
-        states = {}
-
-        def request_restores(data_files):
-            states.update(
-                services.restore_request(
-                    user=request_user(request), data_files=data_files, retry_failed=False
-                )
-            )
-            return states
-
-        body = products_files_json(request, [product], file_restore_json, request_restores)
-        return restore_answer(body["products"][0], states)
+        body, restoring = restore_products(request, [product], retry_failed=False)
+        return restore_answer(body["products"][0], restoring=restoring)
