@@ -78,9 +78,8 @@ class TokenView(APIView):
         if not serializer.is_valid():
             if "grant_type" in serializer.errors:
                 raise UnsupportedGrantType()
-            raise InvalidRequest(
-                "username and password are required.", extra={"errors": serializer.errors}
-            )
+            field, errors = next(iter(serializer.errors.items()))
+            raise InvalidRequest(f"{field}: {errors[0]}", extra={"errors": serializer.errors})
         data = serializer.validated_data
         if data.get("scope", settings.PROJECT_NAME) != settings.PROJECT_NAME:
             raise InvalidScope()

@@ -524,6 +524,10 @@ def test_admin_login_sets_a_secure_http_only_session_cookie(client):
         ('"GET /x?token=abc" 200', '"GET /x?token=***" 200'),
         ("/x?a=1&token=abc&token=def", "/x?a=1&token=***&token=***"),
         ("/x?tokens=abc&page=1", "/x?tokens=abc&page=1"),
+        (
+            "/oauth/token?username=a%40b.org&password=s3cret",
+            "/oauth/token?username=a%40b.org&password=***",
+        ),
         ("no token here", "no token here"),
     ],
 )
