@@ -49,7 +49,10 @@ ERROR_CODES = {
 
 def write_json_error(sock, status_int, reason, mesg):
     code = ERROR_CODES.get(status_int, "server_error" if status_int >= 500 else "invalid_request")
-    body = json.dumps({"code": code, "message": mesg or reason}).encode()  # ASCII only
+    message = mesg or reason
+    # The shape of regards_catalog.errors.error_body, which cannot be imported here: it
+    # loads DRF, which needs Django's settings, not configured when gunicorn reads this file.
+    body = json.dumps({"code": code, "message": message, "messages": [message]}).encode()
     head = (
         f"HTTP/1.1 {status_int} {reason}\r\n"
         "Connection: close\r\n"

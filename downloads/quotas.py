@@ -90,13 +90,17 @@ def quota_for(*, user=None, address=None):
 
 
 def counts_as_download(*, user, address, data_file, start):
-    """A download counts unless it is a resume: a range starting after byte 0 of a file
-    the same caller has already received bytes of in the current quota period.
+    """A download of a RAWDATA file counts unless it is a resume: a range starting after
+    byte 0 of a file the same caller has already received bytes of in the current quota
+    period. Other private types (documents, AIPs, ...) count only towards the volume, as
+    REGARDS counts only raw data towards maxQuota.
 
     Every record that delivered bytes was either counted itself or resumed one counted
     earlier in the same period, so "bytes_sent > 0 and started >= quota.since" finds a
     counted download. One EXISTS query, for ranged requests only.
     """
+    if not data_file.is_raw_data:
+        return False
     if start == 0:
         return True
     caller = {"user": user} if user is not None else {"user": None, "client_address": address}

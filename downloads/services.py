@@ -30,17 +30,19 @@ def license_accept(*, user, license):
 # Restores from nearline storage
 
 
-def restore_request(*, user, data_files):
-    """Ask for the restore of the nearline `data_files` that are not available.
+def restore_request(*, user, data_files, retry_failed=True):
+    """Ask for the restore of the nearline `data_files` that are not available, and of
+    those whose last restore failed unless `retry_failed` is False.
 
     Idempotent: a file with a pending or running restore is not requested again (the
     database allows one active request per file). Returns {file id: FileState}.
     """
     states = file_states(data_files)
+    restorable = {"NEARLINE", RestoreRequest.Status.FAILED} if retry_failed else {"NEARLINE"}
     wanted = [
         RestoreRequest(data_file=data_file, requested_by=user)
         for data_file in data_files
-        if states[data_file.pk].status in ("NEARLINE", RestoreRequest.Status.FAILED)
+        if states[data_file.pk].status in restorable
     ]
     RestoreRequest.objects.bulk_create(wanted, ignore_conflicts=True)
     return file_states(data_files) if wanted else states

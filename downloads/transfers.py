@@ -54,25 +54,34 @@ PAGE_TYPES = re.compile(r"text/html|application/xhtml\+xml|image/svg\+xml|(text|
 def file_headers(data_file, *, inline):
     """Headers of every successful download answer (SPEC §4), HEAD included."""
     content_type = data_file.mime_type or "application/octet-stream"
-    return {
+    headers = {
         "Content-Type": content_type,
         "Content-Disposition": content_disposition(data_file.filename, inline),
         "ETag": f'"{data_file.checksum}"',
         "Accept-Ranges": "bytes",
         "Cache-Control": "private",
         "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": content_security_policy(content_type),
+        "Content-Security-Policy": content_security_policy(content_type, inline=inline),
     }
+    if inline:
+        # The REGARDS frontend previews a file in an iframe of its own page; every other
+        # answer keeps XFrameOptionsMiddleware's DENY (it leaves a header already set).
+        headers["X-Frame-Options"] = "SAMEORIGIN"
+    return headers
 
 
-def content_security_policy(content_type):
+def content_security_policy(content_type, *, inline):
     """A catalog file is never active content on our origin, the one that also serves
     /admin/ and the account page: shown inline (`isContentInline=true`), it is sandboxed
-    (a unique origin, no script, no forms), and a page type may load nothing at all."""
+    (a unique origin, no script, no forms), and a page type may load nothing at all. Only
+    an inline file may be framed, and only by our own pages (frame-ancestors 'self')."""
     base_type = content_type.split(";")[0].strip().lower()
+    policy = ["sandbox"]
     if PAGE_TYPES.fullmatch(base_type):
-        return "sandbox; default-src 'none'"
-    return "sandbox"
+        policy.append("default-src 'none'")
+    if inline:
+        policy.append("frame-ancestors 'self'")
+    return "; ".join(policy)
 
 
 class Transfer:

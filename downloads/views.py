@@ -1,6 +1,7 @@
 """Download, licence, quota, availability and restore API views; the download view runs
 the checks of SPEC §4."""
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import HttpResponse, HttpResponseRedirect
 from drf_spectacular.types import OpenApiTypes
@@ -238,23 +239,51 @@ class ProductAvailabilityView(APIView):
         return Response(body["products"][0])
 
 
-class RestoreView(APIView):
-    """Ask for nearline files to be restored; 202 with each file's status. Idempotent."""
+def restore_products(request, products, *, retry_failed):
+    """Ask for the restores the files of `products` need; returns (the restore body of
+    `products`, whether one of their files is still being restored)."""
+    states = {}
 
-    @extend_schema(request=ProductIdsSerializer, responses={202: OpenApiTypes.OBJECT})
+    def request_restores(data_files):
+        states.update(
+            services.restore_request(
+                user=request_user(request), data_files=data_files, retry_failed=retry_failed
+            )
+        )
+        return states
+
+    body = products_files_json(request, products, file_restore_json, request_restores)
+    return body, any(state.restoring for state in states.values())
+
+
+def restore_answer(body, *, restoring):
+    """200 with each file's status, at once; while a file is still being restored,
+    `Retry-After` (and `retryAfter` in the body) tell a polling client when to ask again.
+    A client waiting for every file to be available stops at FAILED, which has no retry."""
+    if not restoring:
+        return Response(body)
+    seconds = settings.RESTORE_RETRY_AFTER
+    return Response({**body, "retryAfter": seconds}, headers={"Retry-After": str(seconds)})
+
+
+class RestoreView(APIView):
+    """Ask for nearline files to be restored (a failed restore is tried again); 200 with
+    each file's status. Idempotent."""
+
+    @extend_schema(request=ProductIdsSerializer, responses=OpenApiTypes.OBJECT)
     def post(self, request):
         products = requested_products(request)
-
-        def request_restores(data_files):
-            return services.restore_request(user=request_user(request), data_files=data_files)
-
-        body = products_files_json(request, products, file_restore_json, request_restores)
-        return Response(body, status=202)
+        body, restoring = restore_products(request, products, retry_failed=True)
+        return restore_answer(body, restoring=restoring)
 
 
 class ProductRestoreView(APIView):
+    """REGARDS's GET: restore the product's nearline files that need it and answer their
+    status. Idempotent; a failed restore is only reported (a POST tries it again), so that
+    polling does not ask a broken storage again and again."""
+
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, product_id):
         product = selectors.visible_product(product_id, user=request.user)
-        body = products_files_json(request, [product], file_restore_json, file_states)
-        return Response(body["products"][0])
+        body, restoring = restore_products(request, [product], retry_failed=False)
+        return restore_answer(body["products"][0], restoring=restoring)

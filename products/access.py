@@ -4,8 +4,7 @@ from django.contrib.auth.models import Group, Permission
 from django.db.models import Exists, Q, Value
 
 from products.models import AccessGroup, AccessRight, DataFile, Dataset, Product
-
-STEWARD_GROUP = "Data stewards"
+from regards_catalog.roles import STEWARD_GROUP, sees_everything
 
 # Models stewards manage in the admin ("app_label.model": actions).
 STEWARD_PERMISSIONS = {
@@ -22,22 +21,6 @@ STEWARD_PERMISSIONS = {
     "downloads.quotadefaults": ("change", "view"),
     "auth.user": ("view",),
 }
-
-
-def is_steward(user):
-    """A staff user in the "Data stewards" group (the admin needs staff too)."""
-    if not user.is_authenticated or not user.is_staff:
-        return False  # most callers: no query
-    cached = getattr(user, "_is_steward", None)
-    if cached is None:
-        cached = user.groups.filter(name=STEWARD_GROUP).exists()
-        user._is_steward = cached
-    return cached
-
-
-def sees_everything(user):
-    """Superusers and data stewards see and may download everything."""
-    return user.is_authenticated and (user.is_superuser or is_steward(user))
 
 
 def caller_groups(user):

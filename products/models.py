@@ -226,5 +226,11 @@ class DataFile(models.Model):
         return self.data_type in self.PUBLIC_TYPES
 
     @property
+    def is_raw_data(self):
+        """The product's data itself, the only type REGARDS counts towards maxQuota
+        (FileDownloadService.isRawData)."""
+        return self.data_type == self.DataType.RAWDATA
+
+    @property
     def storage_key(self):
         return self.key or self.checksum

@@ -6,9 +6,10 @@ import re
 import time
 
 from django.db import connection
-from django.db.models import F, Prefetch
+from django.db.models import F, OuterRef, Prefetch
 
 from products.access import (
+    dataset_access_flags,
     downloadable_files_queryset,
     searchable_dataset_ids,
     visible_datasets,
@@ -75,8 +76,11 @@ def _order_expression(name):
 
 def dataset_search(*, user, q="", ordering=()):
     """Datasets the caller sees (restricted or full access) matching the Lucene query `q`
-    (fields `id` and `label`; bare words search the label)."""
+    (fields `id` and `label`; bare words search the label), each annotated with whether the
+    caller sees its products (`caller_sees`) and downloads their private files
+    (`caller_downloads_private`), in the same query."""
     datasets = visible_datasets(user).select_related("license")
+    datasets = datasets.annotate(**dataset_access_flags(user, OuterRef("pk")))
     datasets = datasets.filter(lucene_to_q(q, vocabulary=DATASETS))
     return datasets.order_by(*ordering, "label", "id")
 

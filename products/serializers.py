@@ -87,12 +87,17 @@ def product_json(product, files, root):
 
 
 def dataset_json(dataset):
+    """`dataset` comes from selectors.dataset_search, annotated with the caller's access."""
     license = dataset.license
     return {
         "id": dataset.urn,
         "entityType": "DATASET",
         "label": dataset.label,
         "model": "DATASET",
+        # REGARDS's DatasetFeature.licence is a string: the licence's link.
+        "licence": None if license is None else license.url,
+        "dataObjectsAccessGranted": dataset.caller_sees,
+        "dataObjectsFilesAccessGranted": dataset.caller_downloads_private,
         "tags": [],
         "properties": {
             "license": None

@@ -26,4 +26,9 @@ urlpatterns = [
         views.DatasetDetailView.as_view(),
         name="dataset-detail",
     ),
+    path(
+        "engines/legacy/entities/<str:urn>",
+        views.EntityDetailView.as_view(),
+        name="entity-detail",
+    ),
 ]

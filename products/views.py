@@ -8,7 +8,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from products import selectors
-from products.access import visible_datasets
 from products.models import Dataset, Product
 from products.serializers import (
     SearchParamsSerializer,
@@ -53,7 +52,7 @@ def page_json(request, page, content):
     if page.has_next:
         links.append(link("next", page.number + 1))
     if page.has_previous:
-        links.append(link("previous", page.number - 1))
+        links.append(link("prev", page.number - 1))
     metadata = {
         "size": page.size,
         "totalElements": page.total,
@@ -99,17 +98,24 @@ class ProductSearchView(APIView):
         return product_page(request)
 
 
+def visible_product_or_error(user, urn):
+    """The product `urn` from selectors.product_search: 404 when unknown, 401/403 unseen."""
+    product = Product.objects.filter(urn=urn).first()
+    if product is None:
+        raise NotFound(f"No product {urn}.")
+    visible = selectors.product_search(user=user).filter(pk=product.pk).first()
+    if visible is None:
+        raise access_denied(user)
+    return visible
+
+
 class ProductDetailView(APIView):
+    """One product, wrapped as REGARDS's EntityModel: `{"content", "links"}`."""
+
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, urn):
-        product = Product.objects.filter(urn=urn).first()
-        if product is None:
-            raise NotFound(f"No product {urn}.")
-        visible = list(selectors.product_search(user=request.user).filter(pk=product.pk))
-        if not visible:
-            raise access_denied(request.user)
-        (entry,) = product_entries(request, visible)
-        return Response(entry["content"])
+        (entry,) = product_entries(request, [visible_product_or_error(request.user, urn)])
+        return Response(entry)
 
 
 class DatasetSearchView(APIView):
@@ -122,33 +128,54 @@ class DatasetSearchView(APIView):
             user=request.user, q=params["q"], ordering=params["sort"]
         )
         page = selectors.Page(datasets, number=params["page"], size=params["size"])
-        root = base_url(request)
-        content = [
-            {
-                "content": dataset_json(dataset),
-                "links": [
-                    {
-                        "rel": "self",
-                        "href": root + reverse("dataset-detail", args=[dataset.urn]),
-                    }
-                ],
-            }
-            for dataset in page.items
-        ]
+        content = dataset_entries(request, page.items)
         return Response(page_json(request, page, content))
 
 
+def dataset_entries(request, datasets):
+    """`datasets` come from selectors.dataset_search. `dataobjects-files` is the same product
+    search as `dataobjects`: its results list the files the caller may download."""
+    root = base_url(request)
+    entries = []
+    for dataset in datasets:
+        products = root + reverse("dataset-product-search", args=[dataset.urn])
+        links = [
+            {"rel": "self", "href": root + reverse("dataset-detail", args=[dataset.urn])},
+            {"rel": "dataobjects", "href": products},
+            {"rel": "dataobjects-files", "href": products},
+        ]
+        entries.append({"content": dataset_json(dataset), "links": links})
+    return entries
+
+
 def visible_dataset_or_error(user, urn):
-    dataset = get_object_or_404(Dataset.objects.select_related("license"), urn=urn)
-    if not visible_datasets(user).filter(pk=dataset.pk).exists():
+    """The dataset `urn` from selectors.dataset_search: 404 when unknown, 401/403 unseen."""
+    dataset = get_object_or_404(Dataset, urn=urn)
+    visible = selectors.dataset_search(user=user).filter(pk=dataset.pk).first()
+    if visible is None:
         raise access_denied(user)
-    return dataset
+    return visible
 
 
 class DatasetDetailView(APIView):
+    """One dataset, wrapped as REGARDS's EntityModel: `{"content", "links"}`."""
+
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, urn):
-        return Response(dataset_json(visible_dataset_or_error(request.user, urn)))
+        (entry,) = dataset_entries(request, [visible_dataset_or_error(request.user, urn)])
+        return Response(entry)
+
+
+class EntityDetailView(APIView):
+    """A product or a dataset by its URN, wrapped as the two views above answer it."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, urn):
+        if Dataset.objects.filter(urn=urn).exists():
+            entries = dataset_entries(request, [visible_dataset_or_error(request.user, urn)])
+        else:
+            entries = product_entries(request, [visible_product_or_error(request.user, urn)])
+        return Response(entries[0])
 
 
 class DatasetProductSearchView(APIView):

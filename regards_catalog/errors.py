@@ -1,4 +1,4 @@
-"""One error shape for the whole API: `{"code", "message", ...details}`.
+"""One error shape for the whole API: `{"code", "message", "messages", ...details}`.
 
 Domain errors are `ApiError` subclasses with a stable `default_code`, in each app's
 `exceptions.py`; everything DRF or Django raises is translated here, so no client ever
@@ -35,7 +35,8 @@ DRF_CODES = {
 
 
 def error_body(code, message, **extra):
-    return {"code": code, "message": message, **extra}
+    """`messages` holds the message again, as REGARDS's error bodies list theirs."""
+    return {"code": code, "message": message, "messages": [message], **extra}
 
 
 def api_exception_handler(exc, context):

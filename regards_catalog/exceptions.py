@@ -1,5 +1,6 @@
 """The errors every app shares (and the token endpoint's), with their stable codes."""
 
+from django.conf import settings
 from rest_framework import exceptions, status
 
 
@@ -60,6 +61,15 @@ class UnsupportedGrantType(ApiError):
     status_code = 400
     default_code = "unsupported_grant_type"
     default_detail = "Only grant_type=password is supported."
+
+
+class InvalidScope(ApiError):
+    status_code = 400
+    default_code = "invalid_scope"
+
+    @property
+    def default_detail(self):
+        return f"The scope is the project name, {settings.PROJECT_NAME!r}."
 
 
 class TooManyLoginAttempts(ApiError):

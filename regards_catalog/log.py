@@ -3,7 +3,8 @@
 import logging
 import re
 
-TOKEN_IN_URL = re.compile(r"([?&](?:token|access_token)=)[^&\s\"']+", re.IGNORECASE)
+# Passwords too: the REGARDS frontend logs in with its credentials in the query string.
+TOKEN_IN_URL = re.compile(r"([?&](?:token|access_token|password)=)[^&\s\"']+", re.IGNORECASE)
 
 
 def mask_tokens(text):
@@ -11,7 +12,7 @@ def mask_tokens(text):
 
 
 class MaskTokensFilter(logging.Filter):
-    """Logging filter: tokens passed in URLs never reach the log."""
+    """Logging filter: tokens and passwords passed in URLs never reach the log."""
 
     def filter(self, record):
         message = record.getMessage()

@@ -62,6 +62,8 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 # Loopback: nginx on the same host; a direct client's own header is never believed.
 TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES", ["127.0.0.1", "::1"])
 # Absolute base for download URLs in search results; empty = taken from the request.
+# The REGARDS project (tenant) this catalog stands for: the token's `scope` and `tenant`.
+PROJECT_NAME = env_str("PROJECT_NAME", "regards")
 PUBLIC_BASE_URL = env_str("PUBLIC_BASE_URL", "").rstrip("/")
 
 INSTALLED_APPS = [

@@ -23,6 +23,7 @@ def assert_api_error(response, status, code, **expected_fields):
     body = json.loads(response.content)
     assert body.get("code") == code, body
     assert isinstance(body.get("message"), str) and body["message"], body
+    assert body.get("messages") == [body["message"]], body  # REGARDS's list of messages
     for name, value in expected_fields.items():
         assert body.get(name) == value, (name, body)
     return body

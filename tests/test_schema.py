@@ -18,6 +18,7 @@ DOCUMENTED_PATHS = {
     "/api/v1/rs-catalog/engines/legacy/datasets/search",
     "/api/v1/rs-catalog/engines/legacy/datasets/{urn}",
     "/api/v1/rs-catalog/engines/legacy/datasets/{urn}/dataobjects/search",
+    "/api/v1/rs-catalog/engines/legacy/entities/{urn}",
     "/api/v1/rs-catalog/licenses",
     "/api/v1/rs-catalog/licenses/{slug}",
     "/api/v1/rs-catalog/licenses/{slug}/accept",

@@ -36,6 +36,7 @@ NO_METADATA = AccessRight.MetadataAccess.NO_ACCESS
 INHERITED = AccessRight.FileAccess.INHERITED_ACCESS
 NO_FILES = AccessRight.FileAccess.NO_ACCESS
 Outcome = DownloadRecord.Outcome
+SEARCH = "/api/v1/rs-catalog/engines/legacy/dataobjects/search"
 
 pytestmark = pytest.mark.django_db
 
@@ -645,3 +646,46 @@ def test_a_checksum_in_upper_case_finds_its_file_as_regards_writes_them(stored_f
     assert response.status_code == 200
     assert response["ETag"] == f'"{data_file.checksum}"'
     assert body_of(response) == b"upper or lower"
+
+
+# Framing: the REGARDS frontend previews an inline file in an iframe of its own page
+
+
+@pytest.mark.parametrize("method", ["get", "head"])
+def test_an_inline_download_may_be_framed_by_our_own_pages_only(api_client, stored_file, method):
+    data_file = stored_file(b"\x89PNG...", data_type="QUICKLOOK_SD", mime_type="image/png")
+
+    response = getattr(api_client, method)(download_url(data_file, isContentInline="true"))
+
+    assert response.status_code == 200
+    assert response["X-Frame-Options"] == "SAMEORIGIN"
+    assert response["Content-Security-Policy"] == "sandbox; frame-ancestors 'self'"
+    body_of(response)
+
+
+@pytest.mark.parametrize("method", ["get", "head"])
+def test_an_attachment_download_is_never_framed(api_client, stored_file, method):
+    data_file = stored_file()
+
+    response = getattr(api_client, method)(download_url(data_file, isContentInline="false"))
+
+    assert response.status_code == 200
+    assert response["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors" not in response["Content-Security-Policy"]
+    body_of(response)
+
+
+def test_a_refused_inline_download_is_never_framed(api_client, stored_file):
+    data_file = stored_file(b"private", file_access=AccessRight.FileAccess.NO_ACCESS)
+
+    response = api_client.get(download_url(data_file, isContentInline="true"))
+
+    assert_api_error(response, 403, "forbidden")
+    assert response["X-Frame-Options"] == "DENY"
+
+
+def test_other_answers_keep_deny(api_client, stored_file):
+    stored_file()
+
+    for path in (SEARCH, "/api/v1/rs-catalog/licenses"):
+        assert api_client.get(path)["X-Frame-Options"] == "DENY"

@@ -95,7 +95,9 @@ def test_a_page_type_shown_inline_is_sandboxed_and_may_load_nothing(
     ):
         assert response.status_code == 200
         assert response["Content-Disposition"].startswith("inline;")
-        assert response["Content-Security-Policy"] == "sandbox; default-src 'none'"
+        assert response["Content-Security-Policy"] == (
+            "sandbox; default-src 'none'; frame-ancestors 'self'"
+        )
         assert response["X-Content-Type-Options"] == "nosniff"
         body_of(response)
 
@@ -104,10 +106,12 @@ def test_a_page_type_shown_inline_is_sandboxed_and_may_load_nothing(
 def test_any_other_type_is_sandboxed_inline_or_not(api_client, stored_file, mime_type):
     data_file = stored_file(b"\x89PNG...", data_type="QUICKLOOK_SD", mime_type=mime_type)
 
-    for inline in ("true", "false"):
-        response = api_client.get(download_url(data_file, isContentInline=inline))
-        assert response["Content-Security-Policy"] == "sandbox"
-        body_of(response)
+    inline = api_client.get(download_url(data_file, isContentInline="true"))
+    attachment = api_client.get(download_url(data_file, isContentInline="false"))
+
+    assert inline["Content-Security-Policy"] == "sandbox; frame-ancestors 'self'"
+    assert attachment["Content-Security-Policy"] == "sandbox"
+    body_of(inline), body_of(attachment)
 
 
 @pytest.mark.parametrize("value", ["false", "1", "yes", ""])

@@ -77,6 +77,7 @@ def nginx_in_front(live_server, storage, nginx_binary, tmp_path):
             etag off; add_header ETag $upstream_http_etag;
             add_header X-Content-Type-Options $upstream_http_x_content_type_options;
             add_header Content-Security-Policy $upstream_http_content_security_policy;
+            add_header X-Frame-Options $upstream_http_x_frame_options;
         }}
         location / {{ proxy_pass {live_server.url}; proxy_buffering off; }}
 """
@@ -100,8 +101,12 @@ def test_nginx_sends_the_offloaded_file_with_django_headers(offload, stored_file
     assert whole.headers["Cache-Control"] == "private"
     assert whole.headers["X-Content-Type-Options"] == "nosniff"
     assert whole.headers["Content-Security-Policy"] == "sandbox"
+    assert whole.headers["X-Frame-Options"] == "DENY"
     assert whole.headers["Content-Disposition"].startswith('attachment; filename="scene.bin"')
     assert "X-Accel-Redirect" not in whole.headers
+    inline = requests.get(url + "?isContentInline=true", timeout=30)
+    assert inline.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert inline.headers["Content-Security-Policy"] == "sandbox; frame-ancestors 'self'"
     assert part.status_code == 206
     assert part.content == content[1000:2000]
     assert part.headers["Content-Range"] == f"bytes 1000-1999/{len(content)}"
@@ -214,6 +219,7 @@ def remote_internal_location(storage_url):
             set $file_etag $upstream_http_etag;
             set $file_nosniff $upstream_http_x_content_type_options;
             set $file_csp $upstream_http_content_security_policy;
+            set $file_framing $upstream_http_x_frame_options;
             proxy_pass {storage_url}/$1;
             proxy_pass_request_headers off;
             proxy_set_header Range $arg_range;
@@ -233,10 +239,12 @@ def remote_internal_location(storage_url):
             add_header ETag $file_etag;
             add_header X-Content-Type-Options $file_nosniff;
             add_header Content-Security-Policy $file_csp;
+            add_header X-Frame-Options $file_framing;
         }}
         location @storage_failed {{
             default_type application/json;
-            return 502 '{{"code": "storage_unavailable", "message": "The storage failed."}}';
+            return 502 '{{"code": "storage_unavailable", "message": "The storage failed.",
+                          "messages": ["The storage failed."]}}';
         }}
 """
 
@@ -281,6 +289,7 @@ def test_nginx_sends_an_unchecked_remote_file_with_django_headers(
     assert whole.headers["Cache-Control"] == "private"
     assert whole.headers["X-Content-Type-Options"] == "nosniff"
     assert whole.headers["Content-Security-Policy"] == "sandbox; default-src 'none'"
+    assert whole.headers["X-Frame-Options"] == "DENY"
     assert whole.headers["Accept-Ranges"] == "bytes"
     assert "Last-Modified" not in whole.headers
     assert "X-Accel-Redirect" not in whole.headers

@@ -237,6 +237,46 @@ def test_public_file_types_never_count_and_ignore_exhausted_limits(
     assert not DownloadRecord.objects.exclude(outcome=Outcome.COMPLETED).exists()
 
 
+@pytest.mark.parametrize(
+    "data_type",
+    [
+        DataFile.DataType.DOCUMENT,
+        DataFile.DataType.OTHER,
+        DataFile.DataType.AIP,
+        DataFile.DataType.QUICKLOOK_SD,  # public: costs nothing at all (above)
+    ],
+)
+def test_only_raw_data_counts_towards_max_quota(client, user, stored_file, data_type):
+    """As REGARDS's FileDownloadService.isRawData: other types never use up maxQuota."""
+    raw = stored_file(CONTENT)
+    other = stored_file(b"a document\n", data_type=data_type)
+    limits(user, max_quota=1)
+
+    assert download(client, raw).status_code == 200
+    assert_api_error(client.get(download_url(raw)), 429, "quota_exceeded")
+    for _ in range(2):
+        response = download(client, other)
+        assert response.status_code == 200
+        assert response.body == b"a document\n"
+
+    counted_volume = 0 if data_type == DataFile.DataType.QUICKLOOK_SD else 2 * len(b"a document\n")
+    assert usage(user=user) == (1, len(CONTENT) + counted_volume)
+
+
+@pytest.mark.parametrize("data_type", [DataFile.DataType.DOCUMENT, DataFile.DataType.AIP])
+def test_other_private_types_still_take_a_slot_and_use_the_volume(
+    client, user, stored_file, data_type
+):
+    document = stored_file(b"a document\n", data_type=data_type)
+    quota = limits(user, rate_limit=1)
+    hold_slot(quota)
+
+    assert_api_error(client.get(download_url(document)), 429, "rate_limited")
+    limits(user, max_volume=5)
+    assert_api_error(client.get(download_url(document)), 429, "quota_exceeded")
+    assert usage(user=user) == (0, 0)
+
+
 # maxQuota and maxVolume (check 9).
 
 

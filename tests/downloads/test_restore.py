@@ -87,7 +87,7 @@ def test_a_nearline_file_goes_from_restore_required_to_downloadable_and_back(
     asked = api_client.post(
         required["restore"], {"product_ids": required["product_ids"]}, format="json"
     )
-    assert asked.status_code == 202
+    assert asked.status_code == 200
     assert file_states(asked) == {nearline.checksum: "PENDING", online.checksum: "ONLINE"}
 
     pending = api_client.get(url)
@@ -169,8 +169,10 @@ def test_the_restore_answer_lists_every_file_with_its_status(api_client, stored_
 
     response = ask_restore(api_client, nearline)
 
-    assert response.status_code == 202
+    assert response.status_code == 200
+    assert response["Retry-After"] == str(settings.RESTORE_RETRY_AFTER)
     assert response.json() == {
+        "retryAfter": settings.RESTORE_RETRY_AFTER,
         "products": [
             {
                 "id": nearline.product.urn,
@@ -189,7 +191,7 @@ def test_the_restore_answer_lists_every_file_with_its_status(api_client, stored_
                     },
                 ],
             }
-        ]
+        ],
     }
 
 
@@ -200,7 +202,7 @@ def test_asking_twice_queues_one_restore(client_for, on_tape):
     first = ask_restore(client, on_tape)
     second = ask_restore(client, on_tape)
 
-    assert (first.status_code, second.status_code) == (202, 202)
+    assert (first.status_code, second.status_code) == (200, 200)
     assert file_states(second) == {on_tape.checksum: "PENDING"}
     restore = RestoreRequest.objects.get()
     assert (restore.data_file, restore.requested_by, restore.status) == (
@@ -217,7 +219,8 @@ def test_an_available_file_is_not_requested_again(api_client, on_tape):
 
     response = ask_restore(api_client, on_tape)
 
-    assert response.status_code == 202
+    assert response.status_code == 200
+    assert "Retry-After" not in response and "retryAfter" not in response.json()
     [file] = response.json()["products"][0]["files"]
     assert (file["status"], file["available"]) == ("AVAILABLE", True)
     assert parse_date(file["expiration_date"]) == done.available_until
@@ -252,7 +255,7 @@ def test_files_the_caller_may_not_download_are_not_restored(api_client, stored_f
 
     response = ask_restore(api_client, hidden, private)
 
-    assert response.status_code == 202
+    assert response.status_code == 200
     assert response.json() == {"products": [{"id": private.product.urn, "files": []}]}
     assert not RestoreRequest.objects.exists()
 
@@ -278,11 +281,12 @@ def test_more_than_one_hundred_products_cannot_be_restored_at_once(api_client):
 # The restore status of a product.
 
 
-def test_the_restore_status_of_a_product_follows_the_restore(api_client, stored_file, file_in):
+def test_get_restore_starts_the_restore_and_follows_it(api_client, stored_file, file_in):
+    """REGARDS's GET /restore/{id}: the first call queues the restore, later ones report."""
     nearline = stored_file(b"on tape\n", location="nearline")
     online = file_in(nearline.product, b"online\n")
 
-    def nearline_file():
+    def nearline_file(retry_after):
         response = restore_status(api_client, nearline)
         assert response.status_code == 200
         body = response.json()
@@ -293,27 +297,62 @@ def test_the_restore_status_of_a_product_follows_the_restore(api_client, stored_
             "expiration_date": None,
             "status": "ONLINE",
         }
+        assert response.get("Retry-After") == retry_after
+        assert body.get("retryAfter") == (retry_after and int(retry_after))
         return body["files"][0]
 
-    assert nearline_file() == {
+    polling = str(settings.RESTORE_RETRY_AFTER)
+    assert nearline_file(polling) == {
         "checksum": nearline.checksum,
         "available": False,
         "expiration_date": None,
-        "status": "NEARLINE",
+        "status": "PENDING",
     }
-    ask_restore(api_client, nearline)
-    assert nearline_file()["status"] == "PENDING"
+    assert nearline_file(polling)["status"] == "PENDING"
+    assert RestoreRequest.objects.count() == 1  # asking again queues nothing more
     run_worker()
-    restored = nearline_file()
+    restored = nearline_file(None)  # nothing left to wait for
     assert (restored["status"], restored["available"]) == ("AVAILABLE", True)
     assert parse_date(restored["expiration_date"]) == RestoreRequest.objects.get().available_until
     expire_restores()
-    assert nearline_file() == {
-        "checksum": nearline.checksum,
-        "available": False,
-        "expiration_date": None,
-        "status": "NEARLINE",
-    }
+    assert nearline_file(polling)["status"] == "PENDING"  # expired: restored again
+    assert RestoreRequest.objects.count() == 2
+
+
+def test_get_restore_of_available_files_answers_at_once(api_client, stored_file):
+    online = stored_file(b"online\n")
+    cached = stored_file(b"restored\n", location="nearline", cached=True)
+
+    for data_file, status in ((online, "ONLINE"), (cached, "AVAILABLE")):
+        response = restore_status(api_client, data_file)
+        assert response.status_code == 200
+        assert "Retry-After" not in response and "retryAfter" not in response.json()
+        assert file_states(response) == {data_file.checksum: status}
+    assert RestoreRequest.objects.count() == 1  # the one that restored the cached copy
+
+
+def test_a_client_polling_get_restore_reaches_the_download(api_client, on_tape):
+    """What a REGARDS client does: GET the restore until every file is available, then
+    download. No step waits on the server."""
+    answers = [restore_status(api_client, on_tape)]
+    run_worker()
+    answers.append(restore_status(api_client, on_tape))
+
+    assert [file_states(a)[on_tape.checksum] for a in answers] == ["PENDING", "AVAILABLE"]
+    assert [a.get("Retry-After") for a in answers] == [str(settings.RESTORE_RETRY_AFTER), None]
+    assert body_of(api_client.get(download_url(on_tape))) == b"bytes kept on tape\n" * 50
+
+
+def test_get_restore_reports_a_failed_restore_without_asking_again(api_client, on_tape, storage):
+    source_on_tape(storage, on_tape).unlink()
+    restore_status(api_client, on_tape)
+    run_worker()
+
+    response = restore_status(api_client, on_tape)
+
+    assert file_states(response) == {on_tape.checksum: "FAILED"}
+    assert "Retry-After" not in response  # a poller stops here
+    assert list(RestoreRequest.objects.values_list("status", flat=True)) == [Status.FAILED]
 
 
 def test_the_restore_status_of_an_unknown_invisible_or_malformed_product(api_client, client_for):

@@ -63,5 +63,5 @@ def test_parallel_restore_requests_queue_one_restore_per_file(stored_file):
         )
         return response.status_code
 
-    assert in_threads(4, ask) == [202] * 4
+    assert in_threads(4, ask) == [200] * 4
     assert RestoreRequest.objects.filter(data_file=data_file).count() == 1

@@ -51,7 +51,7 @@ def test_requests_gunicorn_refuses_are_answered_in_the_api_json_shape(gunicorn):
         response = exchange(gunicorn, raw_request)
 
         body = assert_api_error(response, status, code)
-        assert set(body) == {"code", "message"}
+        assert set(body) == {"code", "message", "messages"}
         assert response.headers["Connection"] == "close"
 
 

@@ -75,7 +75,7 @@ def file_types(client, dataset):
     in_search = search_results(client)[product.urn]["files"]
     detail = client.get(f"{API}/dataobjects/{product.urn}")
     assert detail.status_code == 200, detail.content
-    assert detail.json()["files"] == in_search
+    assert detail.json()["content"]["files"] == in_search
     return set(in_search)
 
 

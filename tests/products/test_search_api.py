@@ -163,9 +163,9 @@ def test_last_page_links_back_to_the_previous_page_only(api_client, catalog):
     assert page["metadata"] == {"size": 3, "totalElements": 4, "totalPages": 2, "number": 1}
     assert provider_ids(page) == ["LANDSAT_004"]
     links = links_by_rel(page)
-    assert set(links) == {"self", "previous"}
+    assert set(links) == {"self", "prev"}
     assert query_of(links["self"])["page"] == ["1"]
-    assert query_of(links["previous"])["page"] == ["0"]
+    assert query_of(links["prev"])["page"] == ["0"]
 
 
 def test_middle_page_links_both_ways(api_client, catalog):
@@ -174,7 +174,7 @@ def test_middle_page_links_both_ways(api_client, catalog):
     assert {rel: query_of(href)["page"] for rel, href in links.items()} == {
         "self": ["2"],
         "next": ["3"],
-        "previous": ["1"],
+        "prev": ["1"],
     }
 
 
@@ -489,7 +489,7 @@ def test_a_page_deeper_than_the_tracked_count_reports_the_matches_it_read(
         "number": 1,
         "totalElementsExact": False,
     }
-    assert set(links_by_rel(page)) == {"self", "next", "previous"}
+    assert set(links_by_rel(page)) == {"self", "next", "prev"}
     assert count_queries(queries) == []  # a count up to 3 would know less
 
 
@@ -715,34 +715,41 @@ def test_the_last_day_of_the_calendar_bounds_a_date_range(api_client, catalog, q
 # One product
 
 
-def test_product_detail_is_the_product_of_the_search_results(api_client, catalog):
+@pytest.mark.parametrize("kind", ["dataobjects", "entities"])
+def test_product_detail_is_the_entry_of_the_search_results(api_client, catalog, kind):
+    """Wrapped as REGARDS's EntityModel: scripts read r["content"]["files"]."""
     product = catalog["toulouse"]
     DataFileFactory(product=product)
 
-    response = api_client.get(f"{API}/dataobjects/{product.urn}")
+    response = api_client.get(f"{API}/{kind}/{product.urn}")
 
     assert response.status_code == 200
     (entry,) = search(api_client, q="providerId:S2A_TILE_001")["content"]
-    assert response.json() == entry["content"]
+    assert response.json() == entry
+    assert set(response.json()) == {"content", "links"}
+    assert list(response.json()["content"]["files"]) == ["RAWDATA"]
 
 
+@pytest.mark.parametrize("kind", ["dataobjects", "entities"])
 @pytest.mark.parametrize("urn", [MISSING_PRODUCT, "not-a-urn", "URN:FEATURE:DATA:x"])
-def test_unknown_product_is_not_found(api_client, catalog, urn):
-    assert_api_error(api_client.get(f"{API}/dataobjects/{urn}"), 404, "not_found")
+def test_unknown_product_is_not_found(api_client, catalog, urn, kind):
+    assert_api_error(api_client.get(f"{API}/{kind}/{urn}"), 404, "not_found")
 
 
-def test_invisible_product_is_forbidden_to_a_user(client_for):
+@pytest.mark.parametrize("kind", ["dataobjects", "entities"])
+def test_invisible_product_is_forbidden_to_a_user(client_for, kind):
     product = ProductFactory()  # a dataset no group has any right on
 
-    response = client_for(UserFactory()).get(f"{API}/dataobjects/{product.urn}")
+    response = client_for(UserFactory()).get(f"{API}/{kind}/{product.urn}")
 
     assert_api_error(response, 403, "forbidden")
 
 
-def test_invisible_product_asks_an_anonymous_caller_to_authenticate(api_client):
+@pytest.mark.parametrize("kind", ["dataobjects", "entities"])
+def test_invisible_product_asks_an_anonymous_caller_to_authenticate(api_client, kind):
     product = ProductFactory()
 
-    response = api_client.get(f"{API}/dataobjects/{product.urn}")
+    response = api_client.get(f"{API}/{kind}/{product.urn}")
 
     assert_api_error(response, 401, "forbidden")
     assert response["WWW-Authenticate"].startswith("Bearer")
@@ -779,18 +786,89 @@ def test_dataset_search_lists_the_datasets_the_caller_sees(api_client, datasets)
     ]
     assert page["facets"] == []
     alpha = datasets["Alpha full"]
+    products = f"http://testserver{API}/datasets/{alpha.urn}/dataobjects/search"
     assert page["content"][0] == {
         "content": {
             "id": alpha.urn,
             "entityType": "DATASET",
             "label": "Alpha full",
             "model": "DATASET",
+            "licence": None,
+            "dataObjectsAccessGranted": True,
+            "dataObjectsFilesAccessGranted": True,
             "tags": [],
             "properties": {"license": None},
             "geometry": None,
         },
-        "links": [{"rel": "self", "href": f"http://testserver{API}/datasets/{alpha.urn}"}],
+        "links": [
+            {"rel": "self", "href": f"http://testserver{API}/datasets/{alpha.urn}"},
+            {"rel": "dataobjects", "href": products},
+            {"rel": "dataobjects-files", "href": products},
+        ],
     }
+    beta = page["content"][1]["content"]
+    assert (beta["dataObjectsAccessGranted"], beta["dataObjectsFilesAccessGranted"]) == (
+        False,
+        False,
+    )
+
+
+def test_dataset_flags_follow_the_callers_rights_without_a_query_per_dataset(
+    client_for, django_assert_max_num_queries
+):
+    """FULL_ACCESS grants the products, INHERITED_ACCESS their private files as well."""
+    user = UserFactory()
+    group = AccessGroupFactory(members=[user])
+    levels, files = AccessRight.MetadataAccess, AccessRight.FileAccess
+    rights = {
+        "A files": (levels.FULL_ACCESS, files.INHERITED_ACCESS),
+        "B products": (levels.FULL_ACCESS, files.NO_ACCESS),
+        "C restricted": (levels.RESTRICTED_ACCESS, files.NO_ACCESS),
+    }
+    for label, (metadata, file_access) in rights.items():
+        AccessRightFactory(
+            group=group,
+            dataset=DatasetFactory(label=label),
+            metadata_access=metadata,
+            file_access=file_access,
+        )
+    client = client_for(user)
+    client.get(DATASET_SEARCH)  # the token's first use writes its last-used time
+
+    with django_assert_max_num_queries(4):
+        page = search(client, DATASET_SEARCH)
+
+    flags = {
+        entry["content"]["label"]: (
+            entry["content"]["dataObjectsAccessGranted"],
+            entry["content"]["dataObjectsFilesAccessGranted"],
+        )
+        for entry in page["content"]
+    }
+    assert flags == {
+        "A files": (True, True),
+        "B products": (True, False),
+        "C restricted": (False, False),
+    }
+
+
+def test_a_steward_is_granted_every_datasets_products_and_files(client_for, datasets):
+    page = search(client_for(UserFactory(steward=True)), DATASET_SEARCH)
+
+    assert len(page["content"]) == 4
+    for entry in page["content"]:
+        assert entry["content"]["dataObjectsAccessGranted"] is True
+        assert entry["content"]["dataObjectsFilesAccessGranted"] is True
+
+
+def test_the_dataobjects_links_search_the_datasets_products(api_client, catalog, datasets):
+    (alpha,) = search(api_client, DATASET_SEARCH, q='label:"Alpha full"')["content"]
+    links = links_by_rel(alpha)
+
+    for rel in ("dataobjects", "dataobjects-files"):
+        page = search(api_client, links[rel].removeprefix("http://testserver"))
+        products = datasets["Alpha full"].products.values_list("urn", flat=True)
+        assert [entry["content"]["id"] for entry in page["content"]] == list(products)
 
 
 def test_dataset_search_pages(api_client, datasets):
@@ -800,7 +878,7 @@ def test_dataset_search_pages(api_client, datasets):
     assert [entry["content"]["label"] for entry in page["content"]] == ["Beta restricted"]
     assert {rel: query_of(href)["page"] for rel, href in links_by_rel(page).items()} == {
         "self": ["1"],
-        "previous": ["0"],
+        "prev": ["0"],
     }
 
 
@@ -848,13 +926,14 @@ def test_dataset_search_refuses_product_fields(api_client, datasets):
     assert "the fields are id, label" in response.json()["message"]
 
 
-def test_dataset_self_link_leads_to_the_dataset(api_client, datasets):
+def test_dataset_self_link_leads_to_the_wrapped_dataset(api_client, datasets):
     (entry, _) = search(api_client, DATASET_SEARCH)["content"]
 
     response = api_client.get(entry["links"][0]["href"].removeprefix("http://testserver"))
+    by_urn = api_client.get(f"{API}/entities/{entry['content']['id']}")
 
-    assert response.status_code == 200
-    assert response.json() == entry["content"]
+    assert response.status_code == by_urn.status_code == 200
+    assert response.json() == by_urn.json() == entry
 
 
 def test_dataset_detail_names_its_license(api_client, open_dataset):
@@ -866,7 +945,9 @@ def test_dataset_detail_names_its_license(api_client, open_dataset):
     response = api_client.get(f"{API}/datasets/{open_dataset.urn}")
 
     assert response.status_code == 200
-    assert response.json()["properties"]["license"] == {
+    content = response.json()["content"]
+    assert content["licence"] == "https://creativecommons.org/licenses/by/4.0/"
+    assert content["properties"]["license"] == {
         "id": "cc-by-4.0",
         "title": "CC BY 4.0",
         "url": "https://creativecommons.org/licenses/by/4.0/",
@@ -880,7 +961,8 @@ def test_restricted_dataset_detail_is_visible(api_client, datasets):
     response = api_client.get(f"{API}/datasets/{dataset.urn}")
 
     assert response.status_code == 200
-    assert response.json()["id"] == dataset.urn
+    assert response.json()["content"]["id"] == dataset.urn
+    assert response.json()["content"]["dataObjectsAccessGranted"] is False
 
 
 @pytest.mark.parametrize("urn", [MISSING_DATASET, "not-a-urn"])
@@ -895,7 +977,9 @@ def test_invisible_dataset_is_forbidden(api_client, client_for, datasets, label)
     user_client = client_for(UserFactory())
 
     assert_api_error(api_client.get(f"{API}/datasets/{urn}"), 401, "forbidden")
+    assert_api_error(api_client.get(f"{API}/entities/{urn}"), 401, "forbidden")
     assert_api_error(user_client.get(f"{API}/datasets/{urn}"), 403, "forbidden")
+    assert_api_error(user_client.get(f"{API}/entities/{urn}"), 403, "forbidden")
     assert_api_error(user_client.get(f"{API}/datasets/{urn}/dataobjects/search"), 403, "forbidden")
 
 

@@ -12,6 +12,7 @@ from knox.models import AuthToken
 from rest_framework.test import APIClient
 
 from downloads.models import LicenseAcceptance, RestoreRequest
+from products.models import AccessRight
 from regards_catalog.log import MaskTokensFilter, mask_tokens
 from tests.factories import (
     AccessGroupFactory,
@@ -20,7 +21,7 @@ from tests.factories import (
     LicenseFactory,
     UserFactory,
 )
-from tests.helpers import assert_api_error
+from tests.helpers import assert_api_error, body_of, download_url
 
 pytestmark = pytest.mark.django_db
 
@@ -73,8 +74,20 @@ def test_password_grant_issues_a_bearer_token(api_client, alice, login):
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/json")
     body = response.json()
-    assert set(body) == {"access_token", "token_type", "expires_in"}
+    assert set(body) == {
+        "access_token",
+        "token_type",
+        "expires_in",
+        "sub",
+        "email",
+        "role",
+        "tenant",
+        "scope",
+    }
     assert body["token_type"] == "bearer"
+    assert body["sub"] == body["email"] == "alice@example.org"
+    assert body["role"] == "REGISTERED_USER"
+    assert body["tenant"] == body["scope"] == settings.PROJECT_NAME == "regards"
     assert isinstance(body["access_token"], str) and len(body["access_token"]) >= 32
     ttl = settings.TOKEN_TTL_HOURS * 3600
     assert ttl - 60 <= body["expires_in"] <= ttl
@@ -124,8 +137,8 @@ def test_inactive_user_cannot_log_in(api_client, alice):
 
 @pytest.mark.parametrize(
     "fields",
-    [{"grant_type": None}, {"username": None}, {"password": None}, {"password": ""}],
-    ids=["no-grant-type", "no-username", "no-password", "empty-password"],
+    [{"username": None}, {"password": None}, {"password": ""}],
+    ids=["no-username", "no-password", "empty-password"],
 )
 def test_missing_field_is_an_invalid_request(api_client, alice, fields):
     for login in (login_form, login_json):
@@ -133,14 +146,112 @@ def test_missing_field_is_an_invalid_request(api_client, alice, fields):
     assert not AuthToken.objects.exists()
 
 
-@pytest.mark.parametrize("grant_type", ["client_credentials", "refresh_token", "PASSWORD"])
-def test_other_grant_types_are_refused(api_client, alice, grant_type):
-    response = login_form(api_client, grant_type=grant_type)
+def test_grant_type_may_be_left_out(api_client, alice):
+    for login in (login_form, login_json):
+        token_of(login(api_client, grant_type=None))
 
-    assert response.status_code == 400
-    assert response.json()["code"] in {"invalid_request", "unsupported_grant_type"}
-    assert "grant_type" in response.json()["message"]
+    assert AuthToken.objects.filter(user=alice).count() == 2
+
+
+@pytest.mark.parametrize("grant_type", ["client_credentials", "refresh_token", "PASSWORD", ""])
+def test_other_grant_types_are_refused(api_client, alice, grant_type):
+    form = login_form(api_client, grant_type=grant_type)
+    query = api_client.post(f"{TOKEN_URL}?{urlencode(frontend_query(grant_type=grant_type))}")
+
+    for response in (form, query):
+        assert_api_error(response, 400, "unsupported_grant_type")
+        assert "grant_type" in response.json()["message"]
     assert not AuthToken.objects.exists()
+
+
+def frontend_query(**fields):
+    query = {
+        "grant_type": "password",
+        "username": "alice@example.org",
+        "password": PASSWORD,
+        "scope": "regards",
+    }
+    query.update(fields)
+    return query
+
+
+def login_as_the_frontend(client, **fields):
+    """Exactly what regards-frontend's AuthenticateActions.js sends: the credentials in the
+    query string, an empty JSON body and the OAuth client as Basic."""
+    return client.post(
+        f"{TOKEN_URL}?{urlencode(frontend_query(**fields))}",
+        "{}",
+        content_type="application/json",
+        HTTP_AUTHORIZATION="Basic Y2xpZW50OnNlY3JldA==",
+    )
+
+
+def test_the_frontend_login_gets_a_token_that_downloads(api_client, alice, stored_file):
+    data_file = stored_file(b"alice's raw data", file_access=AccessRight.FileAccess.NO_ACCESS)
+    group = AccessGroupFactory(members=[alice])
+    AccessRightFactory(group=group, dataset=data_file.product.dataset)
+    assert_api_error(api_client.get(download_url(data_file)), 403, "forbidden")
+
+    response = login_as_the_frontend(api_client)
+
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["sub"] == "alice@example.org"
+    assert body["scope"] == body["tenant"] == "regards"
+    downloaded = APIClient().get(download_url(data_file, token=body["access_token"]))
+    assert downloaded.status_code == 200
+    assert body_of(downloaded) == b"alice's raw data"
+
+
+def test_the_body_wins_over_the_query_string(api_client, alice):
+    url = f"{TOKEN_URL}?{urlencode(frontend_query(password='wrong-password'))}"
+
+    response = api_client.post(url, {"password": PASSWORD}, format="json")
+
+    token_of(response)
+
+
+@pytest.mark.parametrize("fields", [{"password": None}, {"username": None}])
+def test_the_frontend_login_without_a_credential_is_an_invalid_request(api_client, alice, fields):
+    query = {name: value for name, value in frontend_query(**fields).items() if value}
+
+    response = api_client.post(
+        f"{TOKEN_URL}?{urlencode(query)}", "{}", content_type="application/json"
+    )
+
+    assert_api_error(response, 400, "invalid_request")
+
+
+def test_another_project_is_an_invalid_scope(api_client, alice):
+    response = login_as_the_frontend(api_client, scope="another-project")
+
+    assert_api_error(response, 400, "invalid_scope")
+    assert "regards" in response.json()["message"]
+    assert not AuthToken.objects.exists()
+
+
+def test_project_name_is_a_setting(api_client, alice, settings):
+    settings.PROJECT_NAME = "cdpp"
+
+    response = login_as_the_frontend(api_client, scope="cdpp")
+
+    assert response.json()["tenant"] == response.json()["scope"] == "cdpp"
+
+
+@pytest.mark.parametrize(
+    ("user", "role"),
+    [
+        ({}, "REGISTERED_USER"),
+        ({"steward": True}, "ADMIN"),
+        ({"is_superuser": True}, "ADMIN"),
+        ({"is_staff": True}, "REGISTERED_USER"),
+    ],
+    ids=["user", "steward", "superuser", "staff-only"],
+)
+def test_the_role_says_who_administers_the_project(api_client, user, role):
+    UserFactory(email="alice@example.org", username="alice", **user)
+
+    assert login_as_the_frontend(api_client).json()["role"] == role
 
 
 @pytest.mark.parametrize("body", ["{", "[]", '"text"', "null"])
@@ -413,6 +524,10 @@ def test_admin_login_sets_a_secure_http_only_session_cookie(client):
         ('"GET /x?token=abc" 200', '"GET /x?token=***" 200'),
         ("/x?a=1&token=abc&token=def", "/x?a=1&token=***&token=***"),
         ("/x?tokens=abc&page=1", "/x?tokens=abc&page=1"),
+        (
+            "/oauth/token?username=a%40b.org&password=s3cret",
+            "/oauth/token?username=a%40b.org&password=***",
+        ),
         ("no token here", "no token here"),
     ],
 )

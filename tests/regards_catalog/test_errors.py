@@ -43,7 +43,7 @@ def assert_html_error(response, status, code):
 def test_unknown_path_is_a_json_404(client, url):
     body = assert_api_error(client.get(url), 404, "not_found")
 
-    assert set(body) == {"code", "message"}
+    assert set(body) == {"code", "message", "messages"}
 
 
 def test_unknown_path_is_an_html_page_for_a_browser(client):
@@ -67,7 +67,7 @@ def test_unknown_path_is_json_unless_html_is_preferred(client, accept):
 def test_api_error_is_json(api_client):
     body = assert_api_error(api_client.get(MISSING_PRODUCT), 404, "not_found")
 
-    assert set(body) == {"code", "message"}
+    assert set(body) == {"code", "message", "messages"}
 
 
 def test_api_error_is_an_html_page_for_a_browser(api_client):
@@ -146,7 +146,7 @@ def test_server_error_handler_answers_json():
     response = server_error(request)
 
     body = assert_api_error(response, 500, "server_error")
-    assert set(body) == {"code", "message"}
+    assert set(body) == {"code", "message", "messages"}
 
 
 def test_server_error_handler_answers_html_to_a_browser():

@@ -3,6 +3,7 @@ failed logins are throttled per account and per client address, in the database.
 
 from collections import Counter
 from datetime import timedelta
+from urllib.parse import urlencode
 
 import pytest
 from django.utils import timezone
@@ -117,6 +118,25 @@ def test_failures_of_one_account_are_limited_across_addresses(alice, limits, ema
 
     assert_throttled(login(email=email, password="wrong-password", address="203.0.113.9"))
     # An unknown email is locked the same way: the lockout tells nothing either.
+
+
+@pytest.mark.django_db
+def test_failures_sent_in_the_query_string_are_limited_with_the_others(alice, limits, hashed):
+    """The REGARDS frontend sends its credentials in the query string, with a `{}` body."""
+    fail(PER_ACCOUNT - 1)
+    query = urlencode({"username": EMAIL, "password": "wrong-password", "scope": "regards"})
+    url = f"{TOKEN_URL}?{query}"
+    client = APIClient()
+
+    wrong = client.post(url, "{}", content_type="application/json", REMOTE_ADDR="198.51.100.1")
+    assert_api_error(wrong, 400, "invalid_grant")
+    hashed.clear()
+    right = url.replace("wrong-password", PASSWORD)
+    throttled = client.post(right, "{}", content_type="application/json")
+
+    assert_throttled(throttled)
+    assert hashed == []  # refused without checking the password
+    assert not AuthToken.objects.exists()
 
 
 @pytest.mark.django_db
