@@ -20,7 +20,7 @@ class SearchParamsSerializer(serializers.Serializer):
     q = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
     page = serializers.IntegerField(required=False, min_value=0, max_value=10**9, default=0)
     # Above MAX_PAGE_SIZE, a size is clamped by the view, as REGARDS does (metadata.requestedSize).
-    size = serializers.IntegerField(required=False, min_value=1, max_value=10**9, default=20)
+    size = serializers.IntegerField(required=False, min_value=1, default=20)
     sort = serializers.ListField(
         child=serializers.RegexField(
             r"^(id|providerId|label|dataset|start_date|end_date|properties\.[A-Za-z_][A-Za-z0-9_]*)"
