@@ -113,9 +113,9 @@ def test_a_dataset_urn_in_tags_may_hold_wildcards(api_client, make, open_dataset
     make("IN_OTHER", dataset=other)
     uuid = open_dataset.urn.split(":")[4]
 
-    assert found(api_client, q=rf"tags:URN\:AIP\:DATASET\:test\:*") == {"IN_OPEN"}
+    assert found(api_client, q=r"tags:URN\:AIP\:DATASET\:test\:*") == {"IN_OPEN"}
     assert found(api_client, q=f"tags:*{uuid}*") == {"IN_OPEN"}
-    assert found(api_client, q=rf"tags:URN\:AIP\:DATASET\:othe?\:*") == {"IN_OTHER"}
+    assert found(api_client, q=r"tags:URN\:AIP\:DATASET\:othe?\:*") == {"IN_OTHER"}
 
 
 def test_the_dataset_urn_is_read_from_the_dataset_not_stored(api_client, make, open_dataset):
