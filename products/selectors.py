@@ -74,11 +74,8 @@ def last_versions(products):
     bases = {product.urn.rpartition(":V")[0] for product in products}
     if not bases:
         return set()
-    prefixes = functools.reduce(
-        operator.or_, (Q(urn__startswith=f"{base}:V") for base in sorted(bases))
-    )
+    prefixes = functools.reduce(operator.or_, (_urn_prefix(f"{base}:V") for base in sorted(bases)))
     highest = {}
-    # startswith ignores case on SQLite: the prefix is compared again here.
     for urn in Product.objects.filter(prefixes).values_list("urn", flat=True):
         base, _, version = urn.rpartition(":V")
         if base in bases:
@@ -88,6 +85,15 @@ def last_versions(products):
         for product in products
         if product.version >= highest.get(product.urn.rpartition(":V")[0], 0)
     }
+
+
+def _urn_prefix(prefix):
+    """The URNs starting with `prefix`, as the unique index on urn can find them."""
+    if connection.vendor == "postgresql":
+        return Q(urn__startswith=prefix)  # LIKE 'p%', served by Django's varchar_pattern_ops index
+    # SQLite's LIKE ignores case and skips the index; its binary order keeps a prefix's strings
+    # between the prefix and the prefix with its last character raised.
+    return Q(urn__gte=prefix, urn__lt=prefix[:-1] + chr(ord(prefix[-1]) + 1))
 
 
 def property_index_leaders():
