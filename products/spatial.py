@@ -125,11 +125,18 @@ class Circle:
         if isinstance(geometry, shapes.Point):
             return self._distance(geometry.x, geometry.y) <= self.radius
         # In the azimuthal equidistant projection centred here, a point's distance from the
-        # origin is its distance from the centre along the ellipsoid.
+        # origin is its distance from the centre along the ellipsoid. Only the parts inside
+        # the circle's boxes can be near enough: the rest is not followed point by point.
         projection = pyproj.Proj(proj="aeqd", lat_0=self.lat, lon_0=self.lon, datum="WGS84")
-        followed = shapely.segmentize(geometry, EDGE_STEP)
-        projected = shapely.transform(followed, lambda xy: _project(projection, xy))
-        return projected.distance(shapes.Point(0, 0)) <= self.radius
+        for box in self.boxes():
+            near = shapely.clip_by_rect(geometry, *box)
+            if near.is_empty:
+                continue
+            followed = shapely.segmentize(near, EDGE_STEP)
+            projected = shapely.transform(followed, lambda xy: _project(projection, xy))
+            if projected.distance(shapes.Point(0, 0)) <= self.radius:
+                return True
+        return False
 
     def _distance(self, lon, lat):
         return WGS84.inv(self.lon, self.lat, lon, lat)[2]
