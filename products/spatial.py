@@ -27,6 +27,7 @@ WGS84 = pyproj.Geod(ellps="WGS84")
 # shorter than 111,320·cos φ m (less than 1 % below): a circle's box is widened by that much.
 METRES_PER_DEGREE = 110_000
 MAX_WKT_LENGTH = 100_000
+MAX_BOXES = 100
 MAX_RADIUS = 20_100_000  # half the Earth's circumference: every point is nearer
 
 
@@ -150,13 +151,20 @@ class Area:
         shapely.prepare(geometry)
 
     def boxes(self):
-        parts = getattr(self.geometry, "geoms", [self.geometry])
+        parts = self._parts()
+        if parts is None:
+            return [self.geometry.bounds]
         return [part.bounds for part in parts if not part.is_empty]
 
     def certain_boxes(self):
         """Boxes the area fills: a product whose box lies inside one surely intersects."""
+        return [part.bounds for part in self._parts() or [] if _is_box(part)]
+
+    def _parts(self):
+        """The parts whose boxes the SQL names one by one; None when too many for one
+        statement (SQLite's expressions nest at most 1000 deep): the whole box then."""
         parts = getattr(self.geometry, "geoms", [self.geometry])
-        return [part.bounds for part in parts if _is_box(part)]
+        return list(parts) if len(parts) <= MAX_BOXES else None
 
     def intersects(self, geometry):
         return self.geometry.intersects(geometry)

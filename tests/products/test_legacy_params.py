@@ -184,6 +184,17 @@ def test_g_answers_what_shapely_answers(api_client, make):
         assert found(api_client, g=query) == expected, query
 
 
+def test_g_with_thousands_of_parts_is_answered(api_client, make):
+    make("ON_A_DOT", point(0.5, 1))
+    make("BETWEEN_DOTS", point(0.25, 1))
+    make("BETWEEN_BOXES", point(0.75, 0.5))
+    dots = ", ".join(f"({n / 2} {n % 2})" for n in range(3000))
+
+    assert found(api_client, g=f"MULTIPOINT({dots})") == {"ON_A_DOT"}
+    boxes = ", ".join(f"(({n} 0, {n}.5 0, {n}.5 1, {n} 1, {n} 0))" for n in range(300))
+    assert found(api_client, g=f"MULTIPOLYGON({boxes})") == {"ON_A_DOT", "BETWEEN_DOTS"}
+
+
 @pytest.mark.parametrize(
     "value",
     ["POLYGON((0 0, 1 1))", "CIRCLE(1 2)", "", "POINT EMPTY", "POINT(1)", "POINT(nan 1)"],
