@@ -32,7 +32,12 @@ MAX_RADIUS = 20_100_000  # half the Earth's circumference: every point is nearer
 
 
 class SpatialError(ValueError):
-    """A shape that cannot be parsed; the message says why."""
+    """A shape that cannot be parsed; the message says why, and `part` which value is
+    wrong when the shape has several (a circle's "lon", "lat" or "radius")."""
+
+    def __init__(self, message, *, part=None):
+        super().__init__(message)
+        self.part = part
 
 
 def parse_wkt(text):
@@ -94,11 +99,12 @@ class Circle:
 
     def __init__(self, lon, lat, radius):
         if not (math.isfinite(lon) and -180 <= lon <= 180):
-            raise SpatialError(f"longitude {lon} is outside -180..180")
+            raise SpatialError(f"longitude {lon} is outside -180..180", part="lon")
         if not (math.isfinite(lat) and -90 <= lat <= 90):
-            raise SpatialError(f"latitude {lat} is outside -90..90")
+            raise SpatialError(f"latitude {lat} is outside -90..90", part="lat")
         if not (math.isfinite(radius) and 0 <= radius <= MAX_RADIUS):
-            raise SpatialError(f"radius {radius} is not a distance from 0 to {MAX_RADIUS} metres")
+            message = f"radius {radius} is not a distance from 0 to {MAX_RADIUS} metres"
+            raise SpatialError(message, part="radius")
         self.lon, self.lat, self.radius = lon, lat, radius
 
     def boxes(self):

@@ -121,10 +121,14 @@ def _float(name, text):
         ) from None
 
 
+CIRCLE_PARAMETERS = {"lon": "lon", "lat": "lat", "radius": "r"}
+
+
 def _shape(name, make):
     try:
         return make()
     except spatial.SpatialError as error:
+        name = CIRCLE_PARAMETERS.get(error.part, name)
         raise InvalidRequest(f"{name}: {error}.", extra={"parameter": name}) from None
 
 

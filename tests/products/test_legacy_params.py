@@ -290,9 +290,11 @@ def test_a_circle_inside_a_polygon_matches_it(api_client, make):
         ({"r": 10}, "lat"),
         ({"lat": "north", "lon": 2, "r": 3}, "lat"),
         ({"lat": 91, "lon": 2, "r": 3}, "lat"),
-        ({"lat": 1, "lon": 200, "r": 3}, "lat"),
-        ({"lat": 1, "lon": 2, "r": -3}, "lat"),
-        ({"lat": 1, "lon": 2, "r": "nan"}, "lat"),
+        ({"lat": 1, "lon": 200, "r": 3}, "lon"),
+        ({"lat": 1, "lon": 2, "r": -3}, "r"),
+        ({"lat": 1, "lon": 2, "r": "nan"}, "r"),
+        ({"lat": 1, "lon": "1e999", "r": 3}, "lon"),
+        ({"lat": 1, "lon": 2, "r": "5km"}, "r"),
     ],
 )
 def test_a_malformed_circle_is_refused_naming_a_parameter(api_client, params, named):
