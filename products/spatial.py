@@ -45,7 +45,8 @@ def parse_wkt(text):
     if len(text) > MAX_WKT_LENGTH:
         raise SpatialError(f"the WKT text is longer than {MAX_WKT_LENGTH} characters")
     try:
-        geometry = shapely.from_wkt(text)
+        with numpy.errstate(over="ignore"):  # 1e999 reads as inf, refused by _checked
+            geometry = shapely.from_wkt(text)
     except shapely.errors.ShapelyError as error:
         raise SpatialError(f"not a WKT geometry ({_first_line(error)})") from None
     return _checked(geometry)

@@ -607,3 +607,26 @@ def test_every_result_is_a_valid_rfc7946_feature(api_client, make):
     assert len(contents) == 6
     for feature in contents:
         assert_rfc7946_feature(feature)
+
+
+@pytest.mark.parametrize(
+    ("params", "status"),
+    [
+        ({"g": "POINT(1e308 -1e308)"}, 200),
+        ({"g": "POINT(1e999 0)"}, 400),
+        ({"g": "POINT(1 2)\x00"}, 400),
+        ({"g": "POLYGON((0 0, 1 0, 0 1, 1 1, 0 0))"}, 200),  # self-crossing, still a shape
+        ({"box": "-180,-90,180,90"}, 200),
+        ({"box": "1e308,0,1e308,0"}, 400),
+        ({"exists": "cloud\x00cover"}, 400),
+        ({"lat": "1e308", "lon": 0, "r": 1}, 400),
+        ({"lat": 0, "lon": 0, "r": "1e308"}, 400),
+        ({"hasImage": "\x00"}, 400),
+    ],
+)
+def test_hostile_values_get_an_answer_never_a_500(api_client, make, params, status):
+    make("ANY", polygon((0, 0), (1, 0), (1, 1)))
+
+    response = api_client.get(SEARCH, params)
+
+    assert response.status_code == status, response.content
