@@ -11,6 +11,10 @@ Coordinates are longitude and latitude read as plane coordinates, as GeoJSON and
 read them: a product matches a WKT, GeoJSON or box shape exactly when shapely's
 `intersects` says so. A circle holds the points within `radius` metres of its centre along
 the WGS84 ellipsoid; a product's edges are followed to within EDGE_STEP degrees.
+
+The API: parse_wkt, parse_geojson and parse_bbox make a shapely geometry (SpatialError when
+malformed); Area(geometry) and Circle(lon, lat, radius) are search shapes;
+filter_intersecting(queryset, shape) narrows a Product queryset to those intersecting one.
 """
 
 import math
@@ -146,6 +150,10 @@ class Circle:
                 return True
         return False
 
+    def certain_boxes(self):
+        """A circle fills no box: each candidate is measured."""
+        return []
+
     def _distance(self, lon, lat):
         return WGS84.inv(self.lon, self.lat, lon, lat)[2]
 
@@ -180,7 +188,9 @@ class Area:
 def filter_intersecting(queryset, shape):
     """The products of `queryset` whose geometry intersects `shape` (an Area or a Circle)."""
     overlapping = _any_box(_overlaps, shape.boxes())
-    certain = _any_box(_inside, getattr(shape, "certain_boxes", list)())
+    if overlapping is None:
+        return queryset.none()
+    certain = _any_box(_inside, shape.certain_boxes())
     candidates = queryset.filter(overlapping)
     if certain is not None:
         candidates = candidates.exclude(certain)
@@ -210,9 +220,10 @@ def _inside(west, south, east, north):
 
 
 def _any_box(condition, boxes):
+    """The OR of `condition` over the boxes; None when there is none."""
     conditions = [condition(*box) for box in boxes]
     if not conditions:
-        return None if condition is _inside else Q(pk__in=[])
+        return None
     combined = conditions[0]
     for other in conditions[1:]:
         combined |= other
