@@ -2,7 +2,8 @@
 
 luqum parses the text; one function per node type turns the tree into a Q. Values are
 compared as the field wants: text fields by exact match or wildcard pattern, `tags`
-by element of the JSON list, `properties.<name>` by the type of the queried value.
+by element of the JSON list or by the dataset's URN, `properties.<name>` by the type of
+the queried value.
 """
 
 import contextvars
@@ -239,9 +240,15 @@ class _TagMatches(models.Func):
 
 
 class _TagsField:
+    """A product's tags are its own, plus its dataset's URN (as REGARDS tags products; the
+    serializer shows them so): the URN is read from the dataset, never copied."""
+
     name = "tags"
 
     def match(self, term):
+        return self._own_tags(term) | _TextField(self.name, "dataset__urn").match(term)
+
+    def _own_tags(self, term):
         pieces = _pieces(term)
         if not any(isinstance(p, _Wildcard) for p in pieces):
             if connection.vendor == "postgresql":  # containment uses the GIN index

@@ -13,6 +13,7 @@ URN_PATTERN = r"URN:{kind}:[A-Za-z0-9_\-]{{1,64}}:{uuid}:V[0-9]{{1,4}}"
 PRODUCT_URN = re.compile(URN_PATTERN.format(kind="FEATURE:DATA", uuid=UUID_PATTERN))
 DATASET_URN = re.compile(URN_PATTERN.format(kind="AIP:DATASET", uuid=UUID_PATTERN))
 CHECKSUM = re.compile(r"[0-9a-fA-F]{8,128}")
+CRC32 = re.compile(r"[0-9a-fA-F]{8}")
 
 
 def validate_product_urn(value):
@@ -34,6 +35,13 @@ def validate_dataset_urn(value):
 def validate_checksum(value):
     if not CHECKSUM.fullmatch(value):
         raise ValidationError("%(value)s is not a hexadecimal checksum.", params={"value": value})
+
+
+def validate_crc32(value):
+    if not CRC32.fullmatch(value):
+        raise ValidationError(
+            "%(value)s is not a CRC-32 (8 hexadecimal digits).", params={"value": value}
+        )
 
 
 LICENSE_ID = RegexValidator(
@@ -101,6 +109,9 @@ class AccessGroup(models.Model):
 class Dataset(models.Model):
     urn = models.CharField("id", max_length=200, unique=True, validators=[validate_dataset_urn])
     label = models.CharField(max_length=500)
+    provider_id = models.CharField(
+        "providerId", max_length=500, blank=True, help_text="Blank: the label."
+    )
     license = models.ForeignKey(
         License,
         null=True,
@@ -116,6 +127,10 @@ class Dataset(models.Model):
 
     def __str__(self):
         return self.label
+
+    @property
+    def provider_id_or_label(self):
+        return self.provider_id or self.label
 
 
 class AccessRight(models.Model):
@@ -157,15 +172,57 @@ class Product(models.Model):
     geometry = models.JSONField(null=True, blank=True)
     start_date = models.DateTimeField(null=True, blank=True, db_index=True)
     end_date = models.DateTimeField(null=True, blank=True)
+    # The box of `geometry`, for the SQL step of spatial search (products.spatial);
+    # null when there is no geometry. Written by save() and by the catalog import.
+    bbox_west = models.FloatField(null=True, blank=True, editable=False)
+    bbox_south = models.FloatField(null=True, blank=True, editable=False)
+    bbox_east = models.FloatField(null=True, blank=True, editable=False)
+    bbox_north = models.FloatField(null=True, blank=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
+
+    BBOX_FIELDS = ("bbox_west", "bbox_south", "bbox_east", "bbox_north")
 
     class Meta:
         ordering = ["id"]
         # The GIN index on `properties` and `tags` is created by a PostgreSQL-only migration.
+        indexes = [
+            models.Index(fields=["bbox_south", "bbox_north"]),
+            models.Index(fields=["bbox_west", "bbox_east"]),
+        ]
 
     def __str__(self):
         return self.provider_id
+
+    def save(self, *args, **kwargs):
+        self.set_bbox()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "geometry" in update_fields:
+            kwargs["update_fields"] = {*update_fields, *self.BBOX_FIELDS}
+        super().save(*args, **kwargs)
+
+    def set_bbox(self):
+        """Set the bbox columns from `geometry` (all None when it has no point)."""
+        from products.spatial import geometry_bbox  # spatial imports shapely: load it lazily
+
+        bbox = geometry_bbox(self.geometry) or (None,) * 4
+        for name, value in zip(self.BBOX_FIELDS, bbox, strict=True):
+            setattr(self, name, value)
+
+    @property
+    def bbox(self):
+        """[west, south, east, north] of the geometry (RFC 7946 §5), or None."""
+        values = [getattr(self, name) for name in self.BBOX_FIELDS]
+        return None if None in values else values
+
+    @property
+    def version(self):
+        return int(self.urn.rpartition(":V")[2])
+
+    @property
+    def virtual_id(self):
+        """The URN naming whichever version is the last (REGARDS: version replaced by LAST)."""
+        return self.urn.rpartition(":V")[0] + ":LAST"
 
 
 class DataFile(models.Model):
@@ -205,6 +262,9 @@ class DataFile(models.Model):
     storage = models.CharField("storage location", max_length=100, blank=True)
     key = models.CharField("storage key", max_length=1000, blank=True)
     types = models.JSONField(default=list, blank=True)
+    crc32 = models.CharField(max_length=8, blank=True, validators=[validate_crc32])
+    image_width = models.PositiveIntegerField("imageWidth", null=True, blank=True)
+    image_height = models.PositiveIntegerField("imageHeight", null=True, blank=True)
 
     class Meta:
         ordering = ["id"]

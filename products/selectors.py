@@ -2,12 +2,15 @@
 
 import functools
 import math
+import operator
 import re
 import time
 
 from django.db import connection
-from django.db.models import F, OuterRef, Prefetch
+from django.db.models import Exists, F, OuterRef, Prefetch, Q
+from django.db.models.fields.json import HasKey
 
+from products import spatial
 from products.access import (
     dataset_access_flags,
     downloadable_files_queryset,
@@ -15,8 +18,14 @@ from products.access import (
     visible_datasets,
 )
 from products.lucene import DATASETS, lucene_to_q
-from products.models import Product
+from products.models import DataFile, Product
 
+IMAGE_TYPES = [
+    DataFile.DataType.QUICKLOOK_SD,
+    DataFile.DataType.QUICKLOOK_MD,
+    DataFile.DataType.QUICKLOOK_HD,
+    DataFile.DataType.THUMBNAIL,
+]
 # Totals are counted exactly up to this many matches, as Elasticsearch's track_total_hits
 # does by default; beyond, the page says how many it knows of (metadata.totalElementsExact).
 TRACKED_TOTAL = 10_000
@@ -24,9 +33,13 @@ TRACKED_TOTAL = 10_000
 PROPERTY_INDEX_LEADER = re.compile(r"USING btree \(\(\(properties -> '(\w+)'::text\)\)")
 
 
-def product_search(*, user, q="", ordering=(), dataset=None):
+def product_search(*, user, q="", ordering=(), dataset=None, shapes=(), exists=(), has_image=None):
     """Products the caller sees that match the Lucene query `q`, in a stable order, each with
-    the files the caller may download (fetched in one more query when the products are)."""
+    the files the caller may download (fetched in one more query when the products are).
+
+    `shapes` (products.spatial): only products whose geometry intersects each; `exists`: property
+    names the products must have; `has_image`: with (True) or without (False) a quicklook
+    or thumbnail."""
     seen, downloadable = searchable_dataset_ids(user)
     files = downloadable_files_queryset(downloadable)
     products = Product.objects.all()
@@ -40,9 +53,48 @@ def product_search(*, user, q="", ordering=(), dataset=None):
     )
     if dataset is not None:
         products = products.filter(dataset=dataset)
+    for name in exists:
+        products = products.filter(HasKey(F("properties"), name))
+    if has_image is not None:
+        images = DataFile.objects.filter(data_type__in=IMAGE_TYPES, product=OuterRef("pk"))
+        products = products.filter(Exists(images) if has_image else ~Exists(images))
+    for shape in shapes:
+        # Last: the exact test then runs on the fewest candidates.
+        products = spatial.filter_intersecting(products, shape)
     order = [_order_expression(name) for name in ordering] + ["id"]
     files = files.order_by("data_type", "id")
-    return products.order_by(*order).prefetch_related(Prefetch("files", files))
+    return (
+        products.order_by(*order)
+        .select_related("dataset")
+        .prefetch_related(Prefetch("files", files))
+    )
+
+
+def last_versions(products):
+    """The URNs among `products` of which the catalog holds no higher version."""
+    bases = {product.urn.rpartition(":V")[0] for product in products}
+    if not bases:
+        return set()
+    prefixes = functools.reduce(operator.or_, (_urn_prefix(f"{base}:V") for base in sorted(bases)))
+    highest = {}
+    for urn in Product.objects.filter(prefixes).values_list("urn", flat=True):
+        base, _, version = urn.rpartition(":V")
+        if base in bases:
+            highest[base] = max(highest.get(base, 0), int(version))
+    return {
+        product.urn
+        for product in products
+        if product.version >= highest.get(product.urn.rpartition(":V")[0], 0)
+    }
+
+
+def _urn_prefix(prefix):
+    """The URNs starting with `prefix`, as the unique index on urn can find them."""
+    if connection.vendor == "postgresql":
+        return Q(urn__startswith=prefix)  # LIKE 'p%', served by Django's varchar_pattern_ops index
+    # SQLite's LIKE ignores case and skips the index; its binary order keeps a prefix's strings
+    # between the prefix and the prefix with its last character raised.
+    return Q(urn__gte=prefix, urn__lt=prefix[:-1] + chr(ord(prefix[-1]) + 1))
 
 
 def property_index_leaders():

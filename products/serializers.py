@@ -19,9 +19,8 @@ SORTABLE_FIELDS = {
 class SearchParamsSerializer(serializers.Serializer):
     q = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
     page = serializers.IntegerField(required=False, min_value=0, max_value=10**9, default=0)
-    size = serializers.IntegerField(
-        required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=20
-    )
+    # Above MAX_PAGE_SIZE, a size is clamped by the view, as REGARDS does (metadata.requestedSize).
+    size = serializers.IntegerField(required=False, min_value=1, default=20)
     sort = serializers.ListField(
         child=serializers.RegexField(
             r"^(id|providerId|label|dataset|start_date|end_date|properties\.[A-Za-z_][A-Za-z0-9_]*)"
@@ -65,23 +64,43 @@ def file_json(data_file, product_urn, root):
         "filesize": data_file.filesize,
         "filename": data_file.filename,
         "types": data_file.types,
+        # Only what the catalog gave (REGARDS omits them too when unknown).
+        **({"crc32": data_file.crc32} if data_file.crc32 else {}),
+        **({"imageWidth": data_file.image_width} if data_file.image_width is not None else {}),
+        **({"imageHeight": data_file.image_height} if data_file.image_height is not None else {}),
     }
 
 
-def product_json(product, files, root):
-    """`files`: the files the caller may download (public types plus permitted private ones)."""
+def product_tags(product):
+    """The product's own tags, then its dataset's URN, as REGARDS tags a product
+    (products.lucene searches `tags` the same way)."""
+    tags = product.tags if isinstance(product.tags, list) else []
+    dataset_urn = product.dataset.urn
+    return tags if dataset_urn in tags else [*tags, dataset_urn]
+
+
+def product_json(product, files, root, *, last):
+    """A GeoJSON Feature (RFC 7946) with REGARDS's fields. `files`: the files the caller may
+    download (public types plus permitted private ones); `last`: no higher version exists."""
     grouped = {}
     for data_file in files:
         grouped.setdefault(data_file.data_type, []).append(file_json(data_file, product.urn, root))
+    bbox = product.bbox
     return {
+        "type": "Feature",
         "id": product.urn,
+        "virtualId": product.virtual_id,
+        "version": product.version,
+        "last": last,
         "providerId": product.provider_id,
         "entityType": "DATA",
         "label": product.label,
         "model": product.model,
-        "tags": product.tags,
+        "tags": product_tags(product),
         "properties": product.properties,
         "geometry": product.geometry,
+        # RFC 7946 §5: a bbox is an array when present; a feature without geometry has none.
+        **({"bbox": bbox} if bbox is not None else {}),
         "files": grouped,
     }
 
@@ -91,6 +110,7 @@ def dataset_json(dataset):
     license = dataset.license
     return {
         "id": dataset.urn,
+        "providerId": dataset.provider_id_or_label,
         "entityType": "DATASET",
         "label": dataset.label,
         "model": "DATASET",

@@ -7,9 +7,11 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from products import selectors
+from products import selectors, spatial
+from products.lucene import PROPERTY_NAME
 from products.models import Dataset, Product
 from products.serializers import (
+    MAX_PAGE_SIZE,
     SearchParamsSerializer,
     dataset_json,
     product_json,
@@ -20,9 +22,26 @@ from regards_catalog.links import base_url
 SEARCH_PARAMETERS = [
     OpenApiParameter("q", str, description="Lucene query"),
     OpenApiParameter("page", int, description="0-based page number"),
-    OpenApiParameter("size", int, description="page size (default 20, max 1000)"),
+    OpenApiParameter("size", int, description="page size (default 20; above 1000, 1000 is served)"),
     OpenApiParameter("sort", str, many=True, description="field,ASC|DESC (repeatable)"),
 ]
+PRODUCT_SEARCH_PARAMETERS = [
+    *SEARCH_PARAMETERS,
+    OpenApiParameter("g", str, description="WKT geometry (lon lat): products intersecting it"),
+    OpenApiParameter("lat", float, description="circle centre latitude (with lon and r)"),
+    OpenApiParameter("lon", float, description="circle centre longitude (with lat and r)"),
+    OpenApiParameter("r", float, description="circle radius in metres (with lat and lon)"),
+    OpenApiParameter("box", str, description="minLon,minLat,maxLon,maxLat"),
+    OpenApiParameter(
+        "exists", str, many=True, description="property names the products have (repeatable)"
+    ),
+    OpenApiParameter("hasImage", bool, description="with (true) or without (false) a quicklook"),
+]
+# Every parameter the legacy product search reads; any other is a 400, never ignored.
+# `token` is the access token (regards_catalog.auth).
+PRODUCT_SEARCH_PARAMETER_NAMES = frozenset(
+    {"token", *(parameter.name for parameter in PRODUCT_SEARCH_PARAMETERS)}
+)
 
 
 def search_params(request):
@@ -34,10 +53,85 @@ def search_params(request):
         field, errors = next(iter(serializer.errors.items()))
         detail = errors[0] if isinstance(errors, list) else next(iter(errors.values()))[0]
         raise InvalidRequest(f"{field}: {detail}", extra={"errors": serializer.errors})
-    return serializer.validated_data
+    params = serializer.validated_data
+    # REGARDS serves its maximum for a larger size rather than refusing it.
+    params["requested_size"] = params["size"]
+    params["size"] = min(params["size"], MAX_PAGE_SIZE)
+    return params
 
 
-def page_json(request, page, content):
+def product_filters(request):
+    """The legacy engine's parameters besides q (g, lat/lon/r, box, exists, hasImage) as
+    keyword arguments of selectors.product_search; InvalidRequest names a bad one."""
+    query = request.query_params
+    unknown = sorted(set(query) - PRODUCT_SEARCH_PARAMETER_NAMES)
+    if unknown:
+        raise InvalidRequest(
+            f"{unknown[0]}: unknown parameter; the search takes "
+            f"{', '.join(sorted(PRODUCT_SEARCH_PARAMETER_NAMES))}.",
+            extra={"parameter": unknown[0]},
+        )
+    shapes = []
+    if (text := _single(query, "g")) is not None:
+        shapes.append(_shape("g", lambda: spatial.Area(spatial.parse_wkt(text))))
+    if (text := _single(query, "box")) is not None:
+        shapes.append(_shape("box", lambda: spatial.Area(spatial.parse_bbox(text))))
+    circle = {name: _single(query, name) for name in ("lat", "lon", "r")}
+    if any(value is not None for value in circle.values()):
+        for name, value in circle.items():
+            if value is None:
+                raise InvalidRequest(
+                    f"{name}: a circle needs lat, lon and r (in metres).",
+                    extra={"parameter": name},
+                )
+        lat, lon, radius = (_float(name, circle[name]) for name in ("lat", "lon", "r"))
+        shapes.append(_shape("lat", lambda: spatial.Circle(lon, lat, radius)))
+    exists = []
+    for value in query.getlist("exists"):
+        for name in value.split(","):
+            name = name.strip().removeprefix("properties.")
+            if not PROPERTY_NAME.fullmatch(name):
+                raise InvalidRequest(
+                    f"exists: {name!r} is not a property name (letters, digits and _).",
+                    extra={"parameter": "exists"},
+                )
+            exists.append(name)
+    has_image = _single(query, "hasImage")
+    if has_image is not None:
+        if has_image.lower() not in ("true", "false"):
+            raise InvalidRequest("hasImage: true or false.", extra={"parameter": "hasImage"})
+        has_image = has_image.lower() == "true"
+    return {"shapes": shapes, "exists": exists, "has_image": has_image}
+
+
+def _single(query, name):
+    values = query.getlist(name)
+    if len(values) > 1:
+        raise InvalidRequest(f"{name}: given more than once.", extra={"parameter": name})
+    return values[0] if values else None
+
+
+def _float(name, text):
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidRequest(
+            f"{name}: {text!r} is not a number.", extra={"parameter": name}
+        ) from None
+
+
+CIRCLE_PARAMETERS = {"lon": "lon", "lat": "lat", "radius": "r"}
+
+
+def _shape(name, make):
+    try:
+        return make()
+    except spatial.SpatialError as error:
+        name = CIRCLE_PARAMETERS.get(error.part, name)
+        raise InvalidRequest(f"{name}: {error}.", extra={"parameter": name}) from None
+
+
+def page_json(request, page, content, requested_size=None):
     def link(rel, number):
         query = request.GET.copy()
         query.pop("token", None)  # a token never travels in a link
@@ -59,6 +153,8 @@ def page_json(request, page, content):
         "totalPages": page.total_pages,
         "number": page.number,
     }
+    if requested_size is not None and requested_size != page.size:
+        metadata["requestedSize"] = requested_size  # above MAX_PAGE_SIZE, clamped
     if not page.exact:  # totalElements is a lower bound (README, "Search")
         metadata["totalElementsExact"] = False
     return {
@@ -72,9 +168,10 @@ def page_json(request, page, content):
 def product_entries(request, products):
     """`products` come from selectors.product_search, their downloadable files prefetched."""
     root = base_url(request)
+    last = selectors.last_versions(products)
     return [
         {
-            "content": product_json(product, product.files.all(), root),
+            "content": product_json(product, product.files.all(), root, last=product.urn in last),
             "links": [
                 {"rel": "self", "href": root + reverse("product-detail", args=[product.urn])}
             ],
@@ -86,14 +183,19 @@ def product_entries(request, products):
 def product_page(request, dataset=None):
     params = search_params(request)
     products = selectors.product_search(
-        user=request.user, q=params["q"], ordering=params["sort"], dataset=dataset
+        user=request.user,
+        q=params["q"],
+        ordering=params["sort"],
+        dataset=dataset,
+        **product_filters(request),
     )
     page = selectors.Page(products, number=params["page"], size=params["size"])
-    return Response(page_json(request, page, product_entries(request, page.items)))
+    content = product_entries(request, page.items)
+    return Response(page_json(request, page, content, params["requested_size"]))
 
 
 class ProductSearchView(APIView):
-    @extend_schema(parameters=SEARCH_PARAMETERS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=PRODUCT_SEARCH_PARAMETERS, responses=OpenApiTypes.OBJECT)
     def get(self, request):
         return product_page(request)
 
@@ -129,7 +231,7 @@ class DatasetSearchView(APIView):
         )
         page = selectors.Page(datasets, number=params["page"], size=params["size"])
         content = dataset_entries(request, page.items)
-        return Response(page_json(request, page, content))
+        return Response(page_json(request, page, content, params["requested_size"]))
 
 
 def dataset_entries(request, datasets):
@@ -179,6 +281,6 @@ class EntityDetailView(APIView):
 
 
 class DatasetProductSearchView(APIView):
-    @extend_schema(parameters=SEARCH_PARAMETERS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=PRODUCT_SEARCH_PARAMETERS, responses=OpenApiTypes.OBJECT)
     def get(self, request, urn):
         return product_page(request, dataset=visible_dataset_or_error(request.user, urn))

@@ -17,9 +17,11 @@ from products.models import (
     AccessRight,
     DataFile,
     validate_checksum,
+    validate_crc32,
     validate_dataset_urn,
     validate_product_urn,
 )
+from products.spatial import SpatialError, parse_geojson
 from storage_client import InvalidKey
 from storage_client.base import validate_key
 
@@ -37,6 +39,7 @@ GEOJSON_TYPES = frozenset(
 )
 MAX_VERSION = 2**31 - 1  # the column sizes
 MAX_FILESIZE = 2**63 - 1
+MAX_IMAGE_SIZE = 2**31 - 1
 
 
 class Invalid(Exception):
@@ -159,6 +162,17 @@ def _geometry(value):
         raise Invalid('a GeoJSON geometry has a "type"')
     if not isinstance(value["type"], str) or value["type"] not in GEOJSON_TYPES:
         raise Invalid(f"{show(value.get('type'))} is not a GeoJSON geometry type")
+    # Search tests products against it, and results must be valid GeoJSON (RFC 7946).
+    try:
+        parse_geojson(value)
+    except SpatialError as error:
+        raise Invalid(str(error)) from None
+    return value
+
+
+def _image_size(value):
+    if not 1 <= value <= MAX_IMAGE_SIZE:
+        raise Invalid(f"{value} is not a number of pixels (1 to {MAX_IMAGE_SIZE})")
     return value
 
 
@@ -192,6 +206,7 @@ DATASET_FIELDS = {
         "string", required=True, max_length=200, check=_django_validator(validate_dataset_urn)
     ),
     "label": Field("string", required=True, max_length=500, check=_non_empty),
+    "providerId": Field("string", max_length=500, check=_non_empty),
     "license": Field("string", nullable=True),
     "access": Field("array"),
 }
@@ -229,4 +244,7 @@ FILE_FIELDS = {
     "storage": Field("string", max_length=100),
     "key": Field("string", max_length=1000, check=_storage_key),
     "types": Field("array", check=_strings),
+    "crc32": Field("string", max_length=8, check=_django_validator(validate_crc32)),
+    "imageWidth": Field("integer", check=_image_size),
+    "imageHeight": Field("integer", check=_image_size),
 }

@@ -223,6 +223,7 @@ class Validator:
         return {
             "urn": values["id"],
             "label": values["label"],
+            "provider_id": values["providerId"] or "",
             "license": values["license"],
             "access": access,
         }
@@ -301,6 +302,10 @@ class Validator:
             "storage": values["storage"] or "",
             "key": values["key"] or "",
             "types": values["types"] if values["types"] is not None else [],
+            # Lower-case, as checksums are.
+            "crc32": values["crc32"].lower() if values["crc32"] is not None else "",
+            "image_width": values["imageWidth"],
+            "image_height": values["imageHeight"],
         }
 
     def _digest_length(self, checksum, algorithm, where):

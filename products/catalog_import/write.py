@@ -80,10 +80,15 @@ def _write_datasets(entries, counts):
     licenses = ids(License, "slug", [e["license"] for e in entries if e["license"]])
     existing = ids(Dataset, "urn", [entry["urn"] for entry in entries])
     datasets = [
-        Dataset(urn=entry["urn"], label=entry["label"], license_id=licenses.get(entry["license"]))
+        Dataset(
+            urn=entry["urn"],
+            label=entry["label"],
+            provider_id=entry["provider_id"],
+            license_id=licenses.get(entry["license"]),
+        )
         for entry in entries
     ]
-    _upsert(Dataset, datasets, ["urn"], ["label", "license", "updated"])
+    _upsert(Dataset, datasets, ["urn"], ["label", "provider_id", "license", "updated"])
     counts.updated = sum(entry["urn"] in existing for entry in entries)
     counts.created = len(entries) - counts.updated
 
@@ -120,6 +125,7 @@ PRODUCT_UPDATE_FIELDS = [
     "geometry",
     "start_date",
     "end_date",
+    *Product.BBOX_FIELDS,
     "updated",
 ]
 FILE_UPDATE_FIELDS = [
@@ -133,6 +139,9 @@ FILE_UPDATE_FIELDS = [
     "storage",
     "key",
     "types",
+    "crc32",
+    "image_width",
+    "image_height",
 ]
 
 
@@ -142,7 +151,9 @@ def _write_products(entries, counts, file_counts):
     products = []
     for entry in entries:
         fields = {k: v for k, v in entry.items() if k not in ("files", "dataset")}
-        products.append(Product(dataset_id=datasets[entry["dataset"]], **fields))
+        product = Product(dataset_id=datasets[entry["dataset"]], **fields)
+        product.set_bbox()  # bulk_create does not call save()
+        products.append(product)
     _upsert(Product, products, ["urn"], PRODUCT_UPDATE_FIELDS)
     counts.updated = sum(entry["urn"] in existing for entry in entries)
     counts.created = len(entries) - counts.updated

@@ -486,6 +486,34 @@ INVALID = [
         f'{P0}.geometry: "POINT(1 2)" is not an object',
     ),
     (
+        set_in(["products", 0, "geometry"], {"type": "Polygon", "coordinates": [[[0, 0], [1, 1]]]}),
+        f"{P0}.geometry: not a GeoJSON geometry",
+    ),
+    (
+        set_in(["products", 0, "geometry"], {"type": "Point", "coordinates": "here"}),
+        f"{P0}.geometry: not a GeoJSON geometry",
+    ),
+    (
+        set_in(["products", 0, "geometry"], {"type": "MultiPoint", "coordinates": []}),
+        f"{P0}.geometry: the geometry is empty",
+    ),
+    (
+        set_in(["products", 0, "files", 0, "crc32"], "12345"),
+        f'{P0}.files[0].crc32: "12345" is not a CRC-32',
+    ),
+    (
+        set_in(["products", 0, "files", 0, "imageWidth"], 0),
+        f"{P0}.files[0].imageWidth: 0 is not a number of pixels",
+    ),
+    (
+        set_in(["products", 0, "files", 0, "imageHeight"], 2.5),
+        f"{P0}.files[0].imageHeight: 2.5 is not an integer",
+    ),
+    (
+        set_in(["datasets", 0, "providerId"], " "),
+        f"datasets[0] ({OPEN}).providerId: must not be empty",
+    ),
+    (
         set_in(["products", 0, "start_date"], "13/06/2022"),
         f'{P0}.start_date: "13/06/2022" is not an ISO 8601 date-time',
     ),
@@ -522,6 +550,32 @@ def test_each_invalid_field_is_reported_by_entry_and_field_and_nothing_is_writte
 
     assert any(error.startswith(expected) for error in errors), errors
     assert snapshot() == {name: [] for name in snapshot()}
+
+
+def test_feature_fields_are_loaded_and_updated():
+    doc = document()
+    doc["datasets"][0]["providerId"] = "OPEN_DATA"
+    doc["products"][0]["geometry"] = {
+        "type": "Polygon",
+        "coordinates": [[[1, 43], [2, 43], [2, 44.5], [1, 43]]],
+    }
+    doc["products"][0]["files"][0].update(crc32="89ABCDEF", imageWidth=640, imageHeight=480)
+    catalog_load(document=doc)
+
+    assert Dataset.objects.get(urn=OPEN).provider_id == "OPEN_DATA"
+    assert Dataset.objects.get(urn=LICENSED).provider_id == ""  # served as its label
+    first = Product.objects.get(urn=FIRST)
+    assert first.bbox == [1, 43, 2, 44.5]
+    image = first.files.get(filename=doc["products"][0]["files"][0]["filename"])
+    assert (image.crc32, image.image_width, image.image_height) == ("89abcdef", 640, 480)
+
+    doc["products"][0]["geometry"] = None
+    del doc["products"][0]["files"][0]["imageWidth"]
+    catalog_load(document=doc)
+
+    first.refresh_from_db()
+    assert first.bbox is None
+    assert first.files.get(pk=image.pk).image_width is None
 
 
 def test_a_document_that_is_not_an_object_is_refused():

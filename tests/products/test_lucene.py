@@ -163,7 +163,8 @@ def test_wildcards_in_field_terms(catalog, q, expected):
         ("tags:50%*", {"LANDSAT_004"}),
         ("tags:5%*", set()),
         ("tags:50_*", set()),
-        ("tags:*", {"S2A_TILE_001", "S2B_TILE_002", "S1A_SAR_003", "LANDSAT_004"}),
+        # Every product is tagged with its dataset's URN.
+        ("tags:*", {"S2A_TILE_001", "S2B_TILE_002", "S1A_SAR_003", "LANDSAT_004", "SPOT_005"}),
         ("-tags:optical", {"S1A_SAR_003", "SPOT_005"}),
         ("tags:(radar OR cloudy)", {"S2B_TILE_002", "S1A_SAR_003"}),
     ],
