@@ -7,7 +7,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from products import selectors
+from products import facets, selectors
 from products.access import visible_datasets
 from products.models import Dataset, Product
 from products.serializers import (
@@ -24,6 +24,12 @@ SEARCH_PARAMETERS = [
     OpenApiParameter("size", int, description="page size (default 20, max 1000)"),
     OpenApiParameter("sort", str, many=True, description="field,ASC|DESC (repeatable)"),
 ]
+PRODUCT_SEARCH_PARAMETERS = [
+    *SEARCH_PARAMETERS,
+    OpenApiParameter(
+        "facets", str, many=True, description="properties.<name>, tags, start_date… (repeatable)"
+    ),
+]
 
 
 def search_params(request):
@@ -38,7 +44,7 @@ def search_params(request):
     return serializer.validated_data
 
 
-def page_json(request, page, content):
+def page_json(request, page, content, facet_answers=()):
     def link(rel, number):
         query = request.GET.copy()
         query.pop("token", None)  # a token never travels in a link
@@ -62,12 +68,20 @@ def page_json(request, page, content):
     }
     if not page.exact:  # totalElements is a lower bound (README, "Search")
         metadata["totalElementsExact"] = False
+    if facet_answers and not facets_exact(page):
+        metadata["facetsExact"] = False
     return {
         "metadata": metadata,
         "content": content,
         "links": links,
-        "facets": [],
+        "facets": list(facet_answers),
     }
+
+
+def facets_exact(page):
+    """Facets count the first TRACKED_TOTAL matches: all of them when the total is exact
+    and no more (README, "Facets")."""
+    return page.exact and page.total <= selectors.TRACKED_TOTAL
 
 
 def product_entries(request, products):
@@ -86,15 +100,17 @@ def product_entries(request, products):
 
 def product_page(request, dataset=None):
     params = search_params(request)
+    fields = facets.requested_fields(request.query_params.getlist("facets"))
     products = selectors.product_search(
         user=request.user, q=params["q"], ordering=params["sort"], dataset=dataset
     )
     page = selectors.Page(products, number=params["page"], size=params["size"])
-    return Response(page_json(request, page, product_entries(request, page.items)))
+    answers = facets.facets(products, fields, limit=selectors.TRACKED_TOTAL)
+    return Response(page_json(request, page, product_entries(request, page.items), answers))
 
 
 class ProductSearchView(APIView):
-    @extend_schema(parameters=SEARCH_PARAMETERS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=PRODUCT_SEARCH_PARAMETERS, responses=OpenApiTypes.OBJECT)
     def get(self, request):
         return product_page(request)
 
@@ -152,6 +168,6 @@ class DatasetDetailView(APIView):
 
 
 class DatasetProductSearchView(APIView):
-    @extend_schema(parameters=SEARCH_PARAMETERS, responses=OpenApiTypes.OBJECT)
+    @extend_schema(parameters=PRODUCT_SEARCH_PARAMETERS, responses=OpenApiTypes.OBJECT)
     def get(self, request, urn):
         return product_page(request, dataset=visible_dataset_or_error(request.user, urn))

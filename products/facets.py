@@ -1,0 +1,319 @@
+"""Facets of a product search, in the shapes of REGARDS's indexer (README, "Facets"): the
+values of a field among the matches, counted with aggregate queries on both databases.
+
+Every query reads the matches through one derived table, `sample`: the columns the facets
+need, of the first `limit` matches in id order (all of them when `limit` is None).
+"""
+
+import dataclasses
+import datetime
+import itertools
+import math
+import re
+
+from django.db import connection
+from django.db.models import F
+
+from regards_catalog.exceptions import InvalidRequest
+
+MAX_FACETS = 10
+MAX_WORDS = 10  # values of a STRING facet; `others` counts the rest
+RANGES = 10  # ranges of a NUMERIC or DATE facet, of equal width between min and max
+PROPERTY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+WORD_COLUMNS = {
+    "id": "urn",
+    "providerId": "provider_id",
+    "label": "label",
+    "dataset": "dataset__urn",
+}
+DATE_COLUMNS = {"start_date": "start_date", "end_date": "end_date"}
+NAMES = "properties.<name>, tags, " + ", ".join([*WORD_COLUMNS, *DATE_COLUMNS])
+
+# SQL over the sample's columns, per database. `{c}` is the column, the key a parameter.
+PROPERTY_SQL = {
+    "postgresql": {
+        "word": "CASE WHEN jsonb_typeof({c} -> %s) = 'string' THEN {c} ->> %s END",
+        "number": "CASE WHEN jsonb_typeof({c} -> %s) = 'number' THEN ({c} ->> %s)::float8 END",
+        "date": r"CASE WHEN jsonb_typeof({c} -> %s) = 'string' "
+        r"AND {c} ->> %s ~ '^\d{{4}}-\d{{2}}-\d{{2}}' THEN {c} ->> %s END",
+    },
+    "sqlite": {
+        "word": "CASE WHEN json_type({c}, %s) = 'text' THEN json_extract({c}, %s) END",
+        "number": "CASE WHEN json_type({c}, %s) IN ('integer', 'real') "
+        "THEN json_extract({c}, %s) END",
+        "date": "CASE WHEN json_type({c}, %s) = 'text' AND json_extract({c}, %s) "
+        "GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*' THEN json_extract({c}, %s) END",
+    },
+}
+# The string elements of a `tags` list, one row each (`t.v`); a non-list holds none.
+TAG_ROWS = {
+    "postgresql": (
+        "CROSS JOIN LATERAL jsonb_array_elements(CASE jsonb_typeof({c}) WHEN 'array' THEN {c} END)"
+        " AS t(e) WHERE jsonb_typeof(t.e) = 'string'",
+        "t.e #>> '{{}}'",
+    ),
+    "sqlite": (
+        "JOIN json_each(CASE json_type({c}) WHEN 'array' THEN {c} ELSE '[]' END) AS t"
+        " WHERE t.type = 'text'",
+        "t.value",
+    ),
+}
+
+
+@dataclasses.dataclass
+class Field:
+    """A facet's field: its name in the answer, and how its values are read from the sample."""
+
+    name: str
+    column: str  # the product column in the sample
+    kind: str  # "word", "date", "tags" or "property" (typed by the values found)
+
+    @property
+    def key(self):
+        return self.name.removeprefix("properties.")
+
+    def property_sql(self, what, alias):
+        """(SQL, params) of the property's values of one JSON type: word, number or date."""
+        sql = PROPERTY_SQL[connection.vendor][what].format(c=alias)
+        key = self.key if connection.vendor == "postgresql" else f'$."{self.key}"'
+        return sql, [key] * sql.count("%s")
+
+
+def field(name):
+    """The Field a facet (or a property route) names; InvalidRequest when unknown."""
+    if name in WORD_COLUMNS:
+        return Field(name, WORD_COLUMNS[name], "word")
+    if name in DATE_COLUMNS:
+        return Field(name, DATE_COLUMNS[name], "date")
+    if name == "tags":
+        return Field(name, "tags", "tags")
+    key = name.removeprefix("properties.")
+    if name.startswith("properties.") and PROPERTY_NAME.fullmatch(key):
+        return Field(name, "properties", "property")
+    raise InvalidRequest(f"facets: unknown field {name!r}; the fields are {NAMES}.")
+
+
+def requested_fields(names):
+    """The Fields of the `facets` parameters, once each, in the order given."""
+    names = list(dict.fromkeys(names))
+    if len(names) > MAX_FACETS:
+        raise InvalidRequest(f"facets: at most {MAX_FACETS} facets.")
+    return [field(name) for name in names]
+
+
+class Sample:
+    """The columns `fields` read, of the first `limit` products of `products` in id order."""
+
+    def __init__(self, products, fields, limit):
+        columns = {f.column for f in fields}
+        self.alias = {column: f"s.c{n}" for n, column in enumerate(sorted(columns))}
+        values = products.prefetch_related(None).order_by("id" if limit else None)
+        values = values.values(**{a.removeprefix("s."): F(c) for c, a in self.alias.items()})
+        if limit:
+            values = values[:limit]
+        sql, params = values.query.sql_with_params()
+        self.sql, self.params = f"({sql}) s", list(params)
+
+    def select(self, select, params=(), rest="", rest_params=()):
+        """(SQL, params) of `SELECT select FROM sample rest`."""
+        return f"SELECT {select} FROM {self.sql} {rest}", [*params, *self.params, *rest_params]
+
+    def query(self, *args):
+        return _rows(*self.select(*args))
+
+
+def _rows(sql, params):
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def facets(products, fields, *, limit):
+    """The REGARDS facets of `fields` over `products` (the first `limit` of them)."""
+    if not fields:
+        return []
+    sample = Sample(products, fields, limit)
+    ranges = _range_kinds(sample, fields)
+    answers = {}
+    for f in fields:
+        if f.kind == "date" and ranges[f.name] is None:  # no dates among the matches
+            answers[f.name] = {"attributeName": f.name, "type": "DATE", "values": []}
+        elif ranges.get(f.name) is None:
+            answers[f.name] = word_facet(sample, f)
+    counted = _count_ranges(sample, [(f, ranges[f.name]) for f in fields if ranges.get(f.name)])
+    answers.update(counted)
+    return [answers[f.name] for f in fields]
+
+
+def word_facet(sample, f, *, partial_text="", max_words=MAX_WORDS):
+    words, others = word_counts(sample, f, partial_text=partial_text, max_words=max_words)
+    return {
+        "attributeName": f.name,
+        "type": "STRING",
+        "values": [
+            {"word": word, "count": count, "openSearchQuery": f'{f.name}:"{_quoted(word)}"'}
+            for word, count in words
+        ],
+        "others": others,
+    }
+
+
+def word_counts(sample, f, *, partial_text="", max_words=MAX_WORDS):
+    """([(word, count)] most frequent first, then in code point order; the count of the
+    values left out), for the string values of `f` starting with `partial_text`."""
+    alias = sample.alias[f.column]
+    rest, value, params = "WHERE TRUE", alias, []
+    if f.kind == "tags":
+        rest, value = (sql.format(c=alias) for sql in TAG_ROWS[connection.vendor])
+    elif f.kind == "property":
+        value, params = f.property_sql("word", alias)
+    where = f"AND {value} IS NOT NULL"
+    where_params = list(params)
+    if partial_text:
+        where += f" AND substr({value}, 1, %s) = %s"
+        where_params += [len(partial_text), partial_text]
+    collate = ' COLLATE "C"' if connection.vendor == "postgresql" else ""
+    values, values_params = sample.select(f"{value} AS v", params, f"{rest} {where}", where_params)
+    rows = _rows(
+        f"SELECT v, COUNT(*), SUM(COUNT(*)) OVER () FROM ({values}) w "
+        f"GROUP BY v ORDER BY 2 DESC, v{collate} LIMIT %s",
+        [*values_params, max_words],
+    )
+    words = [(str(word), count) for word, count, _ in rows]
+    total = int(rows[0][2]) if rows else 0
+    return words, total - sum(count for _, count in words)
+
+
+def _range_kinds(sample, fields):
+    """{name: ("NUMERIC" or "DATE", SQL of the values, params, min, max) or None} for the
+    fields counted by ranges; a property is NUMERIC when its values are all numbers, DATE
+    when they are all dates (ISO text), else a STRING facet of its text values."""
+    selects, params, layout = [], [], []
+    for f in fields:
+        alias = sample.alias[f.column]
+        if f.kind == "date":
+            selects += [f"MIN({alias})", f"MAX({alias})"]
+            layout.append((f, [("DATE", alias, [])]))
+        elif f.kind == "property":
+            typed = {what: f.property_sql(what, alias) for what in ("word", "number", "date")}
+            for what in ("word", "number", "date"):
+                selects.append(f"COUNT({typed[what][0]})")
+                params += typed[what][1]
+            for what in ("number", "date"):
+                selects += [f"MIN({typed[what][0]})", f"MAX({typed[what][0]})"]
+                params += typed[what][1] * 2
+            layout.append((f, [("NUMERIC", *typed["number"]), ("DATE", *typed["date"])]))
+    if not selects:
+        return {}
+    (row,) = sample.query(", ".join(selects), params)
+    row, kinds = list(row), {}
+    for f, candidates in layout:
+        if f.kind == "date":
+            low, high = row.pop(0), row.pop(0)
+            kinds[f.name] = ("DATE", *candidates[0][1:], low, high) if low is not None else None
+            continue
+        words, numbers, dates = row.pop(0), row.pop(0), row.pop(0)
+        bounds = {"NUMERIC": (row.pop(0), row.pop(0)), "DATE": (row.pop(0), row.pop(0))}
+        kind = "NUMERIC" if numbers and not words else "DATE" if dates and dates == words else None
+        if kind == "DATE" and not all(map(_parsed_date, bounds["DATE"])):
+            kind = None  # e.g. 2022-13-45: text, not a date
+        candidate = {c[0]: c for c in candidates}.get(kind)
+        kinds[f.name] = None if kind is None else (*candidate, *bounds[kind])
+    return kinds
+
+
+def _count_ranges(sample, ranged):
+    """{name: facet} for [(Field, (type, SQL, params, min, max))], in one query."""
+    if not ranged:
+        return {}
+    selects, params, plans = [], [], []
+    for f, (kind, sql, sql_params, low, high) in ranged:
+        bounds = _bounds(f, kind, low, high)
+        for n, (lower, upper) in enumerate(bounds):
+            last = n == len(bounds) - 1
+            selects.append(
+                f"COUNT(CASE WHEN {sql} >= %s AND {sql} {'<=' if last else '<'} %s THEN 1 END)"
+            )
+            params += [*sql_params, _db_value(f, lower), *sql_params, _db_value(f, upper)]
+        plans.append((f, kind, bounds))
+    (row,) = sample.query(", ".join(selects), params)
+    counts, answers = iter(row), {}
+    for f, kind, bounds in plans:
+        values = []
+        for n, (lower, upper) in enumerate(bounds):
+            count = next(counts)
+            if not count:
+                continue
+            lower, upper = _shown(lower), _shown(upper)
+            closing = "]" if n == len(bounds) - 1 else "}"
+            values.append(
+                {
+                    "lowerBound": lower,
+                    "upperBound": upper,
+                    "count": count,
+                    "openSearchQuery": f"{f.name}:[{_term(lower)} TO {_term(upper)}{closing}",
+                }
+            )
+        answers[f.name] = {"attributeName": f.name, "type": kind, "values": values}
+    return answers
+
+
+def _bounds(f, kind, low, high):
+    """RANGES ranges of equal width from `low` to `high` (one when they are equal); the outer
+    bounds are the values found, so that the first and last ranges hold them exactly (a
+    property's date text is compared as text, as Lucene queries compare it)."""
+    if kind == "DATE":
+        start, end = _parsed_date(low), _parsed_date(high)
+        cuts = [start + (end - start) * n / RANGES for n in range(1, RANGES)] if end > start else []
+        cuts = [_iso(cut) for cut in cuts]
+        if f.kind == "date":  # a column: a datetime, or SQLite's text of one
+            low, high = _iso(start), _iso(end)
+    else:
+        width = high / RANGES - low / RANGES  # no overflow between ±1.8e308
+        cuts = [low + width * n for n in range(1, RANGES)] if high > low else []
+        cuts = [
+            int(cut) if isinstance(low, int) and float(cut).is_integer() else cut for cut in cuts
+        ]
+    edges = [low, *dict.fromkeys(cuts), high]
+    return list(itertools.pairwise(edges))
+
+
+def _parsed_date(value):
+    """An aware datetime from a date column or ISO text; None when not a date."""
+    if isinstance(value, datetime.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+    try:
+        parsed = datetime.datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=datetime.UTC)
+
+
+def _iso(moment):
+    return moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+def _db_value(f, value):
+    """A bound as the database compares it with `f`'s values."""
+    if f.kind == "date":
+        return connection.ops.adapt_datetimefield_value(_parsed_date(value))
+    return value
+
+
+def _shown(value):
+    return value if isinstance(value, str) else (int(value) if _integral(value) else value)
+
+
+def _integral(value):
+    return isinstance(value, int) or (
+        math.isfinite(value) and value.is_integer() and abs(value) < 2**53
+    )
+
+
+def _term(value):
+    """A range bound in Lucene: numbers as they are, text (dates) quoted."""
+    return str(value) if not isinstance(value, str) else f'"{_quoted(value)}"'
+
+
+def _quoted(text):
+    return text.replace("\\", "\\\\").replace('"', '\\"')
