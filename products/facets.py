@@ -79,7 +79,7 @@ class Field:
         return sql, [key] * sql.count("%s")
 
 
-def field(name):
+def field(name, parameter="facets"):
     """The Field a facet (or a property route) names; InvalidRequest when unknown."""
     if name in WORD_COLUMNS:
         return Field(name, WORD_COLUMNS[name], "word")
@@ -90,7 +90,16 @@ def field(name):
     key = name.removeprefix("properties.")
     if name.startswith("properties.") and PROPERTY_NAME.fullmatch(key):
         return Field(name, "properties", "property")
-    raise InvalidRequest(f"facets: unknown field {name!r}; the fields are {NAMES}.")
+    raise InvalidRequest(f"{parameter}: unknown field {name!r}; the fields are {NAMES}.")
+
+
+def property_field(name, parameter):
+    """The Field of a property route's name: a facet's name, or a bare property name (REGARDS
+    scripts write both `properties.platform` and `platform`)."""
+    known = name in WORD_COLUMNS or name in DATE_COLUMNS or name == "tags"
+    if not known and PROPERTY_NAME.fullmatch(name):
+        name = f"properties.{name}"
+    return field(name, parameter)
 
 
 def requested_fields(names):
@@ -104,10 +113,11 @@ def requested_fields(names):
 class Sample:
     """The columns `fields` read, of the first `limit` products of `products` in id order."""
 
-    def __init__(self, products, fields, limit):
+    def __init__(self, products, fields, limit=None):
         columns = {f.column for f in fields}
         self.alias = {column: f"s.c{n}" for n, column in enumerate(sorted(columns))}
-        values = products.prefetch_related(None).order_by("id" if limit else None)
+        values = products.prefetch_related(None)
+        values = values.order_by("id") if limit else values.order_by()
         values = values.values(**{a.removeprefix("s."): F(c) for c, a in self.alias.items()})
         if limit:
             values = values[:limit]
@@ -145,6 +155,22 @@ def facets(products, fields, *, limit):
     return [answers[f.name] for f in fields]
 
 
+def bounds(products, fields):
+    """[{propertyName, lowerBound, upperBound}] over all of `products`: numbers and dates
+    (ISO), null for a field without any (or with text values)."""
+    ranges = _range_kinds(Sample(products, fields, None), fields) if fields else {}
+    answers = []
+    for f in fields:
+        low = high = None
+        if ranges.get(f.name) is not None:
+            kind, _, _, low, high = ranges[f.name]
+            if kind == "DATE" and f.kind == "date":
+                low, high = _iso(_parsed_date(low)), _iso(_parsed_date(high))
+            low, high = _shown(low), _shown(high)
+        answers.append({"propertyName": f.name, "lowerBound": low, "upperBound": high})
+    return answers
+
+
 def word_facet(sample, f, *, partial_text="", max_words=MAX_WORDS):
     words, others = word_counts(sample, f, partial_text=partial_text, max_words=max_words)
     return {
@@ -158,9 +184,9 @@ def word_facet(sample, f, *, partial_text="", max_words=MAX_WORDS):
     }
 
 
-def word_counts(sample, f, *, partial_text="", max_words=MAX_WORDS):
-    """([(word, count)] most frequent first, then in code point order; the count of the
-    values left out), for the string values of `f` starting with `partial_text`."""
+def word_counts(sample, f, *, partial_text="", max_words=MAX_WORDS, by_count=True):
+    """([(word, count)] most frequent first (else only), then in code point order; the count
+    of the values left out), for the string values of `f` starting with `partial_text`."""
     alias = sample.alias[f.column]
     rest, value, params = "WHERE TRUE", alias, []
     if f.kind == "tags":
@@ -171,12 +197,12 @@ def word_counts(sample, f, *, partial_text="", max_words=MAX_WORDS):
     where_params = list(params)
     if partial_text:
         where += f" AND substr({value}, 1, %s) = %s"
-        where_params += [len(partial_text), partial_text]
+        where_params += [*params, len(partial_text), partial_text]
     collate = ' COLLATE "C"' if connection.vendor == "postgresql" else ""
     values, values_params = sample.select(f"{value} AS v", params, f"{rest} {where}", where_params)
     rows = _rows(
         f"SELECT v, COUNT(*), SUM(COUNT(*)) OVER () FROM ({values}) w "
-        f"GROUP BY v ORDER BY 2 DESC, v{collate} LIMIT %s",
+        f"GROUP BY v ORDER BY {'2 DESC, ' if by_count else ''}v{collate} LIMIT %s",
         [*values_params, max_words],
     )
     words = [(str(word), count) for word, count, _ in rows]

@@ -108,6 +108,17 @@ class Dataset(models.Model):
         on_delete=models.PROTECT,
         related_name="datasets",
     )
+    # REGARDS's dataset DESCRIPTION file (…/datasets/{urn}/description): a file of one of
+    # the dataset's products, so that it is downloaded with that product's access rules.
+    description_file = models.ForeignKey(
+        "DataFile",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        limit_choices_to={"data_type": "DESCRIPTION"},
+        help_text="A DESCRIPTION file of one of this dataset's products.",
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -116,6 +127,15 @@ class Dataset(models.Model):
 
     def __str__(self):
         return self.label
+
+    def clean(self):
+        described = self.description_file
+        if described is None:
+            return
+        if described.data_type != DataFile.DataType.DESCRIPTION:
+            raise ValidationError({"description_file": "Choose a file of type DESCRIPTION."})
+        if described.product.dataset_id != self.pk:
+            raise ValidationError({"description_file": "Choose a file of this dataset."})
 
 
 class AccessRight(models.Model):

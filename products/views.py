@@ -11,6 +11,8 @@ from products import facets, selectors
 from products.access import visible_datasets
 from products.models import Dataset, Product
 from products.serializers import (
+    PropertyBoundsParamsSerializer,
+    PropertyValuesParamsSerializer,
     SearchParamsSerializer,
     dataset_json,
     product_json,
@@ -36,7 +38,12 @@ def search_params(request):
     data = {key: request.query_params.get(key) for key in ("q", "page", "size")}
     data = {key: value for key, value in data.items() if value is not None}
     data["sort"] = request.query_params.getlist("sort")
-    serializer = SearchParamsSerializer(data=data)
+    return valid(SearchParamsSerializer, data)
+
+
+def valid(serializer_class, data):
+    """The validated data, or a 400 naming the first parameter at fault."""
+    serializer = serializer_class(data=data)
     if not serializer.is_valid():
         field, errors = next(iter(serializer.errors.items()))
         detail = errors[0] if isinstance(errors, list) else next(iter(errors.values()))[0]
@@ -128,34 +135,115 @@ class ProductDetailView(APIView):
         return Response(entry["content"])
 
 
+def dataset_entries(request, datasets):
+    root = base_url(request)
+    return [
+        {
+            "content": dataset_json(dataset),
+            "links": [
+                {"rel": "self", "href": root + reverse("dataset-detail", args=[dataset.urn])}
+            ],
+        }
+        for dataset in datasets
+    ]
+
+
+def dataset_sort(params):
+    if any(name.lstrip("-") not in ("urn", "label") for name in params["sort"]):
+        raise InvalidRequest("sort: datasets sort by id or label.")
+    return params["sort"]
+
+
 class DatasetSearchView(APIView):
     @extend_schema(parameters=SEARCH_PARAMETERS, responses=OpenApiTypes.OBJECT)
     def get(self, request):
         params = search_params(request)
-        if any(name.lstrip("-") not in ("urn", "label") for name in params["sort"]):
-            raise InvalidRequest("sort: datasets sort by id or label.")
         datasets = selectors.dataset_search(
-            user=request.user, q=params["q"], ordering=params["sort"]
+            user=request.user, q=params["q"], ordering=dataset_sort(params)
         )
         page = selectors.Page(datasets, number=params["page"], size=params["size"])
-        root = base_url(request)
-        content = [
-            {
-                "content": dataset_json(dataset),
-                "links": [
-                    {
-                        "rel": "self",
-                        "href": root + reverse("dataset-detail", args=[dataset.urn]),
-                    }
-                ],
-            }
-            for dataset in page.items
-        ]
+        return Response(page_json(request, page, dataset_entries(request, page.items)))
+
+
+class EntitySearchView(APIView):
+    """REGARDS "entities": the datasets `q` matches (by id and label), then its products."""
+
+    @extend_schema(parameters=SEARCH_PARAMETERS, responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        params = search_params(request)
+        products = selectors.product_search(
+            user=request.user, q=params["q"], ordering=params["sort"]
+        )
+        datasets = selectors.entity_datasets(user=request.user, q=params["q"])
+        page = selectors.EntityPage(datasets, products, number=params["page"], size=params["size"])
+        content = dataset_entries(request, page.datasets) + product_entries(request, page.products)
         return Response(page_json(request, page, content))
 
 
+class ProductDatasetSearchView(APIView):
+    """The datasets holding the products `q` matches, paged like the dataset search."""
+
+    @extend_schema(parameters=SEARCH_PARAMETERS, responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        params = search_params(request)
+        products = selectors.product_search(user=request.user, q=params["q"])
+        datasets = selectors.datasets_of_products(
+            user=request.user, products=products, ordering=dataset_sort(params)
+        )
+        page = selectors.Page(datasets, number=params["page"], size=params["size"])
+        return Response(page_json(request, page, dataset_entries(request, page.items)))
+
+
+class PropertyValuesView(APIView):
+    """The distinct text values of a property among the products `q` matches, starting with
+    `partialText`, in code point order (REGARDS's value autocompletion)."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", str, description="Lucene query"),
+            OpenApiParameter("partialText", str, description="the values' beginning"),
+            OpenApiParameter("maxCount", int, description="at most (default 10, max 100)"),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request, name):
+        params = valid(PropertyValuesParamsSerializer, request.query_params)
+        field = facets.property_field(name, "name")
+        products = selectors.product_search(user=request.user, q=params["q"])
+        words, _ = facets.word_counts(
+            facets.Sample(products, [field]),
+            field,
+            partial_text=params["partialText"],
+            max_words=params["maxCount"],
+            by_count=False,
+        )
+        return Response([word for word, _ in words])
+
+
+class PropertyBoundsView(APIView):
+    """The least and greatest value of properties among the products `q` matches."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("properties", str, description="names, comma-separated"),
+            OpenApiParameter("q", str, description="Lucene query"),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request):
+        params = valid(PropertyBoundsParamsSerializer, request.query_params)
+        names = list(dict.fromkeys(params["properties"]))
+        fields = [facets.property_field(name, "properties") for name in names]
+        products = selectors.product_search(user=request.user, q=params["q"])
+        answers = facets.bounds(products, fields)
+        for answer, name in zip(answers, names, strict=True):
+            answer["propertyName"] = name  # as the caller wrote it
+        return Response(answers)
+
+
 def visible_dataset_or_error(user, urn):
-    dataset = get_object_or_404(Dataset.objects.select_related("license"), urn=urn)
+    datasets = Dataset.objects.select_related("license", "description_file__product")
+    dataset = get_object_or_404(datasets, urn=urn)
     if not visible_datasets(user).filter(pk=dataset.pk).exists():
         raise access_denied(user)
     return dataset
@@ -165,6 +253,22 @@ class DatasetDetailView(APIView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, urn):
         return Response(dataset_json(visible_dataset_or_error(request.user, urn)))
+
+
+class DatasetDescriptionView(APIView):
+    """303 to the download of the dataset's DESCRIPTION file (README, "Datasets")."""
+
+    @extend_schema(responses={303: None})
+    def get(self, request, urn):
+        dataset = visible_dataset_or_error(request.user, urn)
+        described = dataset.description_file
+        if described is None:
+            raise NotFound(f"Dataset {urn} has no DESCRIPTION file.")
+        product_urn = described.product.urn
+        path = reverse(
+            "download-file", kwargs={"aip_id": product_urn, "checksum": described.checksum}
+        )
+        return Response(status=303, headers={"Location": base_url(request) + path})
 
 
 class DatasetProductSearchView(APIView):
