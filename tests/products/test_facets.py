@@ -198,7 +198,7 @@ def test_dates_are_counted_by_ranges_with_iso_bounds(client, catalog):
     acquired = facets["properties.acquired"]
     assert acquired["type"] == "DATE"
     assert sum(v["count"] for v in acquired["values"]) == 5
-    for value in acquired["values"]:
+    for value in start["values"] + acquired["values"]:
         found = client.get(SEARCH, {"q": value["openSearchQuery"]}).json()
         assert found["metadata"]["totalElements"] == value["count"], value
 
@@ -277,3 +277,27 @@ def test_facets_take_a_fixed_number_of_queries(client, catalog, django_assert_ma
     names = ["properties.platform", "properties.cloud_cover", "start_date", "tags"]
     with django_assert_max_num_queries(10):  # access, page, files, 1 summary, 2 words, 1 ranges
         facets_of(client, *names)
+
+
+@pytest.mark.parametrize(
+    ("q", "count"),
+    [
+        ("start_date:2022-01-05", 1),
+        ("start_date:[2022-01-02 TO 2022-01-06]", 3),
+        ("start_date:{2022-01-02 TO 2022-01-06}", 1),
+        ('start_date:>="2022-01-06T12:00:00Z"', 2),
+        ("start_date:<2022-01-02", 1),
+        ("start_date:*", 5),
+        ("NOT start_date:2022-01-01", 4),
+        ("end_date:*", 0),
+        ("start_date:[2022-01-01 TO 9999-12-31]", 5),
+    ],
+)
+def test_start_and_end_dates_are_searched_as_moments(client, catalog, q, count):
+    page = client.get(SEARCH, {"q": q}).json()
+    assert page["metadata"]["totalElements"] == count, page
+
+
+@pytest.mark.parametrize("q", ["start_date:soon", "start_date:2022-13-01", "end_date:[a TO b]"])
+def test_a_date_field_refuses_what_is_not_a_date(client, catalog, q):
+    assert_api_error(client.get(SEARCH, {"q": q}), 400, "invalid_query")
