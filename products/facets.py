@@ -12,7 +12,7 @@ import math
 import re
 
 from django.db import connection
-from django.db.models import F
+from django.db.models import F, Func, JSONField, TextField, Value
 
 from regards_catalog.exceptions import InvalidRequest
 
@@ -29,23 +29,23 @@ WORD_COLUMNS = {
 DATE_COLUMNS = {"start_date": "start_date", "end_date": "end_date"}
 NAMES = "properties.<name>, tags, " + ", ".join([*WORD_COLUMNS, *DATE_COLUMNS])
 
-# SQL over the sample's columns, per database. `{c}` is the column, the key a parameter.
+# The typed values of a property, from the sample's columns `{c}` (PostgreSQL: its JSON
+# value; SQLite: its JSON type and its value), per database.
 PROPERTY_SQL = {
     "postgresql": {
-        "word": "CASE WHEN jsonb_typeof({c} -> %s) = 'string' THEN {c} ->> %s END",
-        "number": "CASE WHEN jsonb_typeof({c} -> %s) = 'number' THEN ({c} ->> %s)::float8 END",
-        "date": r"CASE WHEN jsonb_typeof({c} -> %s) = 'string' "
-        r"AND {c} ->> %s ~ '^\d{{4}}-\d{{2}}-\d{{2}}' THEN {c} ->> %s END",
+        "w": "CASE WHEN jsonb_typeof({c}) = 'string' THEN {c} #>> '{{}}' END",
+        "n": "CASE WHEN jsonb_typeof({c}) = 'number' THEN ({c})::float8 END",
+        "d": r"CASE WHEN jsonb_typeof({c}) = 'string' "
+        r"AND {c} #>> '{{}}' ~ '^\d{{4}}-\d{{2}}-\d{{2}}' THEN {c} #>> '{{}}' END",
     },
     "sqlite": {
-        "word": "CASE WHEN json_type({c}, %s) = 'text' THEN json_extract({c}, %s) END",
-        "number": "CASE WHEN json_type({c}, %s) IN ('integer', 'real') "
-        "THEN json_extract({c}, %s) END",
-        "date": "CASE WHEN json_type({c}, %s) = 'text' AND json_extract({c}, %s) "
-        "GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*' THEN json_extract({c}, %s) END",
+        "w": "CASE WHEN {c}_type = 'text' THEN {c} END",
+        "n": "CASE WHEN {c}_type IN ('integer', 'real') THEN {c} END",
+        "d": "CASE WHEN {c}_type = 'text' "
+        "AND {c} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*' THEN {c} END",
     },
 }
-# The string elements of a `tags` list, one row each (`t.v`); a non-list holds none.
+# The string elements of a `tags` list, one row each; a non-list holds none.
 TAG_ROWS = {
     "postgresql": (
         "CROSS JOIN LATERAL jsonb_array_elements(CASE jsonb_typeof({c}) WHEN 'array' THEN {c} END)"
@@ -62,21 +62,40 @@ TAG_ROWS = {
 
 @dataclasses.dataclass
 class Field:
-    """A facet's field: its name in the answer, and how its values are read from the sample."""
+    """A facet's field: its name in the answer, and the product column it reads."""
 
     name: str
-    column: str  # the product column in the sample
+    column: str
     kind: str  # "word", "date", "tags" or "property" (typed by the values found)
 
-    @property
-    def key(self):
-        return self.name.removeprefix("properties.")
-
-    def property_sql(self, what, alias):
-        """(SQL, params) of the property's values of one JSON type: word, number or date."""
-        sql = PROPERTY_SQL[connection.vendor][what].format(c=alias)
-        key = self.key if connection.vendor == "postgresql" else f'$."{self.key}"'
-        return sql, [key] * sql.count("%s")
+    def projections(self, n):
+        """({alias: expression} the sample selects, [typed SQL AS w|n|d|t<n>] over them):
+        each JSON property is read once per product, then typed from that small value."""
+        c = f"c{n}"
+        if self.kind != "property":
+            letter = {"word": "w", "date": "d", "tags": "t"}[self.kind]
+            return {c: F(self.column)}, [f"s.{c} AS {letter}{n}"]
+        key = self.name.removeprefix("properties.")
+        if connection.vendor == "postgresql":
+            read = {
+                c: Func(
+                    F("properties"),
+                    Value(key),
+                    template="(%(expressions)s)",
+                    arg_joiner=" -> ",
+                    output_field=JSONField(),
+                )
+            }
+        else:
+            path = Value(f'$."{key}"')
+            read = {
+                c: Func(F("properties"), path, function="json_extract", output_field=TextField()),
+                f"{c}_type": Func(
+                    F("properties"), path, function="json_type", output_field=TextField()
+                ),
+            }
+        typed = PROPERTY_SQL[connection.vendor]
+        return read, [f"{typed[letter].format(c=f's.{c}')} AS {letter}{n}" for letter in "wnd"]
 
 
 def field(name, parameter="facets"):
@@ -111,25 +130,39 @@ def requested_fields(names):
 
 
 class Sample:
-    """The columns `fields` read, of the first `limit` products of `products` in id order."""
+    """The values of `fields` in the first `limit` products of `products` in id order (all
+    of them when None), as the derived table `r`: column w<n> holds the n-th field's text
+    values, n<n> its numbers, d<n> its dates, t<n> its tags list."""
 
     def __init__(self, products, fields, limit=None):
-        columns = {f.column for f in fields}
-        self.alias = {column: f"s.c{n}" for n, column in enumerate(sorted(columns))}
+        self.number = {f.name: n for n, f in enumerate(fields)}
+        read, typed = {}, []
+        for n, f in enumerate(fields):
+            projections, columns = f.projections(n)
+            read.update(projections)
+            typed += columns
         values = products.prefetch_related(None)
         values = values.order_by("id") if limit else values.order_by()
-        values = values.values(**{a.removeprefix("s."): F(c) for c, a in self.alias.items()})
+        values = values.values(**read)
         if limit:
             values = values[:limit]
         sql, params = values.query.sql_with_params()
-        self.sql, self.params = f"({sql}) s", list(params)
+        # OFFSET 0 keeps PostgreSQL from pulling the typing up into each aggregate, where
+        # it would be computed once per use instead of once per product.
+        fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
+        self.sql = f"(SELECT {', '.join(typed)} FROM ({sql}) s{fence}) r"
+        self.params = list(params)
 
-    def select(self, select, params=(), rest="", rest_params=()):
-        """(SQL, params) of `SELECT select FROM sample rest`."""
-        return f"SELECT {select} FROM {self.sql} {rest}", [*params, *self.params, *rest_params]
+    def column(self, f, letter):
+        return f"r.{letter}{self.number[f.name]}"
 
-    def query(self, *args):
-        return _rows(*self.select(*args))
+    def select(self, select, rest="", *, select_params=(), params=()):
+        """(SQL, params) of `SELECT select FROM sample rest`; `params` are those of `rest`."""
+        sql = f"SELECT {select} FROM {self.sql} {rest}"
+        return sql, [*select_params, *self.params, *params]
+
+    def query(self, *args, **kwargs):
+        return _rows(*self.select(*args, **kwargs))
 
 
 def _rows(sql, params):
@@ -163,7 +196,7 @@ def bounds(products, fields):
     for f in fields:
         low = high = None
         if ranges.get(f.name) is not None:
-            kind, _, _, low, high = ranges[f.name]
+            kind, _, low, high = ranges[f.name]
             if kind == "DATE" and f.kind == "date":
                 low, high = _iso(_parsed_date(low)), _iso(_parsed_date(high))
             low, high = _shown(low), _shown(high)
@@ -187,19 +220,16 @@ def word_facet(sample, f, *, partial_text="", max_words=MAX_WORDS):
 def word_counts(sample, f, *, partial_text="", max_words=MAX_WORDS, by_count=True):
     """([(word, count)] most frequent first (else only), then in code point order; the count
     of the values left out), for the string values of `f` starting with `partial_text`."""
-    alias = sample.alias[f.column]
-    rest, value, params = "WHERE TRUE", alias, []
+    rest, value = "WHERE TRUE", sample.column(f, "w")
     if f.kind == "tags":
-        rest, value = (sql.format(c=alias) for sql in TAG_ROWS[connection.vendor])
-    elif f.kind == "property":
-        value, params = f.property_sql("word", alias)
-    where = f"AND {value} IS NOT NULL"
-    where_params = list(params)
+        tags = sample.column(f, "t")
+        rest, value = (sql.format(c=tags) for sql in TAG_ROWS[connection.vendor])
+    where, where_params = f"AND {value} IS NOT NULL", []
     if partial_text:
         where += f" AND substr({value}, 1, %s) = %s"
-        where_params += [*params, len(partial_text), partial_text]
+        where_params += [len(partial_text), partial_text]
     collate = ' COLLATE "C"' if connection.vendor == "postgresql" else ""
-    values, values_params = sample.select(f"{value} AS v", params, f"{rest} {where}", where_params)
+    values, values_params = sample.select(f"{value} AS v", f"{rest} {where}", params=where_params)
     rows = _rows(
         f"SELECT v, COUNT(*), SUM(COUNT(*)) OVER () FROM ({values}) w "
         f"GROUP BY v ORDER BY {'2 DESC, ' if by_count else ''}v{collate} LIMIT %s",
@@ -211,58 +241,49 @@ def word_counts(sample, f, *, partial_text="", max_words=MAX_WORDS, by_count=Tru
 
 
 def _range_kinds(sample, fields):
-    """{name: ("NUMERIC" or "DATE", SQL of the values, params, min, max) or None} for the
-    fields counted by ranges; a property is NUMERIC when its values are all numbers, DATE
-    when they are all dates (ISO text), else a STRING facet of its text values."""
-    selects, params, layout = [], [], []
-    for f in fields:
-        alias = sample.alias[f.column]
-        if f.kind == "date":
-            selects += [f"MIN({alias})", f"MAX({alias})"]
-            layout.append((f, [("DATE", alias, [])]))
-        elif f.kind == "property":
-            typed = {what: f.property_sql(what, alias) for what in ("word", "number", "date")}
-            for what in ("word", "number", "date"):
-                selects.append(f"COUNT({typed[what][0]})")
-                params += typed[what][1]
-            for what in ("number", "date"):
-                selects += [f"MIN({typed[what][0]})", f"MAX({typed[what][0]})"]
-                params += typed[what][1] * 2
-            layout.append((f, [("NUMERIC", *typed["number"]), ("DATE", *typed["date"])]))
+    """{name: ("NUMERIC" or "DATE", column of the values, min, max) or None} for the fields
+    counted by ranges; a property is NUMERIC when its values are all numbers, DATE when they
+    are all dates (ISO text), else a STRING facet of its text values."""
+    selects, ranged = [], [f for f in fields if f.kind in ("date", "property")]
+    for f in ranged:
+        if f.kind == "property":
+            selects += [f"COUNT({sample.column(f, letter)})" for letter in "wnd"]
+            selects += [f"{aggregate}({sample.column(f, 'n')})" for aggregate in ("MIN", "MAX")]
+        selects += [f"{aggregate}({sample.column(f, 'd')})" for aggregate in ("MIN", "MAX")]
     if not selects:
         return {}
-    (row,) = sample.query(", ".join(selects), params)
+    (row,) = sample.query(", ".join(selects))
     row, kinds = list(row), {}
-    for f, candidates in layout:
-        if f.kind == "date":
-            low, high = row.pop(0), row.pop(0)
-            kinds[f.name] = ("DATE", *candidates[0][1:], low, high) if low is not None else None
-            continue
-        words, numbers, dates = row.pop(0), row.pop(0), row.pop(0)
-        bounds = {"NUMERIC": (row.pop(0), row.pop(0)), "DATE": (row.pop(0), row.pop(0))}
-        kind = "NUMERIC" if numbers and not words else "DATE" if dates and dates == words else None
-        if kind == "DATE" and not all(map(_parsed_date, bounds["DATE"])):
-            kind = None  # e.g. 2022-13-45: text, not a date
-        candidate = {c[0]: c for c in candidates}.get(kind)
-        kinds[f.name] = None if kind is None else (*candidate, *bounds[kind])
+    for f in ranged:
+        kind, words, numbers, dates = "DATE", 0, 0, 1
+        if f.kind == "property":
+            words, numbers, dates = row.pop(0), row.pop(0), row.pop(0)
+            kind = "NUMERIC" if numbers and not words else "DATE" if dates == words else None
+        bounds = {"NUMERIC": (row.pop(0), row.pop(0))} if f.kind == "property" else {}
+        bounds["DATE"] = (row.pop(0), row.pop(0))
+        low, high = bounds.get(kind, (None, None))
+        if low is None or (kind == "DATE" and not all(map(_parsed_date, (low, high)))):
+            kinds[f.name] = None  # no values, or text such as 2022-13-45: not dates
+        else:
+            kinds[f.name] = (kind, sample.column(f, "n" if kind == "NUMERIC" else "d"), low, high)
     return kinds
 
 
 def _count_ranges(sample, ranged):
-    """{name: facet} for [(Field, (type, SQL, params, min, max))], in one query."""
+    """{name: facet} for [(Field, (type, column, min, max))], in one query."""
     if not ranged:
         return {}
     selects, params, plans = [], [], []
-    for f, (kind, sql, sql_params, low, high) in ranged:
+    for f, (kind, sql, low, high) in ranged:
         bounds = _bounds(f, kind, low, high)
         for n, (lower, upper) in enumerate(bounds):
             last = n == len(bounds) - 1
             selects.append(
                 f"COUNT(CASE WHEN {sql} >= %s AND {sql} {'<=' if last else '<'} %s THEN 1 END)"
             )
-            params += [*sql_params, _db_value(f, lower), *sql_params, _db_value(f, upper)]
+            params += [_db_value(f, lower), _db_value(f, upper)]
         plans.append((f, kind, bounds))
-    (row,) = sample.query(", ".join(selects), params)
+    (row,) = sample.query(", ".join(selects), select_params=params)
     counts, answers = iter(row), {}
     for f, kind, bounds in plans:
         values = []
