@@ -8,6 +8,7 @@ need, of the first `limit` matches in id order (all of them when `limit` is None
 import dataclasses
 import datetime
 import itertools
+import json
 import math
 import re
 
@@ -131,8 +132,12 @@ def requested_fields(names):
 
 class Sample:
     """The values of `fields` in the first `limit` products of `products` in id order (all
-    of them when None), as the derived table `r`: column w<n> holds the n-th field's text
-    values, n<n> its numbers, d<n> its dates, t<n> its tags list."""
+    of them when None), as the table `r` of a WITH clause: column w<n> holds the n-th
+    field's text values, n<n> its numbers, d<n> its dates, t<n> its tags list.
+
+    MATERIALIZED: the products are read and typed once per statement, however many
+    aggregates read `r`.
+    """
 
     def __init__(self, products, fields, limit=None):
         self.number = {f.name: n for n, f in enumerate(fields)}
@@ -147,22 +152,15 @@ class Sample:
         if limit:
             values = values[:limit]
         sql, params = values.query.sql_with_params()
-        # OFFSET 0 keeps PostgreSQL from pulling the typing up into each aggregate, where
-        # it would be computed once per use instead of once per product.
-        fence = " OFFSET 0" if connection.vendor == "postgresql" else ""
-        self.sql = f"(SELECT {', '.join(typed)} FROM ({sql}) s{fence}) r"
+        self.sql = f"WITH r AS MATERIALIZED (SELECT {', '.join(typed)} FROM ({sql}) s)"
         self.params = list(params)
 
     def column(self, f, letter):
         return f"r.{letter}{self.number[f.name]}"
 
-    def select(self, select, rest="", *, select_params=(), params=()):
-        """(SQL, params) of `SELECT select FROM sample rest`; `params` are those of `rest`."""
-        sql = f"SELECT {select} FROM {self.sql} {rest}"
-        return sql, [*select_params, *self.params, *params]
-
-    def query(self, *args, **kwargs):
-        return _rows(*self.select(*args, **kwargs))
+    def query(self, select, params=()):
+        """The rows of `SELECT select…` (which reads `r`) after the WITH clause."""
+        return _rows(f"{self.sql} SELECT {select}", [*self.params, *params])
 
 
 def _rows(sql, params):
@@ -172,17 +170,28 @@ def _rows(sql, params):
 
 
 def facets(products, fields, *, limit):
-    """The REGARDS facets of `fields` over `products` (the first `limit` of them)."""
+    """The REGARDS facets of `fields` over `products` (the first `limit` of them), in two
+    statements: the types, bounds and words of every field, then the ranges."""
     if not fields:
         return []
     sample = Sample(products, fields, limit)
-    ranges = _range_kinds(sample, fields)
+    worded = [f for f in fields if f.kind != "date"]
+    word_selects, params = [], []
+    for f in worded:
+        sql, word_params = _words_sql(sample, f)
+        word_selects.append(WORDS_AS_JSON[connection.vendor].format(words=sql))
+        params += word_params
+    # COUNT(*) makes one row of it, whatever the other selects are.
+    summary = ["COUNT(*)", *_summary_selects(sample, fields)]
+    (row,) = sample.query(f"{', '.join(summary + word_selects)} FROM r", params)
+    ranges = _range_kinds(fields, list(row[1 : len(summary)]))
+    words = dict(zip([f.name for f in worded], row[len(summary) :], strict=True))
     answers = {}
     for f in fields:
         if f.kind == "date" and ranges[f.name] is None:  # no dates among the matches
             answers[f.name] = {"attributeName": f.name, "type": "DATE", "values": []}
         elif ranges.get(f.name) is None:
-            answers[f.name] = word_facet(sample, f)
+            answers[f.name] = word_facet(f, *_words(words[f.name], MAX_WORDS))
     counted = _count_ranges(sample, [(f, ranges[f.name]) for f in fields if ranges.get(f.name)])
     answers.update(counted)
     return [answers[f.name] for f in fields]
@@ -191,7 +200,13 @@ def facets(products, fields, *, limit):
 def bounds(products, fields):
     """[{propertyName, lowerBound, upperBound}] over all of `products`: numbers and dates
     (ISO), null for a field without any (or with text values)."""
-    ranges = _range_kinds(Sample(products, fields, None), fields) if fields else {}
+    ranges = {}
+    if fields:
+        sample = Sample(products, fields)
+        (row,) = sample.query(
+            f"{', '.join(['COUNT(*)', *_summary_selects(sample, fields)])} FROM r"
+        )
+        ranges = _range_kinds(fields, list(row[1:]))
     answers = []
     for f in fields:
         low = high = None
@@ -204,8 +219,7 @@ def bounds(products, fields):
     return answers
 
 
-def word_facet(sample, f, *, partial_text="", max_words=MAX_WORDS):
-    words, others = word_counts(sample, f, partial_text=partial_text, max_words=max_words)
+def word_facet(f, words, others):
     return {
         "attributeName": f.name,
         "type": "STRING",
@@ -217,44 +231,73 @@ def word_facet(sample, f, *, partial_text="", max_words=MAX_WORDS):
     }
 
 
+# A words query as one JSON value: [[word, count, total of all words], …].
+WORDS_AS_JSON = {
+    "postgresql": "(SELECT json_agg(json_build_array(x.v, x.n, x.total)) FROM ({words}) x)",
+    "sqlite": "(SELECT json_group_array(json_array(x.v, x.n, x.total)) FROM ({words}) x)",
+}
+
+
 def word_counts(sample, f, *, partial_text="", max_words=MAX_WORDS, by_count=True):
     """([(word, count)] most frequent first (else only), then in code point order; the count
     of the values left out), for the string values of `f` starting with `partial_text`."""
+    sql, params = _words_sql(
+        sample, f, partial_text=partial_text, max_words=max_words, by_count=by_count
+    )
+    (row,) = sample.query(WORDS_AS_JSON[connection.vendor].format(words=sql), params)
+    return _words(row[0], max_words, by_count)
+
+
+def _words_sql(sample, f, *, partial_text="", max_words=MAX_WORDS, by_count=True):
+    """(SQL, params) of the words query: rows (v, n, total) over `r`."""
     rest, value = "WHERE TRUE", sample.column(f, "w")
     if f.kind == "tags":
         tags = sample.column(f, "t")
         rest, value = (sql.format(c=tags) for sql in TAG_ROWS[connection.vendor])
-    where, where_params = f"AND {value} IS NOT NULL", []
+    where, params = f"AND {value} IS NOT NULL", []
     if partial_text:
         where += f" AND substr({value}, 1, %s) = %s"
-        where_params += [len(partial_text), partial_text]
+        params += [len(partial_text), partial_text]
     collate = ' COLLATE "C"' if connection.vendor == "postgresql" else ""
-    values, values_params = sample.select(f"{value} AS v", f"{rest} {where}", params=where_params)
-    rows = _rows(
-        f"SELECT v, COUNT(*), SUM(COUNT(*)) OVER () FROM ({values}) w "
-        f"GROUP BY v ORDER BY {'2 DESC, ' if by_count else ''}v{collate} LIMIT %s",
-        [*values_params, max_words],
+    order = f"{'2 DESC, ' if by_count else ''}v{collate}"
+    sql = (
+        f"SELECT v, COUNT(*) AS n, SUM(COUNT(*)) OVER () AS total "
+        f"FROM (SELECT {value} AS v FROM r {rest} {where}) w GROUP BY v ORDER BY {order} LIMIT %s"
     )
-    words = [(str(word), count) for word, count, _ in rows]
+    return sql, [*params, max_words]
+
+
+def _words(rows, max_words, by_count=True):
+    """([(word, count)] in order, others) from a words query's JSON."""
+    rows = json.loads(rows) if isinstance(rows, str) else rows or []
+    words = [(str(word), int(count)) for word, count, _ in rows]
+    # JSON aggregates keep no order by contract: sort again (str order is code point order).
+    words.sort(key=(lambda w: (-w[1], w[0])) if by_count else (lambda w: w[0]))
     total = int(rows[0][2]) if rows else 0
-    return words, total - sum(count for _, count in words)
+    return words[:max_words], total - sum(count for _, count in words)
 
 
-def _range_kinds(sample, fields):
-    """{name: ("NUMERIC" or "DATE", column of the values, min, max) or None} for the fields
-    counted by ranges; a property is NUMERIC when its values are all numbers, DATE when they
-    are all dates (ISO text), else a STRING facet of its text values."""
-    selects, ranged = [], [f for f in fields if f.kind in ("date", "property")]
-    for f in ranged:
+def _summary_selects(sample, fields):
+    """The aggregates _range_kinds reads, in its order."""
+    selects = []
+    for f in fields:
         if f.kind == "property":
             selects += [f"COUNT({sample.column(f, letter)})" for letter in "wnd"]
             selects += [f"{aggregate}({sample.column(f, 'n')})" for aggregate in ("MIN", "MAX")]
-        selects += [f"{aggregate}({sample.column(f, 'd')})" for aggregate in ("MIN", "MAX")]
-    if not selects:
-        return {}
-    (row,) = sample.query(", ".join(selects))
-    row, kinds = list(row), {}
-    for f in ranged:
+        if f.kind in ("date", "property"):
+            selects += [f"{aggregate}({sample.column(f, 'd')})" for aggregate in ("MIN", "MAX")]
+    return selects
+
+
+def _range_kinds(fields, row):
+    """{name: ("NUMERIC" or "DATE", column letter of the values, min, max) or None} for the
+    fields counted by ranges, from the aggregates of _summary_selects; a property is
+    NUMERIC when its values are all numbers, DATE when they are all dates (ISO text), else
+    a STRING facet of its text values."""
+    kinds = {}
+    for f in fields:
+        if f.kind not in ("date", "property"):
+            continue
         kind, words, numbers, dates = "DATE", 0, 0, 1
         if f.kind == "property":
             words, numbers, dates = row.pop(0), row.pop(0), row.pop(0)
@@ -265,16 +308,17 @@ def _range_kinds(sample, fields):
         if low is None or (kind == "DATE" and not all(map(_parsed_date, (low, high)))):
             kinds[f.name] = None  # no values, or text such as 2022-13-45: not dates
         else:
-            kinds[f.name] = (kind, sample.column(f, "n" if kind == "NUMERIC" else "d"), low, high)
+            kinds[f.name] = (kind, "n" if kind == "NUMERIC" else "d", low, high)
     return kinds
 
 
 def _count_ranges(sample, ranged):
-    """{name: facet} for [(Field, (type, column, min, max))], in one query."""
+    """{name: facet} for [(Field, (type, column letter, min, max))], in one query."""
     if not ranged:
         return {}
     selects, params, plans = [], [], []
-    for f, (kind, sql, low, high) in ranged:
+    for f, (kind, letter, low, high) in ranged:
+        sql = sample.column(f, letter)
         bounds = _bounds(f, kind, low, high)
         for n, (lower, upper) in enumerate(bounds):
             last = n == len(bounds) - 1
@@ -283,7 +327,7 @@ def _count_ranges(sample, ranged):
             )
             params += [_db_value(f, lower), _db_value(f, upper)]
         plans.append((f, kind, bounds))
-    (row,) = sample.query(", ".join(selects), select_params=params)
+    (row,) = sample.query(f"{', '.join(selects)} FROM r", params)
     counts, answers = iter(row), {}
     for f, kind, bounds in plans:
         values = []
