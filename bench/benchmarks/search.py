@@ -122,7 +122,7 @@ def explain_search(q, page, pgoptions, facets=()):
         plans = []
         with connection.cursor() as cursor:
             for sql, times in runs.items():
-                if not sql.lstrip().upper().startswith("SELECT") or "pg_indexes" in sql:
+                if not sql.lstrip().upper().startswith(("SELECT", "WITH")) or "pg_indexes" in sql:
                     continue
                 cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
                 plans.append((sql, times, "\n".join(row[0] for row in cursor.fetchall())))
