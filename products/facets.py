@@ -36,14 +36,10 @@ PROPERTY_SQL = {
     "postgresql": {
         "w": "CASE WHEN jsonb_typeof({c}) = 'string' THEN {c} #>> '{{}}' END",
         "n": "CASE WHEN jsonb_typeof({c}) = 'number' THEN ({c})::float8 END",
-        "d": r"CASE WHEN jsonb_typeof({c}) = 'string' "
-        r"AND {c} #>> '{{}}' ~ '^\d{{4}}-\d{{2}}-\d{{2}}' THEN {c} #>> '{{}}' END",
     },
     "sqlite": {
         "w": "CASE WHEN {c}_type = 'text' THEN {c} END",
         "n": "CASE WHEN {c}_type IN ('integer', 'real') THEN {c} END",
-        "d": "CASE WHEN {c}_type = 'text' "
-        "AND {c} GLOB '[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]*' THEN {c} END",
     },
 }
 # The string elements of a `tags` list, one row each; a non-list holds none.
@@ -96,7 +92,7 @@ class Field:
                 ),
             }
         typed = PROPERTY_SQL[connection.vendor]
-        return read, [f"{typed[letter].format(c=f's.{c}')} AS {letter}{n}" for letter in "wnd"]
+        return read, [f"{typed[letter].format(c=f's.{c}')} AS {letter}{n}" for letter in "wn"]
 
 
 def field(name, parameter="facets"):
@@ -171,7 +167,8 @@ def _rows(sql, params):
 
 def facets(products, fields, *, limit):
     """The REGARDS facets of `fields` over `products` (the first `limit` of them), in two
-    statements: the types, bounds and words of every field, then the ranges."""
+    statements: the types, bounds and words of every field, then the ranges (a DATE or
+    NUMERIC facet needs the least and greatest value to cut its ranges)."""
     if not fields:
         return []
     sample = Sample(products, fields, limit)
@@ -192,8 +189,10 @@ def facets(products, fields, *, limit):
             answers[f.name] = {"attributeName": f.name, "type": "DATE", "values": []}
         elif ranges.get(f.name) is None:
             answers[f.name] = word_facet(f, *_words(words[f.name], MAX_WORDS))
-    counted = _count_ranges(sample, [(f, ranges[f.name]) for f in fields if ranges.get(f.name)])
-    answers.update(counted)
+    ranged = [(f, ranges[f.name]) for f in fields if ranges.get(f.name)]
+    if ranged:  # read again, these fields only
+        ranged_sample = Sample(products, [f for f, _ in ranged], limit)
+        answers.update(_count_ranges(ranged_sample, ranged))
     return [answers[f.name] for f in fields]
 
 
@@ -282,40 +281,42 @@ def _summary_selects(sample, fields):
     selects = []
     for f in fields:
         if f.kind == "property":
-            selects += [f"COUNT({sample.column(f, letter)})" for letter in "wnd"]
-            selects += [f"{aggregate}({sample.column(f, 'n')})" for aggregate in ("MIN", "MAX")]
-        if f.kind in ("date", "property"):
+            selects += [f"COUNT({sample.column(f, 'w')})", f"COUNT({sample.column(f, 'n')})"]
+            selects += [
+                f"{aggregate}({sample.column(f, letter)})"
+                for letter in "nw"
+                for aggregate in ("MIN", "MAX")
+            ]
+        elif f.kind == "date":
             selects += [f"{aggregate}({sample.column(f, 'd')})" for aggregate in ("MIN", "MAX")]
     return selects
 
 
 def _range_kinds(fields, row):
     """{name: ("NUMERIC" or "DATE", column letter of the values, min, max) or None} for the
-    fields counted by ranges, from the aggregates of _summary_selects; a property is
-    NUMERIC when its values are all numbers, DATE when they are all dates (ISO text), else
-    a STRING facet of its text values."""
+    fields counted by ranges, from the aggregates of _summary_selects. A property is NUMERIC
+    when its values are all numbers; DATE when its text values, the least and the greatest
+    at least, are ISO dates (they are compared as text, as Lucene compares them); else a
+    STRING facet of its text values."""
     kinds = {}
     for f in fields:
-        if f.kind not in ("date", "property"):
-            continue
-        kind, words, numbers, dates = "DATE", 0, 0, 1
-        if f.kind == "property":
-            words, numbers, dates = row.pop(0), row.pop(0), row.pop(0)
-            kind = "NUMERIC" if numbers and not words else "DATE" if dates == words else None
-        bounds = {"NUMERIC": (row.pop(0), row.pop(0))} if f.kind == "property" else {}
-        bounds["DATE"] = (row.pop(0), row.pop(0))
-        low, high = bounds.get(kind, (None, None))
-        if low is None or (kind == "DATE" and not all(map(_parsed_date, (low, high)))):
-            kinds[f.name] = None  # no values, or text such as 2022-13-45: not dates
-        else:
-            kinds[f.name] = (kind, "n" if kind == "NUMERIC" else "d", low, high)
+        if f.kind == "date":
+            low, high = row.pop(0), row.pop(0)
+            kinds[f.name] = None if low is None else ("DATE", "d", low, high)
+        elif f.kind == "property":
+            words, numbers = row.pop(0), row.pop(0)
+            number_bounds, word_bounds = (row.pop(0), row.pop(0)), (row.pop(0), row.pop(0))
+            if numbers and not words:
+                kinds[f.name] = ("NUMERIC", "n", *number_bounds)
+            elif words and all(map(_parsed_date, word_bounds)):
+                kinds[f.name] = ("DATE", "w", *word_bounds)
+            else:
+                kinds[f.name] = None
     return kinds
 
 
 def _count_ranges(sample, ranged):
     """{name: facet} for [(Field, (type, column letter, min, max))], in one query."""
-    if not ranged:
-        return {}
     selects, params, plans = [], [], []
     for f, (kind, letter, low, high) in ranged:
         sql = sample.column(f, letter)
