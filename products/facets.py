@@ -1,8 +1,9 @@
 """Facets of a product search, in the shapes of REGARDS's indexer (README, "Facets"): the
 values of a field among the matches, counted with aggregate queries on both databases.
 
-Every query reads the matches through one derived table, `sample`: the columns the facets
-need, of the first `limit` matches in id order (all of them when `limit` is None).
+Every statement reads the matches once, as the table `r` of a WITH clause (Sample): the
+typed values the facets need, of the first `limit` matches in id order. The property
+values and bounds routes read them all.
 """
 
 import dataclasses
@@ -67,7 +68,7 @@ class Field:
 
     def projections(self, n):
         """({alias: expression} the sample selects, [typed SQL AS w|n|d|t<n>] over them):
-        each JSON property is read once per product, then typed from that small value."""
+        a property is read once per product, then typed from that small JSON value."""
         c = f"c{n}"
         if self.kind != "property":
             letter = {"word": "w", "date": "d", "tags": "t"}[self.kind]
