@@ -99,8 +99,10 @@ def test_a_string_facet_counts_each_value_among_the_matches(client, catalog):
 
 
 def test_each_open_search_query_finds_the_products_it_counts(client, catalog):
-    page = facets_of(client, "properties.platform", "properties.cloud_cover", "tags")
+    names = ["properties.platform", "properties.cloud_cover", "tags", "dataset", "label"]
+    page = facets_of(client, *names, "providerId", "id", "start_date")
     for facet in page["facets"]:
+        assert facet["values"], facet
         for value in facet["values"]:
             found = client.get(SEARCH, {"q": value["openSearchQuery"]}).json()
             assert found["metadata"]["totalElements"] == value["count"], value
