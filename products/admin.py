@@ -45,6 +45,7 @@ class DatasetAdmin(admin.ModelAdmin):
     list_select_related = ["license"]
     search_fields = ["urn", "label"]
     readonly_fields = ["created", "updated"]
+    raw_id_fields = ["description_file"]  # a select would list every file of the catalog
     inlines = [AccessRightInline]
 
     @admin.display(description="products")

@@ -32,6 +32,7 @@ MAX_STARS = 5  # each `*` of a regex multiplies Python's backtracking on SQLite
 MIN_INTEGER, MAX_INTEGER = -(2**63), 2**63 - 1
 
 FILE_FIELDS = {"files.dataType": "data_type", "files.filename": "filename"}
+DATE_FIELDS = ("start_date", "end_date")  # product columns, compared as moments
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Vocabulary:
 
     @property
     def allowed(self):
-        extra = ["tags", "properties.<name>", *FILE_FIELDS] if self.products else []
+        extra = [*DATE_FIELDS, "tags", "properties.<name>", *FILE_FIELDS] if self.products else []
         return ", ".join([*self.text_fields, *extra])
 
 
@@ -264,6 +265,40 @@ class _TagsField:
         raise InvalidQuery("tags cannot be searched by range.", position=term.pos)
 
 
+class _DateField:
+    """start_date, end_date: a date alone means that whole day (UTC), as for properties."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def match(self, term):
+        if isinstance(term, tree.Word) and term.value == "*":
+            return Q(**{f"{self.name}__isnull": False})
+        moment, text = self._moment(term)
+        if DATE.fullmatch(text):
+            return Q(**{f"{self.name}__gte": moment}) & self.compare("lte", term)
+        return Q(**{self.name: moment})
+
+    def compare(self, op, term):
+        moment, text = self._moment(term)
+        if DATE.fullmatch(text) and op in ("gt", "lte"):
+            # Times of the day sort after the day: `<= day` means `< next day`.
+            try:
+                op, moment = {"gt": "gte", "lte": "lt"}[op], moment + datetime.timedelta(days=1)
+            except OverflowError:  # no day follows 9999-12-31
+                return Q(pk__in=[]) if op == "gt" else Q(**{f"{self.name}__isnull": False})
+        return Q(**{f"{self.name}__{op}": moment})
+
+    def _moment(self, term):
+        text = _literal(term)
+        try:
+            moment = datetime.datetime.fromisoformat(text)
+        except ValueError:
+            message = f"{self.name} takes a date such as 2022-06-13 or 2022-06-13T10:00:00Z."
+            raise InvalidQuery(message, position=term.pos) from None
+        return (moment if moment.tzinfo else moment.replace(tzinfo=datetime.UTC)), text
+
+
 class _JsonTypeIs(models.Func):
     """True when properties.<name> holds a JSON value of `kind`; never NULL, so NOT stays exact."""
 
@@ -396,6 +431,8 @@ def _field(node):
         raise InvalidQuery(message, position=node.pos)
     if name in FILE_FIELDS:
         return _FileField(name, FILE_FIELDS[name])
+    if name in DATE_FIELDS:
+        return _DateField(name)
     if name == "tags":
         return _TagsField()
     if name.startswith("properties."):

@@ -119,6 +119,17 @@ class Dataset(models.Model):
         on_delete=models.PROTECT,
         related_name="datasets",
     )
+    # REGARDS's dataset DESCRIPTION file (…/datasets/{urn}/description): a file of one of
+    # the dataset's products, so that it is downloaded with that product's access rules.
+    description_file = models.ForeignKey(
+        "DataFile",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        limit_choices_to={"data_type": "DESCRIPTION"},
+        help_text="A DESCRIPTION file of one of this dataset's products.",
+    )
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
@@ -131,6 +142,15 @@ class Dataset(models.Model):
     @property
     def provider_id_or_label(self):
         return self.provider_id or self.label
+
+    def clean(self):
+        described = self.description_file
+        if described is None:
+            return
+        if described.data_type != DataFile.DataType.DESCRIPTION:
+            raise ValidationError({"description_file": "Choose a file of type DESCRIPTION."})
+        if described.product.dataset_id != self.pk:
+            raise ValidationError({"description_file": "Choose a file of this dataset."})
 
 
 class AccessRight(models.Model):

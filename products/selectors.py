@@ -17,8 +17,9 @@ from products.access import (
     searchable_dataset_ids,
     visible_datasets,
 )
+from products.exceptions import InvalidQuery
 from products.lucene import DATASETS, lucene_to_q
-from products.models import DataFile, Product
+from products.models import DataFile, Dataset, Product
 
 IMAGE_TYPES = [
     DataFile.DataType.QUICKLOOK_SD,
@@ -137,6 +138,22 @@ def dataset_search(*, user, q="", ordering=()):
     return datasets.order_by(*ordering, "label", "id")
 
 
+def datasets_of_products(*, user, products, ordering=()):
+    """The datasets the caller sees that hold at least one of `products`, annotated as
+    dataset_search annotates them."""
+    held = Exists(products.order_by().filter(dataset=OuterRef("pk")))
+    return dataset_search(user=user, ordering=ordering).filter(held)
+
+
+def entity_datasets(*, user, q=""):
+    """The datasets an entities search shows: those dataset_search finds, or none when `q`
+    names product fields (a dataset has no properties, tags or files to match)."""
+    try:
+        return dataset_search(user=user, q=q)
+    except InvalidQuery:  # the products' translation of `q` has already accepted it
+        return Dataset.objects.none()
+
+
 class Page:
     """One page of a queryset, and the number of matches: exact up to TRACKED_TOTAL, else the
     number known to exist (`exact` is then False).
@@ -147,32 +164,60 @@ class Page:
     TRACKED_TOTAL + 1 matches.
     """
 
-    def __init__(self, queryset, *, number, size):
+    def __init__(self, queryset, *, number, size, offset=None, limit=None):
+        """`offset` and `limit` read other rows than page `number` of `size` (EntityPage)."""
         self.number, self.size = number, size
-        offset = number * size
-        rows = list(queryset[offset : offset + size + 1])
-        self.items = rows[:size]
-        self.has_next = len(rows) > size
+        offset = number * size if offset is None else offset
+        limit = size if limit is None else limit
+        rows = list(queryset[offset : offset + limit + 1])
+        self.items = rows[:limit]
+        self.has_next = len(rows) > limit
         known = offset + len(rows) if rows else 0  # matches known to exist
         if not self.has_next and (rows or offset == 0):
             self.total, self.exact = known, True  # the last page
         elif self.has_next and known > TRACKED_TOTAL:
             self.total, self.exact = known, False  # deeper than a count would go
         else:
-            counted = self._count(queryset, offset)
+            counted = self._count(queryset, offset, limit)
             # At least the rows just read, should products have gone in between.
             self.total, self.exact = max(counted, known), counted <= TRACKED_TOTAL
         self.total_pages = math.ceil(self.total / size)
 
-    def _count(self, queryset, offset):
+    def _count(self, queryset, offset, limit):
         """The matches, counted up to TRACKED_TOTAL + 1."""
-        if self.has_next and queryset.query.order_by == ("id",):
-            # In id order, this page's last row ends the first offset + size matches: only
+        if self.has_next and self.items and queryset.query.order_by == ("id",):
+            # In id order, this page's last row ends the first offset + limit matches: only
             # those after it are left to count (for page 400, 2,000 rows instead of 10,000).
-            before = offset + self.size
+            before = offset + limit
             after = queryset.filter(id__gt=self.items[-1].id).order_by()
             return before + after[: TRACKED_TOTAL + 1 - before].count()
         return queryset.order_by()[: TRACKED_TOTAL + 1].count()  # in any order
+
+    @property
+    def has_previous(self):
+        return 0 < self.number <= self.total_pages
+
+
+class EntityPage:
+    """A page of REGARDS "entities": the datasets first (few, counted exactly), then the
+    products, counted as Page counts them. `datasets` and `products` are this page's."""
+
+    def __init__(self, datasets, products, *, number, size):
+        self.number, self.size = number, size
+        offset = number * size
+        dataset_total = datasets.count()
+        self.datasets = list(datasets[offset : offset + size]) if offset < dataset_total else []
+        page = Page(
+            products,
+            number=number,
+            size=size,
+            offset=max(0, offset - dataset_total),
+            limit=size - len(self.datasets),
+        )
+        self.products = page.items
+        self.total, self.exact = dataset_total + page.total, page.exact
+        self.has_next = page.has_next or offset + size < dataset_total
+        self.total_pages = math.ceil(self.total / size)
 
     @property
     def has_previous(self):

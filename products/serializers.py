@@ -6,6 +6,8 @@ from rest_framework import serializers
 from regards_catalog.storage import get_location
 
 MAX_PAGE_SIZE = 1000
+MAX_PROPERTY_VALUES = 100
+MAX_BOUNDS = 20
 SORTABLE_FIELDS = {
     "id": "urn",
     "providerId": "provider_id",
@@ -41,6 +43,30 @@ class SearchParamsSerializer(serializers.Serializer):
             name = SORTABLE_FIELDS.get(field) or field.replace(".", "__")
             ordering.append(("-" if direction.upper() == "DESC" else "") + name)
         return ordering
+
+
+class PropertyValuesParamsSerializer(serializers.Serializer):
+    q = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    partialText = serializers.CharField(  # REGARDS's name
+        required=False, allow_blank=True, max_length=200, default="", trim_whitespace=False
+    )
+    maxCount = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_PROPERTY_VALUES, default=10
+    )
+
+
+class PropertyBoundsParamsSerializer(serializers.Serializer):
+    q = serializers.CharField(required=False, allow_blank=True, max_length=2000, default="")
+    properties = serializers.CharField(max_length=2000)
+
+    def validate_properties(self, value):
+        """ "a,b" → ["a", "b"]."""
+        names = [name.strip() for name in value.split(",") if name.strip()]
+        if not names:
+            raise serializers.ValidationError("Name at least one property.")
+        if len(names) > MAX_BOUNDS:
+            raise serializers.ValidationError(f"At most {MAX_BOUNDS} properties.")
+        return names
 
 
 def file_json(data_file, product_urn, root):

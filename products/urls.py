@@ -8,6 +8,23 @@ urlpatterns = [
         views.ProductSearchView.as_view(),
         name="product-search",
     ),
+    path("engines/legacy/entities/search", views.EntitySearchView.as_view(), name="entity-search"),
+    # Before dataobjects/<urn>, which must not take these for a product's URN.
+    path(
+        "engines/legacy/dataobjects/datasets/search",
+        views.ProductDatasetSearchView.as_view(),
+        name="product-dataset-search",
+    ),
+    path(
+        "engines/legacy/dataobjects/properties/bounds",
+        views.PropertyBoundsView.as_view(),
+        name="property-bounds",
+    ),
+    path(
+        "engines/legacy/dataobjects/properties/<str:name>/values",
+        views.PropertyValuesView.as_view(),
+        name="property-values",
+    ),
     path(
         "engines/legacy/dataobjects/<str:urn>",
         views.ProductDetailView.as_view(),
@@ -20,6 +37,11 @@ urlpatterns = [
         "engines/legacy/datasets/<str:urn>/dataobjects/search",
         views.DatasetProductSearchView.as_view(),
         name="dataset-product-search",
+    ),
+    path(
+        "engines/legacy/datasets/<str:urn>/description",
+        views.DatasetDescriptionView.as_view(),
+        name="dataset-description",
     ),
     path(
         "engines/legacy/datasets/<str:urn>",

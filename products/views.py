@@ -7,11 +7,13 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from products import selectors, spatial
+from products import facets, selectors, spatial
 from products.lucene import PROPERTY_NAME
 from products.models import Dataset, Product
 from products.serializers import (
     MAX_PAGE_SIZE,
+    PropertyBoundsParamsSerializer,
+    PropertyValuesParamsSerializer,
     SearchParamsSerializer,
     dataset_json,
     product_json,
@@ -36,6 +38,9 @@ PRODUCT_SEARCH_PARAMETERS = [
         "exists", str, many=True, description="property names the products have (repeatable)"
     ),
     OpenApiParameter("hasImage", bool, description="with (true) or without (false) a quicklook"),
+    OpenApiParameter(
+        "facets", str, many=True, description="properties.<name>, tags, start_date… (repeatable)"
+    ),
 ]
 # Every parameter the legacy product search reads; any other is a 400, never ignored.
 # `token` is the access token (regards_catalog.auth).
@@ -48,16 +53,21 @@ def search_params(request):
     data = {key: request.query_params.get(key) for key in ("q", "page", "size")}
     data = {key: value for key, value in data.items() if value is not None}
     data["sort"] = request.query_params.getlist("sort")
-    serializer = SearchParamsSerializer(data=data)
-    if not serializer.is_valid():
-        field, errors = next(iter(serializer.errors.items()))
-        detail = errors[0] if isinstance(errors, list) else next(iter(errors.values()))[0]
-        raise InvalidRequest(f"{field}: {detail}", extra={"errors": serializer.errors})
-    params = serializer.validated_data
+    params = valid(SearchParamsSerializer, data)
     # REGARDS serves its maximum for a larger size rather than refusing it.
     params["requested_size"] = params["size"]
     params["size"] = min(params["size"], MAX_PAGE_SIZE)
     return params
+
+
+def valid(serializer_class, data):
+    """The validated data, or a 400 naming the first parameter at fault."""
+    serializer = serializer_class(data=data)
+    if not serializer.is_valid():
+        field, errors = next(iter(serializer.errors.items()))
+        detail = errors[0] if isinstance(errors, list) else next(iter(errors.values()))[0]
+        raise InvalidRequest(f"{field}: {detail}", extra={"errors": serializer.errors})
+    return serializer.validated_data
 
 
 def product_filters(request):
@@ -131,7 +141,7 @@ def _shape(name, make):
         raise InvalidRequest(f"{name}: {error}.", extra={"parameter": name}) from None
 
 
-def page_json(request, page, content, requested_size=None):
+def page_json(request, page, content, requested_size=None, facet_answers=()):
     def link(rel, number):
         query = request.GET.copy()
         query.pop("token", None)  # a token never travels in a link
@@ -157,12 +167,20 @@ def page_json(request, page, content, requested_size=None):
         metadata["requestedSize"] = requested_size  # above MAX_PAGE_SIZE, clamped
     if not page.exact:  # totalElements is a lower bound (README, "Search")
         metadata["totalElementsExact"] = False
+    if facet_answers and not facets_exact(page):
+        metadata["facetsExact"] = False
     return {
         "metadata": metadata,
         "content": content,
         "links": links,
-        "facets": [],
+        "facets": list(facet_answers),
     }
+
+
+def facets_exact(page):
+    """Facets count the first TRACKED_TOTAL matches: all of them when the total is exact
+    and no more (README, "Facets")."""
+    return page.exact and page.total <= selectors.TRACKED_TOTAL
 
 
 def product_entries(request, products):
@@ -182,6 +200,7 @@ def product_entries(request, products):
 
 def product_page(request, dataset=None):
     params = search_params(request)
+    fields = facets.requested_fields(request.query_params.getlist("facets"))
     products = selectors.product_search(
         user=request.user,
         q=params["q"],
@@ -191,7 +210,8 @@ def product_page(request, dataset=None):
     )
     page = selectors.Page(products, number=params["page"], size=params["size"])
     content = product_entries(request, page.items)
-    return Response(page_json(request, page, content, params["requested_size"]))
+    answers = facets.facets(products, fields, limit=selectors.TRACKED_TOTAL)
+    return Response(page_json(request, page, content, params["requested_size"], answers))
 
 
 class ProductSearchView(APIView):
@@ -220,14 +240,18 @@ class ProductDetailView(APIView):
         return Response(entry)
 
 
+def dataset_sort(params):
+    if any(name.lstrip("-") not in ("urn", "label") for name in params["sort"]):
+        raise InvalidRequest("sort: datasets sort by id or label.")
+    return params["sort"]
+
+
 class DatasetSearchView(APIView):
     @extend_schema(parameters=SEARCH_PARAMETERS, responses=OpenApiTypes.OBJECT)
     def get(self, request):
         params = search_params(request)
-        if any(name.lstrip("-") not in ("urn", "label") for name in params["sort"]):
-            raise InvalidRequest("sort: datasets sort by id or label.")
         datasets = selectors.dataset_search(
-            user=request.user, q=params["q"], ordering=params["sort"]
+            user=request.user, q=params["q"], ordering=dataset_sort(params)
         )
         page = selectors.Page(datasets, number=params["page"], size=params["size"])
         content = dataset_entries(request, page.items)
@@ -250,10 +274,88 @@ def dataset_entries(request, datasets):
     return entries
 
 
+class EntitySearchView(APIView):
+    """REGARDS "entities": the datasets `q` matches (by id and label), then its products."""
+
+    @extend_schema(parameters=SEARCH_PARAMETERS, responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        params = search_params(request)
+        products = selectors.product_search(
+            user=request.user, q=params["q"], ordering=params["sort"]
+        )
+        datasets = selectors.entity_datasets(user=request.user, q=params["q"])
+        page = selectors.EntityPage(datasets, products, number=params["page"], size=params["size"])
+        content = dataset_entries(request, page.datasets) + product_entries(request, page.products)
+        return Response(page_json(request, page, content, params["requested_size"]))
+
+
+class ProductDatasetSearchView(APIView):
+    """The datasets holding the products `q` matches, paged like the dataset search."""
+
+    @extend_schema(parameters=SEARCH_PARAMETERS, responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        params = search_params(request)
+        products = selectors.product_search(user=request.user, q=params["q"])
+        datasets = selectors.datasets_of_products(
+            user=request.user, products=products, ordering=dataset_sort(params)
+        )
+        page = selectors.Page(datasets, number=params["page"], size=params["size"])
+        content = dataset_entries(request, page.items)
+        return Response(page_json(request, page, content, params["requested_size"]))
+
+
+class PropertyValuesView(APIView):
+    """The distinct text values of a property among the products `q` matches, starting with
+    `partialText`, in code point order (REGARDS's value autocompletion)."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("q", str, description="Lucene query"),
+            OpenApiParameter("partialText", str, description="the values' beginning"),
+            OpenApiParameter("maxCount", int, description="at most (default 10, max 100)"),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request, name):
+        params = valid(PropertyValuesParamsSerializer, request.query_params)
+        field = facets.property_field(name, "name")
+        products = selectors.product_search(user=request.user, q=params["q"])
+        words, _ = facets.word_counts(
+            facets.Sample(products, [field]),
+            field,
+            partial_text=params["partialText"],
+            max_words=params["maxCount"],
+            by_count=False,
+        )
+        return Response([word for word, _ in words])
+
+
+class PropertyBoundsView(APIView):
+    """The least and greatest value of properties among the products `q` matches."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("properties", str, description="names, comma-separated"),
+            OpenApiParameter("q", str, description="Lucene query"),
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request):
+        params = valid(PropertyBoundsParamsSerializer, request.query_params)
+        names = list(dict.fromkeys(params["properties"]))
+        fields = [facets.property_field(name, "properties") for name in names]
+        products = selectors.product_search(user=request.user, q=params["q"])
+        answers = facets.bounds(products, fields)
+        for answer, name in zip(answers, names, strict=True):
+            answer["propertyName"] = name  # as the caller wrote it
+        return Response(answers)
+
+
 def visible_dataset_or_error(user, urn):
     """The dataset `urn` from selectors.dataset_search: 404 when unknown, 401/403 unseen."""
     dataset = get_object_or_404(Dataset, urn=urn)
-    visible = selectors.dataset_search(user=user).filter(pk=dataset.pk).first()
+    datasets = selectors.dataset_search(user=user).select_related("description_file__product")
+    visible = datasets.filter(pk=dataset.pk).first()
     if visible is None:
         raise access_denied(user)
     return visible
@@ -278,6 +380,22 @@ class EntityDetailView(APIView):
         else:
             entries = product_entries(request, [visible_product_or_error(request.user, urn)])
         return Response(entries[0])
+
+
+class DatasetDescriptionView(APIView):
+    """303 to the download of the dataset's DESCRIPTION file (README, "Datasets")."""
+
+    @extend_schema(responses={303: None})
+    def get(self, request, urn):
+        dataset = visible_dataset_or_error(request.user, urn)
+        described = dataset.description_file
+        if described is None:
+            raise NotFound(f"Dataset {urn} has no DESCRIPTION file.")
+        product_urn = described.product.urn
+        path = reverse(
+            "download-file", kwargs={"aip_id": product_urn, "checksum": described.checksum}
+        )
+        return Response(status=303, headers={"Location": base_url(request) + path})
 
 
 class DatasetProductSearchView(APIView):
