@@ -14,6 +14,7 @@ from downloads.availability import file_states
 from downloads.exceptions import QuotaExceeded, RangeNotSatisfiableError, RateLimited
 from downloads.ranges import RangeNotSatisfiable, requested_range
 from downloads.serializers import (
+    EmailListField,
     ProductIdsSerializer,
     QuotaLimitsSerializer,
     file_availability_json,
@@ -148,18 +149,52 @@ class LicenseAcceptView(APIView):
 # Quotas (REGARDS rs-storage paths)
 
 
-class CurrentQuotaView(APIView):
-    """The caller's limits and usage (anonymous callers: their client address's)."""
-
-    @extend_schema(responses=OpenApiTypes.OBJECT)
-    def get(self, request):
-        quota = quotas.quota_for(user=request_user(request), address=client_address(request))
-        return Response(quota_json(quota))
-
-
 class IsSteward(IsAuthenticated):
     def has_permission(self, request, view):
         return super().has_permission(request, view) and sees_everything(request.user)
+
+
+def own_quota(request):
+    """The caller's quota (anonymous callers: their client address's)."""
+    return quotas.quota_for(user=request_user(request), address=client_address(request))
+
+
+def user_quota(email):
+    """The quota of the user with that email (in any case); 404 when there is none."""
+    user = get_user_model().objects.filter(email__iexact=email).order_by("id").first()
+    if user is None:
+        raise NotFound(f"No user {email}.")
+    return quotas.quota_for(user=user)
+
+
+class CurrentQuotaView(APIView):
+    """The caller's limits and usage."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        return Response(quota_json(own_quota(request)))
+
+
+class OwnQuotaLimitsView(APIView):
+    """GET /quota: the caller's limits, without the usage."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        quota = own_quota(request)
+        return Response(quota_limits_json(request_email(request), quotas.Limits.of(quota)))
+
+
+class MaxQuotaView(APIView):
+    """GET /quota/max: the caller's `maxQuota` alone, a bare number as REGARDS answers."""
+
+    @extend_schema(responses=OpenApiTypes.INT)
+    def get(self, request):
+        return Response(quotas.Limits.of(own_quota(request)).max_quota)
+
+
+def request_email(request):
+    user = request_user(request)
+    return user.email if user is not None else None
 
 
 class UserQuotaView(APIView):
@@ -167,20 +202,14 @@ class UserQuotaView(APIView):
 
     permission_classes = [IsSteward]
 
-    def user_quota(self, email):
-        user = get_user_model().objects.filter(email__iexact=email).order_by("id").first()
-        if user is None:
-            raise NotFound(f"No user {email}.")
-        return quotas.quota_for(user=user)
-
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, email):
-        quota = self.user_quota(email)
+        quota = user_quota(email)
         return Response(quota_limits_json(quota.user.email, quotas.Limits.of(quota)))
 
     @extend_schema(request=QuotaLimitsSerializer, responses=OpenApiTypes.OBJECT)
     def put(self, request, email):
-        quota = self.user_quota(email)
+        quota = user_quota(email)
         serializer = QuotaLimitsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -194,6 +223,54 @@ class UserQuotaView(APIView):
         )
         quota.refresh_from_db()
         return Response(quota_limits_json(quota.user.email, quotas.Limits.of(quota)))
+
+
+class QuotaLimitsListView(APIView):
+    """GET /quotas?user_email=…: the limits of several users, for stewards. The emails
+    come repeated or comma-separated, as Spring reads REGARDS's `String[]`."""
+
+    permission_classes = [IsSteward]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("user_email", str, many=True, required=True)],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request):
+        emails = [
+            email
+            for value in request.query_params.getlist("user_email")
+            for email in value.split(",")
+            if email
+        ]
+        emails = EmailListField().run_validation(emails or None)
+        return Response(
+            [
+                quota_limits_json(quota.user.email, quotas.Limits.of(quota))
+                for quota in map(user_quota, emails)
+            ]
+        )
+
+
+class UserCurrentQuotaView(APIView):
+    """GET /quota/current/{email}: a user's limits and usage, for stewards."""
+
+    permission_classes = [IsSteward]
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, email):
+        return Response(quota_json(user_quota(email)))
+
+
+class CurrentQuotaListView(APIView):
+    """POST /quota/currents with a JSON list of emails: their limits and usage, for
+    stewards (a POST only because REGARDS sends the list as the body)."""
+
+    permission_classes = [IsSteward]
+
+    @extend_schema(request=EmailListField, responses=OpenApiTypes.OBJECT)
+    def post(self, request):
+        emails = EmailListField().run_validation(request.data)
+        return Response([quota_json(user_quota(email)) for email in emails])
 
 
 # Availability and restore (REGARDS rs-catalog paths)
