@@ -18,6 +18,15 @@ api = [
         views.LicenseAcceptView.as_view(),
         name="license-accept",
     ),
+    path("rs-admin/license", views.ProjectLicenseView.as_view(), name="project-license"),
+    path(
+        "rs-admin/license/reset",
+        views.ProjectLicenseResetView.as_view(),
+        name="project-license-reset",
+    ),
+    # The REGARDS web frontend asks rs-admin-public for the same.
+    path("rs-admin-public/license", views.ProjectLicenseView.as_view()),
+    path("rs-admin-public/license/reset", views.ProjectLicenseResetView.as_view()),
     path("rs-catalog/availability/files", views.AvailabilityView.as_view(), name="availability"),
     path(
         "rs-catalog/availability/files/<str:product_id>",

@@ -3,6 +3,7 @@ the checks of SPEC §4."""
 
 from django.contrib.auth import get_user_model
 from django.http import HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import IsAuthenticated
@@ -28,6 +29,7 @@ from products.access import sees_everything
 from products.models import License
 from regards_catalog.auth import client_address, request_user
 from regards_catalog.exceptions import InvalidRequest, NotFound
+from regards_catalog.links import base_url
 
 
 def byte_range(request, data_file, headers):
@@ -146,12 +148,73 @@ class LicenseAcceptView(APIView):
         return Response(license_json(license, accepted=True))
 
 
-# Quotas (REGARDS rs-storage paths)
-
-
 class IsSteward(IsAuthenticated):
     def has_permission(self, request, view):
         return super().has_permission(request, view) and sees_everything(request.user)
+
+
+# The project licence (REGARDS rs-admin LicenseController)
+
+
+def project_license_json(request, license):
+    """REGARDS's LicenseDTO for the caller, with its links. No project licence: nothing to
+    accept, so `accepted` is true and `licenseLink` null, as REGARDS answers a project
+    without one."""
+    user = request_user(request)
+    accepted = license is None or (
+        user is not None and selectors.license_is_accepted(user=user, license=license)
+    )
+    root = base_url(request)
+    link = None
+    if license is not None:
+        link = license.url or root + reverse("license-page", args=[license.slug])
+    here = root + reverse("project-license")
+    links = [{"rel": "self", "href": here}]
+    if license is not None and user is not None:
+        links.append({"rel": "accept", "href": here, "method": "PUT"})
+        if sees_everything(user):
+            links.append({"rel": "reset", "href": here + "/reset", "method": "PUT"})
+    return {"content": {"accepted": accepted, "licenseLink": link}, "links": links}
+
+
+def project_license_or_404():
+    license = selectors.project_license()
+    if license is None:
+        raise NotFound("No project licence is set.")
+    return license
+
+
+class ProjectLicenseView(APIView):
+    """GET: has the caller accepted the project licence? PUT: accept it (logged-in)."""
+
+    def get_permissions(self):
+        return [IsAuthenticated()] if self.request.method == "PUT" else []
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        return Response(project_license_json(request, selectors.project_license()))
+
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    def put(self, request):
+        license = project_license_or_404()
+        services.license_accept(user=request.user, license=license)
+        return Response(project_license_json(request, license))
+
+
+class ProjectLicenseResetView(APIView):
+    """PUT, stewards: publish a new version of the project licence, which every user must
+    accept again (the admin's "publish a new version")."""
+
+    permission_classes = [IsSteward]
+
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    def put(self, request):
+        license = project_license_or_404()
+        license.publish(new_version=True)
+        return Response(project_license_json(request, license))
+
+
+# Quotas (REGARDS rs-storage paths)
 
 
 def own_quota(request):
