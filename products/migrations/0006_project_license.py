@@ -4,19 +4,26 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('products', '0005_license'),
+        ("products", "0005_license"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='license',
-            name='project',
-            field=models.BooleanField(default=False, help_text="Every private download of the catalog needs this licence accepted, besides its dataset's (REGARDS's project licence). At most one licence is the project's.", verbose_name='project licence'),
+            model_name="license",
+            name="project",
+            field=models.BooleanField(
+                default=False,
+                help_text="Every private download of the catalog needs this licence accepted, besides its dataset's (REGARDS's project licence). At most one licence is the project's.",
+                verbose_name="project licence",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='license',
-            constraint=models.UniqueConstraint(condition=models.Q(('project', True)), fields=('project',), name='one_project_license'),
+            model_name="license",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("project", True)),
+                fields=("project",),
+                name="one_project_license",
+            ),
         ),
     ]
