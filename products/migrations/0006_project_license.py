@@ -14,7 +14,11 @@ class Migration(migrations.Migration):
             name="project",
             field=models.BooleanField(
                 default=False,
-                help_text="Every private download of the catalog needs this licence accepted, besides its dataset's (REGARDS's project licence). At most one licence is the project's.",
+                help_text=(
+                    "Every private download of the catalog needs this licence accepted, besides "
+                    "its dataset's (REGARDS's project licence). At most one licence is the "
+                    "project's."
+                ),
                 verbose_name="project licence",
             ),
         ),
