@@ -1,6 +1,7 @@
 """Download, licence, quota, availability and restore API views; the download view runs
 the checks of SPEC §4."""
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import HttpResponse, HttpResponseRedirect
 from django.urls import reverse
@@ -12,7 +13,13 @@ from rest_framework.views import APIView
 
 from downloads import checks, quotas, selectors, services
 from downloads.availability import file_states
-from downloads.exceptions import QuotaExceeded, RangeNotSatisfiableError, RateLimited
+from downloads.exceptions import (
+    QuotaExceeded,
+    RangeNotSatisfiableError,
+    RateLimited,
+    RestorePending,
+    RestoreRequired,
+)
 from downloads.ranges import RangeNotSatisfiable, requested_range
 from downloads.serializers import (
     EmailListField,
@@ -80,7 +87,13 @@ class DownloadView(APIView):
         checks.license_accepted(request, requested)
         if data_file.reference:  # 7. served elsewhere
             return HttpResponseRedirect(data_file.uri, status=303)
-        location = checks.readable_location(request, data_file)
+        try:
+            location = checks.readable_location(request, data_file)
+        except (RestoreRequired, RestorePending):
+            # HEAD stays without effects: only a GET queues a restore.
+            if not (send_body and settings.RESTORE_ON_DOWNLOAD):
+                raise
+            return restore_started(request, data_file)
 
         headers = file_headers(data_file, inline=checks.query_flag(request, "isContentInline"))
         start, length, status = byte_range(request, data_file, headers)
@@ -112,6 +125,17 @@ class DownloadView(APIView):
         for name, value in headers.items():
             response[name] = value
         return response
+
+
+def restore_started(request, data_file):
+    """RESTORE_ON_DOWNLOAD: queue the file's restore (the idempotent queue of POST /restore)
+    and answer 202 with its status, in the shape of GET /restore/{product_id}."""
+    state = services.restore_request(user=request_user(request), data_files=[data_file])
+    body = {
+        "id": data_file.product.urn,
+        "files": [file_restore_json(data_file, state[data_file.pk])],
+    }
+    return Response(body, status=202, headers={"Retry-After": str(settings.RESTORE_RETRY_AFTER)})
 
 
 # Licences
