@@ -64,9 +64,10 @@ class LicenseForm(forms.ModelForm):
 class LicenseAdmin(admin.ModelAdmin):
     form = LicenseForm
     change_form_template = "admin/products/license/change_form.html"
-    list_display = ["slug", "title", "version", "current_acceptances", "updated"]
+    list_display = ["slug", "title", "project", "version", "current_acceptances", "updated"]
+    list_filter = ["project"]
     search_fields = ["slug", "title"]
-    fields = ["slug", "title", "url", "text", "version", "acceptances", "updated"]
+    fields = ["slug", "title", "url", "text", "project", "version", "acceptances", "updated"]
     readonly_fields = ["version", "acceptances", "updated"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ["publish_new_version"]

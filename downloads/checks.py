@@ -71,21 +71,39 @@ def file_access(requested):
 
 
 def license_accepted(request, requested):
-    """6. A private file of a licensed dataset needs the caller's acceptance of its current
-    version; `acceptLicense=true` records it first for a token caller only."""
+    """6. A private file needs the caller's acceptance of the current version of the project
+    licence, when one is set, and of its dataset's licence, when it has one.
+    `acceptLicense=true` records both for a token caller only."""
     data_file = requested.data_file
+    if data_file.is_public_type:
+        return
+    missing = []
+    if requested.project_license_pending:
+        # None if a steward unmarked it since the query above: then nothing is missing.
+        missing.append(selectors.project_license())
     license = data_file.product.dataset.license
-    if data_file.is_public_type or license is None or requested.license_accepted:
+    if license is not None and not requested.license_accepted:
+        missing.append(license)
+    missing = [license for license in missing if license is not None]
+    if not missing:
         return
     user = request.user
     if user.is_authenticated:
         # A browser session would accept through any link, even one on another site.
         if query_flag(request, "acceptLicense") and token_authenticated(request):
-            services.license_accept(user=user, license=license)
+            for license in missing:
+                services.license_accept(user=user, license=license)
             return
+        # The project licence first: a browser then comes back here for the dataset's.
+        license = missing[0]
         message = f'Accept the licence "{license.title}" (version {license.version}) first.'
     else:
-        message = "Files of this dataset need a licence accepted by a logged-in user."
+        license = missing[0]
+        message = (
+            "Private files of this catalog need its licence accepted by a logged-in user."
+            if license.project
+            else "Files of this dataset need a licence accepted by a logged-in user."
+        )
     license_page = base_url(request) + reverse("license-page", args=[license.slug])
     raise LicenseNotAccepted(
         message,

@@ -79,12 +79,14 @@ class RequestedFile:
     sees: bool  # the caller sees the product (FULL_ACCESS on its dataset)
     downloads_private: bool  # ... and may download its private files
     license_accepted: bool  # the caller accepted the current version of its licence
+    project_license_pending: bool  # a project licence is set and the caller has not accepted it
 
 
 def requested_file(*, user, urn, checksum):
-    """The file `checksum` of the product `urn`, with its product, dataset and licence, and
-    the caller's rights on them: one query for a file that exists (every download pays
-    it), one more when it does not (so the checks can say what is missing).
+    """The file `checksum` of the product `urn`, with its product, dataset and licence, the
+    caller's rights on them, and whether the caller accepted that licence and the project
+    licence: one query for a file that exists (every download pays it), one more when it
+    does not (so the checks can say what is missing).
 
     Checksums match in any case: REGARDS writes MD5s in upper case, the catalog import
     stores them in lower case.
@@ -95,6 +97,7 @@ def requested_file(*, user, urn, checksum):
         .annotate(
             **dataset_access_flags(user, OuterRef("product__dataset_id")),
             caller_accepted=_accepted(user, "product__dataset__license"),
+            project_license_pending=_project_license_pending(user),
         )
         .order_by("id")
         .first()
@@ -108,11 +111,12 @@ def requested_file(*, user, urn, checksum):
             .annotate(
                 **dataset_access_flags(user, OuterRef("dataset_id")),
                 caller_accepted=_accepted(user, "dataset__license"),
+                project_license_pending=_project_license_pending(user),
             )
             .first()
         )
         if product is None:
-            return RequestedFile(None, None, False, False, False)
+            return RequestedFile(None, None, False, False, False, False)
     flags = data_file if data_file is not None else product
     return RequestedFile(
         product,
@@ -120,6 +124,7 @@ def requested_file(*, user, urn, checksum):
         flags.caller_sees,
         flags.caller_downloads_private,
         flags.caller_accepted,
+        flags.project_license_pending,
     )
 
 
@@ -135,3 +140,23 @@ def _accepted(user, license_path):
             version=OuterRef(f"{license_path}__version"),
         )
     )
+
+
+def _project_license_pending(user):
+    """An annotation: is a project licence set that the user has not accepted (its current
+    version)? Always True, when one is set, for anonymous callers."""
+    pending = License.objects.filter(project=True)
+    if user is not None and user.is_authenticated:
+        pending = pending.exclude(
+            Exists(
+                LicenseAcceptance.objects.filter(
+                    user=user, license_id=OuterRef("pk"), version=OuterRef("version")
+                )
+            )
+        )
+    return Exists(pending)
+
+
+def project_license():
+    """The licence marked as the project's, or None."""
+    return License.objects.filter(project=True).first()

@@ -58,6 +58,16 @@ class QuotaLimitsSerializer(serializers.Serializer):
     maxVolume = LimitField(max_value=BIGINT_MAX, required=False)  # noqa: N815
 
 
+MAX_EMAILS = 100
+
+
+class EmailListField(serializers.ListField):
+    """The emails of the quota list routes: a list of at most 100, as REGARDS sends them."""
+
+    def __init__(self, **kwargs):
+        super().__init__(child=serializers.EmailField(), max_length=MAX_EMAILS, **kwargs)
+
+
 MAX_PRODUCT_IDS = 100
 
 

@@ -18,6 +18,15 @@ api = [
         views.LicenseAcceptView.as_view(),
         name="license-accept",
     ),
+    path("rs-admin/license", views.ProjectLicenseView.as_view(), name="project-license"),
+    path(
+        "rs-admin/license/reset",
+        views.ProjectLicenseResetView.as_view(),
+        name="project-license-reset",
+    ),
+    # The REGARDS web frontend asks rs-admin-public for the same.
+    path("rs-admin-public/license", views.ProjectLicenseView.as_view()),
+    path("rs-admin-public/license/reset", views.ProjectLicenseResetView.as_view()),
     path("rs-catalog/availability/files", views.AvailabilityView.as_view(), name="availability"),
     path(
         "rs-catalog/availability/files/<str:product_id>",
@@ -30,8 +39,30 @@ api = [
         views.ProductRestoreView.as_view(),
         name="restore-product",
     ),
+    # The fixed paths come before quota/<email>, which would take "max" or "currents" for
+    # an email.
+    path("rs-storage/quota", views.OwnQuotaLimitsView.as_view(), name="quota-limits"),
+    path("rs-storage/quotas", views.QuotaLimitsListView.as_view(), name="quota-list"),
+    path("rs-storage/quota/max", views.MaxQuotaView.as_view(), name="quota-max"),
     path("rs-storage/quota/current", views.CurrentQuotaView.as_view(), name="quota-current"),
+    path("rs-storage/quota/currents", views.CurrentQuotaListView.as_view(), name="quota-currents"),
+    path(
+        "rs-storage/quota/current/<str:email>",
+        views.UserCurrentQuotaView.as_view(),
+        name="quota-user-current",
+    ),
     path("rs-storage/quota/<str:email>", views.UserQuotaView.as_view(), name="quota-user"),
+    # The REGARDS web frontend asks rs-access-project for the same answers.
+    path(
+        "rs-access-project/quota/current",
+        views.CurrentQuotaView.as_view(),
+        name="project-quota-current",
+    ),
+    path(
+        "rs-access-project/quota/<str:email>",
+        views.UserQuotaView.as_view(),
+        name="project-quota-user",
+    ),
 ]
 
 urlpatterns = [

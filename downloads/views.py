@@ -4,6 +4,7 @@ the checks of SPEC §4."""
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.http import HttpResponse, HttpResponseRedirect
+from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import IsAuthenticated
@@ -12,9 +13,16 @@ from rest_framework.views import APIView
 
 from downloads import checks, quotas, selectors, services
 from downloads.availability import file_states
-from downloads.exceptions import QuotaExceeded, RangeNotSatisfiableError, RateLimited
+from downloads.exceptions import (
+    QuotaExceeded,
+    RangeNotSatisfiableError,
+    RateLimited,
+    RestorePending,
+    RestoreRequired,
+)
 from downloads.ranges import RangeNotSatisfiable, requested_range
 from downloads.serializers import (
+    EmailListField,
     ProductIdsSerializer,
     QuotaLimitsSerializer,
     file_availability_json,
@@ -28,6 +36,7 @@ from products.access import sees_everything
 from products.models import License
 from regards_catalog.auth import client_address, request_user
 from regards_catalog.exceptions import InvalidRequest, NotFound
+from regards_catalog.links import base_url
 
 
 def byte_range(request, data_file, headers):
@@ -78,7 +87,13 @@ class DownloadView(APIView):
         checks.license_accepted(request, requested)
         if data_file.reference:  # 7. served elsewhere
             return HttpResponseRedirect(data_file.uri, status=303)
-        location = checks.readable_location(request, data_file)
+        try:
+            location = checks.readable_location(request, data_file)
+        except (RestoreRequired, RestorePending):
+            # HEAD stays without effects: only a GET queues a restore.
+            if not (send_body and settings.RESTORE_ON_DOWNLOAD):
+                raise
+            return restore_started(request, data_file)
 
         headers = file_headers(data_file, inline=checks.query_flag(request, "isContentInline"))
         start, length, status = byte_range(request, data_file, headers)
@@ -110,6 +125,17 @@ class DownloadView(APIView):
         for name, value in headers.items():
             response[name] = value
         return response
+
+
+def restore_started(request, data_file):
+    """RESTORE_ON_DOWNLOAD: queue the file's restore (the idempotent queue of POST /restore)
+    and answer 202 with its status, in the shape of GET /restore/{product_id}."""
+    state = services.restore_request(user=request_user(request), data_files=[data_file])
+    body = {
+        "id": data_file.product.urn,
+        "files": [file_restore_json(data_file, state[data_file.pk])],
+    }
+    return Response(body, status=202, headers={"Retry-After": str(settings.RESTORE_RETRY_AFTER)})
 
 
 # Licences
@@ -146,21 +172,116 @@ class LicenseAcceptView(APIView):
         return Response(license_json(license, accepted=True))
 
 
-# Quotas (REGARDS rs-storage paths)
-
-
-class CurrentQuotaView(APIView):
-    """The caller's limits and usage (anonymous callers: their client address's)."""
-
-    @extend_schema(responses=OpenApiTypes.OBJECT)
-    def get(self, request):
-        quota = quotas.quota_for(user=request_user(request), address=client_address(request))
-        return Response(quota_json(quota))
-
-
 class IsSteward(IsAuthenticated):
     def has_permission(self, request, view):
         return super().has_permission(request, view) and sees_everything(request.user)
+
+
+# The project licence (REGARDS rs-admin LicenseController)
+
+
+def project_license_json(request, license):
+    """REGARDS's LicenseDTO for the caller, with its links. No project licence: nothing to
+    accept, so `accepted` is true and `licenseLink` null, as REGARDS answers a project
+    without one."""
+    user = request_user(request)
+    accepted = license is None or (
+        user is not None and selectors.license_is_accepted(user=user, license=license)
+    )
+    root = base_url(request)
+    link = None
+    if license is not None:
+        link = license.url or root + reverse("license-page", args=[license.slug])
+    here = root + reverse("project-license")
+    links = [{"rel": "self", "href": here}]
+    if license is not None and user is not None:
+        links.append({"rel": "accept", "href": here, "method": "PUT"})
+        if sees_everything(user):
+            links.append({"rel": "reset", "href": here + "/reset", "method": "PUT"})
+    return {"content": {"accepted": accepted, "licenseLink": link}, "links": links}
+
+
+def project_license_or_404():
+    license = selectors.project_license()
+    if license is None:
+        raise NotFound("No project licence is set.")
+    return license
+
+
+class ProjectLicenseView(APIView):
+    """GET: has the caller accepted the project licence? PUT: accept it (logged-in)."""
+
+    def get_permissions(self):
+        return [IsAuthenticated()] if self.request.method == "PUT" else []
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        return Response(project_license_json(request, selectors.project_license()))
+
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    def put(self, request):
+        license = project_license_or_404()
+        services.license_accept(user=request.user, license=license)
+        return Response(project_license_json(request, license))
+
+
+class ProjectLicenseResetView(APIView):
+    """PUT, stewards: publish a new version of the project licence, which every user must
+    accept again (the admin's "publish a new version")."""
+
+    permission_classes = [IsSteward]
+
+    @extend_schema(request=None, responses=OpenApiTypes.OBJECT)
+    def put(self, request):
+        license = project_license_or_404()
+        license.publish(new_version=True)
+        return Response(project_license_json(request, license))
+
+
+# Quotas (REGARDS rs-storage paths)
+
+
+def own_quota(request):
+    """The caller's quota (anonymous callers: their client address's)."""
+    return quotas.quota_for(user=request_user(request), address=client_address(request))
+
+
+def user_quota(email):
+    """The quota of the user with that email (in any case); 404 when there is none."""
+    user = get_user_model().objects.filter(email__iexact=email).order_by("id").first()
+    if user is None:
+        raise NotFound(f"No user {email}.")
+    return quotas.quota_for(user=user)
+
+
+class CurrentQuotaView(APIView):
+    """The caller's limits and usage."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        return Response(quota_json(own_quota(request)))
+
+
+class OwnQuotaLimitsView(APIView):
+    """GET /quota: the caller's limits, without the usage."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        quota = own_quota(request)
+        return Response(quota_limits_json(request_email(request), quotas.Limits.of(quota)))
+
+
+class MaxQuotaView(APIView):
+    """GET /quota/max: the caller's `maxQuota` alone, a bare number as REGARDS answers."""
+
+    @extend_schema(responses=OpenApiTypes.INT)
+    def get(self, request):
+        return Response(quotas.Limits.of(own_quota(request)).max_quota)
+
+
+def request_email(request):
+    user = request_user(request)
+    return user.email if user is not None else None
 
 
 class UserQuotaView(APIView):
@@ -168,20 +289,14 @@ class UserQuotaView(APIView):
 
     permission_classes = [IsSteward]
 
-    def user_quota(self, email):
-        user = get_user_model().objects.filter(email__iexact=email).order_by("id").first()
-        if user is None:
-            raise NotFound(f"No user {email}.")
-        return quotas.quota_for(user=user)
-
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, email):
-        quota = self.user_quota(email)
+        quota = user_quota(email)
         return Response(quota_limits_json(quota.user.email, quotas.Limits.of(quota)))
 
     @extend_schema(request=QuotaLimitsSerializer, responses=OpenApiTypes.OBJECT)
     def put(self, request, email):
-        quota = self.user_quota(email)
+        quota = user_quota(email)
         serializer = QuotaLimitsSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
@@ -195,6 +310,54 @@ class UserQuotaView(APIView):
         )
         quota.refresh_from_db()
         return Response(quota_limits_json(quota.user.email, quotas.Limits.of(quota)))
+
+
+class QuotaLimitsListView(APIView):
+    """GET /quotas?user_email=…: the limits of several users, for stewards. The emails
+    come repeated or comma-separated, as Spring reads REGARDS's `String[]`."""
+
+    permission_classes = [IsSteward]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("user_email", str, many=True, required=True)],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def get(self, request):
+        emails = [
+            email
+            for value in request.query_params.getlist("user_email")
+            for email in value.split(",")
+            if email
+        ]
+        emails = EmailListField().run_validation(emails or None)
+        return Response(
+            [
+                quota_limits_json(quota.user.email, quotas.Limits.of(quota))
+                for quota in map(user_quota, emails)
+            ]
+        )
+
+
+class UserCurrentQuotaView(APIView):
+    """GET /quota/current/{email}: a user's limits and usage, for stewards."""
+
+    permission_classes = [IsSteward]
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, email):
+        return Response(quota_json(user_quota(email)))
+
+
+class CurrentQuotaListView(APIView):
+    """POST /quota/currents with a JSON list of emails: their limits and usage, for
+    stewards (a POST only because REGARDS sends the list as the body)."""
+
+    permission_classes = [IsSteward]
+
+    @extend_schema(request=EmailListField, responses=OpenApiTypes.OBJECT)
+    def post(self, request):
+        emails = EmailListField().run_validation(request.data)
+        return Response([quota_json(user_quota(email)) for email in emails])
 
 
 # Availability and restore (REGARDS rs-catalog paths)

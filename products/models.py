@@ -56,10 +56,21 @@ class License(models.Model):
     text = models.TextField(blank=True)
     version = models.PositiveIntegerField(default=1)
     updated = models.DateTimeField(auto_now=True)
+    project = models.BooleanField(
+        "project licence",
+        default=False,
+        help_text="Every private download of the catalog needs this licence accepted, besides "
+        "its dataset's (REGARDS's project licence). At most one licence is the project's.",
+    )
 
     class Meta:
         ordering = ["slug"]
         db_table = "downloads_license"  # the table it had in downloads: no data moved
+        constraints = [
+            models.UniqueConstraint(
+                fields=["project"], condition=models.Q(project=True), name="one_project_license"
+            )
+        ]
 
     def __str__(self):
         return f"{self.title} (v{self.version})"

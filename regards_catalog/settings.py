@@ -232,3 +232,7 @@ LOGIN_THROTTLE_SECONDS = env_int("LOGIN_THROTTLE_SECONDS", 900)
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "account"
 RESTORE_RETRY_AFTER = env_int("RESTORE_RETRY_AFTER", 60)
+# A GET of a nearline file not restored queues its restore and answers 202, as REGARDS
+# does, instead of 409 restore_required. Off by default: a crawler following download
+# links would recall tape after tape.
+RESTORE_ON_DOWNLOAD = env_bool("RESTORE_ON_DOWNLOAD", False)

@@ -171,6 +171,31 @@ def test_a_steward_edits_a_license_title_without_a_new_version(client, steward):
     assert license.version == 1
 
 
+def test_a_steward_marks_the_project_license(client, steward):
+    license = LicenseFactory()
+
+    response = client.post(
+        f"/admin/products/license/{license.pk}/change/", license_form(license, project="on")
+    )
+
+    assert response.status_code == 302
+    license.refresh_from_db()
+    assert (license.project, license.version) == (True, 1)
+
+
+def test_a_second_project_license_is_refused_in_the_form(client, steward):
+    first = LicenseFactory(project=True)
+    second = LicenseFactory()
+
+    response = client.post(
+        f"/admin/products/license/{second.pk}/change/", license_form(second, project="on")
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors
+    assert list(License.objects.filter(project=True)) == [first]
+
+
 def test_an_imported_crlf_text_saved_unchanged_is_not_a_new_version(client, steward):
     license = LicenseFactory(text="Use freely.\r\nCite us.")
 

@@ -85,6 +85,17 @@ def test_a_counted_download_with_every_check_runs_six_statements_in_two_transact
     )
 
 
+def test_the_project_license_costs_no_statement(licensed_private_file):
+    """Its acceptance is read in the same query as the dataset licence's."""
+    data_file, client = licensed_private_file
+    LicenseFactory(project=True)
+    assert client.put("/api/v1/rs-admin/license").status_code == 200
+
+    assert_database_work(
+        client, download_url(data_file), statements=6, transactions=2, body=b"x" * 10240
+    )
+
+
 def test_a_counted_download_with_a_rate_limit_counts_the_slots_once_more(
     licensed_private_file,
 ):

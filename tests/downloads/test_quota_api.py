@@ -406,3 +406,182 @@ def test_a_malformed_json_body_is_400(steward_client, body):
     response = steward_client.put(user_url(user.email), body, content_type="application/json")
 
     assert_api_error(response, 400, "invalid_request")
+
+
+# The other REGARDS rs-storage paths: /quota, /quota/max, /quotas, /quota/current/{email},
+# /quota/currents, and the frontend's rs-access-project paths.
+
+STORAGE = "/api/v1/rs-storage"
+
+
+def test_quota_gives_the_callers_limits_without_the_usage(client_for):
+    set_defaults(max_quota=100, rate_limit=5, max_volume=-1)
+    user = UserFactory()
+    QuotaFactory(user=user, max_quota=7, current_quota=3)
+
+    response = client_for(user).get(f"{STORAGE}/quota")
+
+    assert response.status_code == 200
+    assert response.json() == {"email": user.email, "maxQuota": 7, "rateLimit": 5, "maxVolume": -1}
+
+
+def test_quota_of_an_anonymous_caller_is_the_default(api_client):
+    set_defaults(max_quota=10, rate_limit=2, max_volume=300)
+
+    response = api_client.get(f"{STORAGE}/quota")
+
+    assert response.json() == {"email": None, "maxQuota": 10, "rateLimit": 2, "maxVolume": 300}
+
+
+@pytest.mark.parametrize("own", [None, 4, -1])
+def test_quota_max_is_the_callers_max_quota_as_a_bare_number(client_for, own):
+    set_defaults(max_quota=50)
+    user = UserFactory()
+    QuotaFactory(user=user, max_quota=own)
+
+    response = client_for(user).get(f"{STORAGE}/quota/max")
+
+    assert response.status_code == 200
+    assert response.json() == (50 if own is None else own)
+
+
+def test_quota_max_and_currents_are_not_taken_for_emails(steward_client):
+    """They used to match quota/{email} and answer 404 "No user max"."""
+    assert steward_client.get(f"{STORAGE}/quota/max").status_code == 200
+    assert steward_client.post(f"{STORAGE}/quota/currents", [], format="json").status_code == 200
+
+
+def test_a_steward_reads_the_limits_of_several_users(steward_client):
+    set_defaults(max_quota=50, rate_limit=2, max_volume=-1)
+    first, second, third = UserFactory(), UserFactory(), UserFactory()
+    QuotaFactory(user=second, max_quota=9)
+
+    response = steward_client.get(
+        f"{STORAGE}/quotas",
+        {"user_email": [f"{first.email},{second.email.upper()}", third.email]},
+    )
+
+    assert response.status_code == 200
+    assert response.json() == [
+        {"email": first.email, "maxQuota": 50, "rateLimit": 2, "maxVolume": -1},
+        {"email": second.email, "maxQuota": 9, "rateLimit": 2, "maxVolume": -1},
+        {"email": third.email, "maxQuota": 50, "rateLimit": 2, "maxVolume": -1},
+    ]
+
+
+def test_quotas_without_emails_or_with_a_malformed_one_is_400(steward_client):
+    assert_api_error(steward_client.get(f"{STORAGE}/quotas"), 400, "invalid_request")
+    response = steward_client.get(f"{STORAGE}/quotas", {"user_email": "not-an-email"})
+    assert_api_error(response, 400, "invalid_request")
+
+
+def test_quotas_with_an_unknown_email_is_404(steward_client):
+    user = UserFactory()
+    response = steward_client.get(
+        f"{STORAGE}/quotas", {"user_email": [user.email, "nobody@example.org"]}
+    )
+    assert_api_error(response, 404, "not_found")
+
+
+def test_a_steward_reads_the_usage_of_a_user(steward_client, client_for, stored_file):
+    content = b"counted bytes\n"
+    data_file = stored_file(content)
+    user = UserFactory()
+    QuotaFactory(user=user, max_quota=7)
+    body_of(client_for(user).get(download_url(data_file)))
+
+    response = steward_client.get(f"{STORAGE}/quota/current/{user.email}")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert set(body) == CURRENT_FIELDS
+    assert (body["email"], body["maxQuota"]) == (user.email, 7)
+    assert (body["currentQuota"], body["currentVolume"]) == (1, len(content))
+    # the same answer the user gets
+    assert client_for(user).get(CURRENT).json() == body
+
+
+def test_a_steward_reads_the_usage_of_several_users(steward_client):
+    first, second = UserFactory(), UserFactory()
+    QuotaFactory(user=first, current_quota=2, current_volume=20)
+    QuotaFactory(user=second, current_quota=5, current_volume=50)
+
+    response = steward_client.post(
+        f"{STORAGE}/quota/currents", [second.email, first.email], format="json"
+    )
+
+    assert response.status_code == 200
+    body = response.json()
+    assert [set(entry) for entry in body] == [CURRENT_FIELDS, CURRENT_FIELDS]
+    assert [(e["email"], e["currentQuota"], e["currentVolume"]) for e in body] == [
+        (second.email, 5, 50),
+        (first.email, 2, 20),
+    ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"emails": ["a@example.org"]}, "a@example.org", ["not-an-email"], [1], [None], [["x"]]],
+)
+def test_currents_with_a_malformed_body_is_400(steward_client, body):
+    response = steward_client.post(f"{STORAGE}/quota/currents", body, format="json")
+    assert_api_error(response, 400, "invalid_request")
+
+
+def test_currents_with_more_than_one_hundred_emails_is_400(steward_client):
+    emails = [f"user{n}@example.org" for n in range(101)]
+    response = steward_client.post(f"{STORAGE}/quota/currents", emails, format="json")
+    assert_api_error(response, 400, "invalid_request")
+
+
+def test_unknown_emails_on_the_usage_routes_are_404(steward_client):
+    user = UserFactory()
+    response = steward_client.get(f"{STORAGE}/quota/current/nobody@example.org")
+    assert_api_error(response, 404, "not_found")
+    response = steward_client.post(
+        f"{STORAGE}/quota/currents", [user.email, "nobody@example.org"], format="json"
+    )
+    assert_api_error(response, 404, "not_found")
+    assert not Quota.objects.filter(user__email="nobody@example.org").exists()
+
+
+def test_a_normal_user_may_not_read_others_quotas(client_for):
+    user = UserFactory()
+    client = client_for(user)
+
+    assert_api_error(client.get(f"{STORAGE}/quotas", {"user_email": user.email}), 403, "forbidden")
+    assert_api_error(client.get(f"{STORAGE}/quota/current/{user.email}"), 403, "forbidden")
+    response = client.post(f"{STORAGE}/quota/currents", [user.email], format="json")
+    assert_api_error(response, 403, "forbidden")
+    response = client.get(f"/api/v1/rs-access-project/quota/{user.email}")
+    assert_api_error(response, 403, "forbidden")
+
+
+def test_an_anonymous_caller_may_not_read_others_quotas(api_client):
+    user = UserFactory()
+    response = api_client.get(f"{STORAGE}/quota/current/{user.email}")
+    assert_api_error(response, 401, "authentication_required")
+    response = api_client.post(f"{STORAGE}/quota/currents", [user.email], format="json")
+    assert_api_error(response, 401, "authentication_required")
+
+
+def test_the_frontends_rs_access_project_paths_answer_as_rs_storage(client_for, steward_client):
+    user = UserFactory()
+    QuotaFactory(user=user, max_quota=3, current_quota=1)
+    client = client_for(user)
+
+    mine = client.get("/api/v1/rs-access-project/quota/current")
+    assert mine.status_code == 200
+    assert mine.json() == client.get(CURRENT).json()
+
+    theirs = steward_client.get(f"/api/v1/rs-access-project/quota/{user.email}")
+    assert theirs.status_code == 200
+    assert theirs.json() == steward_client.get(user_url(user.email)).json()
+
+    response = steward_client.put(
+        f"/api/v1/rs-access-project/quota/{user.email}",
+        {"email": user.email, "maxQuota": 8, "rateLimit": 2},
+        format="json",
+    )
+    assert response.status_code == 200
+    assert Quota.objects.get(user=user).max_quota == 8

@@ -503,3 +503,117 @@ def test_a_copy_being_streamed_survives_the_purge(api_client, stored_file, stora
     assert body_of(response) == content
     record = DownloadRecord.objects.get()
     assert (record.outcome, record.bytes_sent) == (DownloadRecord.Outcome.COMPLETED, len(content))
+
+
+# RESTORE_ON_DOWNLOAD: a GET queues the restore itself, as REGARDS does.
+
+
+@pytest.fixture
+def restore_on_download(settings):
+    settings.RESTORE_ON_DOWNLOAD = True
+
+
+def test_by_default_a_download_queues_nothing(api_client, on_tape):
+    assert settings.RESTORE_ON_DOWNLOAD is False
+
+    assert_api_error(api_client.get(download_url(on_tape)), 409, "restore_required")
+
+    assert not RestoreRequest.objects.exists()
+
+
+def test_a_download_queues_the_restore_and_answers_202(
+    client_for, on_tape, storage, restore_on_download
+):
+    user = UserFactory()
+    client = client_for(user)
+    url = download_url(on_tape)
+
+    response = client.get(url)
+
+    assert response.status_code == 202
+    assert response["Retry-After"] == str(settings.RESTORE_RETRY_AFTER)
+    assert response.json() == {
+        "id": on_tape.product.urn,
+        "files": [
+            {
+                "checksum": on_tape.checksum,
+                "available": False,
+                "expiration_date": None,
+                "status": "PENDING",
+            }
+        ],
+    }
+    restore = RestoreRequest.objects.get()
+    assert (restore.data_file, restore.requested_by, restore.status) == (
+        on_tape,
+        user,
+        Status.PENDING,
+    )
+    assert not DownloadRecord.objects.exists()  # nothing counted
+
+    again = client.get(url)  # idempotent, like POST /restore
+    assert again.status_code == 202
+    assert file_states(again) == {on_tape.checksum: "PENDING"}
+    assert RestoreRequest.objects.count() == 1
+
+    run_worker()
+    restored = client.get(url)
+    assert restored.status_code == 200
+    assert body_of(restored) == source_on_tape(storage, on_tape).read_bytes()
+
+
+def test_a_running_restore_answers_202_too(api_client, on_tape, restore_on_download):
+    ask_restore(api_client, on_tape)
+    services.restore_claim(worker="test-worker")
+
+    response = api_client.get(download_url(on_tape))
+
+    assert response.status_code == 202
+    assert response["Retry-After"] == str(settings.RESTORE_RETRY_AFTER)
+    assert file_states(response) == {on_tape.checksum: "RUNNING"}
+    assert RestoreRequest.objects.count() == 1
+
+
+def test_a_download_queues_a_failed_restore_again(
+    api_client, on_tape, storage, restore_on_download
+):
+    source = source_on_tape(storage, on_tape)
+    content = source.read_bytes()
+    source.unlink()
+    api_client.get(download_url(on_tape))
+    run_worker()
+    assert RestoreRequest.objects.get().status == Status.FAILED
+    source.write_bytes(content)
+
+    response = api_client.get(download_url(on_tape))
+
+    assert response.status_code == 202
+    assert file_states(response) == {on_tape.checksum: "PENDING"}
+    assert RestoreRequest.objects.filter(status=Status.PENDING).count() == 1
+
+
+def test_head_queues_nothing_even_with_restore_on_download(
+    api_client, on_tape, restore_on_download
+):
+    assert api_client.head(download_url(on_tape)).status_code == 409
+    assert not RestoreRequest.objects.exists()
+
+
+def test_a_caller_refused_before_check_8_queues_nothing(
+    api_client, stored_file, restore_on_download
+):
+    private = stored_file(
+        b"private\n", location="nearline", file_access=AccessRight.FileAccess.NO_ACCESS
+    )
+
+    assert_api_error(api_client.get(download_url(private)), 403, "forbidden")
+    assert not RestoreRequest.objects.exists()
+
+
+def test_an_online_file_downloads_as_usual_with_restore_on_download(
+    api_client, stored_file, restore_on_download
+):
+    online = stored_file(b"online bytes\n")
+
+    assert body_of(api_client.get(download_url(online))) == b"online bytes\n"
+    assert not RestoreRequest.objects.exists()
