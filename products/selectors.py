@@ -89,11 +89,17 @@ class Page:
     page exists, and the last page tells the total by itself. Only a full page with more
     behind it, or an empty page past the start, costs a count, which stops at
     TRACKED_TOTAL + 1 matches.
+
+    `offset`, given instead of `number`, starts the page at any row (OpenSearch's
+    startIndex need not fall on a whole number of pages).
     """
 
-    def __init__(self, queryset, *, number, size):
-        self.number, self.size = number, size
-        offset = number * size
+    def __init__(self, queryset, *, size, number=None, offset=None):
+        if offset is None:
+            offset = number * size
+        else:
+            number = offset // size
+        self.number, self.size, self.offset = number, size, offset
         rows = list(queryset[offset : offset + size + 1])
         self.items = rows[:size]
         self.has_next = len(rows) > size
