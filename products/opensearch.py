@@ -167,8 +167,8 @@ def _date(values, name):
         return None, False
     message = f"time:{name}: {text[:100]!r} is not an ISO 8601 date or date and time."
     try:
-        moment = dateparse.parse_datetime(text)
-        day = None if moment else dateparse.parse_date(text)
+        day = dateparse.parse_date(text)
+        moment = None if day else dateparse.parse_datetime(text)
     except ValueError:  # well formed, but no such date (2022-02-30)
         raise InvalidRequest(message) from None
     if day:
