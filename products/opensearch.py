@@ -102,7 +102,6 @@ class Request:
     count: int
     start: datetime.datetime | None
     end: datetime.datetime | None
-    end_exclusive: bool  # `end` was a whole day: products starting before the next one
     eo: dict  # EO parameter name → its value
     geo: dict  # legacy engine parameter → value
 
@@ -124,19 +123,16 @@ def parse_request(query):
         raise InvalidRequest("Give q or searchTerms, not both.")
     count = min(_integer(values, "count", DEFAULT_COUNT), MAX_PAGE_SIZE)  # as REGARDS clamps
     offset = _integer(values, "startIndex", 1) - 1 + (_integer(values, "startPage", 1) - 1) * count
-    start, _ = _date(values, "start")
-    end, end_is_day = _date(values, "end")
+    start = _date(values, "start", datetime.time.min)
+    end = _date(values, "end", datetime.time.max)  # a whole day ends with its last moment
     if start and end and start > end:
         raise InvalidRequest("time:start is after time:end.")
-    if end_is_day:
-        end = _day_after(end)
     return Request(
         q=values.get("q") or values.get("searchTerms") or "",
         offset=offset,
         count=count,
         start=start,
         end=end,
-        end_exclusive=end_is_day,
         eo={name: values[name] for name in EO_PROPERTIES if values.get(name)},
         geo=legacy_geo_parameters(values),
     )
@@ -160,11 +156,11 @@ def _integer(values, name, default):
     return int(text)
 
 
-def _date(values, name):
-    """(datetime in UTC or None, whether a whole day was given)."""
+def _date(values, name, time_of_a_day):
+    """The datetime in UTC, or None; a day alone is taken at `time_of_a_day`, UTC."""
     text = values.get(name)
     if not text:
-        return None, False
+        return None
     message = f"time:{name}: {text[:100]!r} is not an ISO 8601 date or date and time."
     try:
         day = dateparse.parse_date(text)
@@ -172,19 +168,15 @@ def _date(values, name):
     except ValueError:  # well formed, but no such date (2022-02-30)
         raise InvalidRequest(message) from None
     if day:
-        moment = datetime.datetime.combine(day, datetime.time())
+        moment = datetime.datetime.combine(day, time_of_a_day)
     if moment is None:
         raise InvalidRequest(message)
     if timezone.is_naive(moment):
         moment = moment.replace(tzinfo=datetime.UTC)
-    return moment, day is not None
-
-
-def _day_after(moment):
     try:
-        return moment + datetime.timedelta(days=1)
-    except OverflowError:  # 9999-12-31: every date is before its end
-        return None
+        return moment.astimezone(datetime.UTC)
+    except OverflowError:  # 0001-01-01T00:00+01:00 is before the first UTC datetime
+        raise InvalidRequest(f"time:{name}: {text[:100]!r} is out of range.") from None
 
 
 def search(request, *, user):
@@ -201,8 +193,7 @@ def search(request, *, user):
             Q(end_date__gte=request.start) | Q(end_date__isnull=True, start_date__gte=request.start)
         )
     if request.end:
-        lookup = "start_date__lt" if request.end_exclusive else "start_date__lte"
-        products = products.filter(**{lookup: request.end})
+        products = products.filter(start_date__lte=request.end)
     if request.eo:
         products = products.filter(eo_condition(request.eo))
     return products
