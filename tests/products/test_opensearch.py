@@ -8,6 +8,8 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import feedparser
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from products.models import AccessRight, DataFile
 from tests.factories import (
@@ -333,6 +335,40 @@ def test_blank_optional_parameters_count_as_absent(api_client, catalog):
 
     assert len(feed.entries) == 4
     assert feed.feed["opensearch_itemsperpage"] == "20"
+
+
+def test_a_start_beyond_the_end_is_an_empty_page_linking_back(api_client, catalog):
+    feed = atom(api_client, startIndex=10, count=3)
+
+    assert feed.entries == []
+    assert feed.feed["opensearch_totalresults"] == "4"
+    links = links_of(feed)
+    assert query_of(links["previous"])["startIndex"] == "7"
+    assert query_of(links["last"])["startIndex"] == "4"
+    assert "next" not in links
+
+
+@pytest.mark.parametrize("answer_format", ["atom", "json"])
+def test_a_page_costs_the_same_queries_however_many_products_and_files(
+    api_client, open_dataset, answer_format
+):
+    def queries_for_a_page():
+        with CaptureQueriesContext(connection) as queries:
+            response = api_client.get(API, {"format": answer_format, "cloudCover": "[0,100]"})
+            assert response.status_code == 200
+        # PostgreSQL's list of indexes is read once a minute, not per page.
+        return len([q for q in queries if "pg_indexes" not in q["sql"]])
+
+    product = ProductFactory(dataset=open_dataset, properties={"cloud_cover": 1})
+    DataFileFactory(product=product)
+    one = queries_for_a_page()
+    for product in ProductFactory.create_batch(
+        19, dataset=open_dataset, properties={"cloud_cover": 2}
+    ):
+        DataFileFactory(product=product)
+        DataFileFactory(product=product, data_type=DataFile.DataType.THUMBNAIL)
+
+    assert queries_for_a_page() == one
 
 
 # Search parameters
