@@ -37,7 +37,7 @@ class EoProperty:
     """An EO extension parameter and the product property it searches."""
 
     property: str
-    numeric: bool = False  # a number or a range ([0,10], ]0,10[, [5, 10], {1,2})
+    numeric: bool = False  # a number or a range: [0,10], ]0,10[, [5 (from 5), 10] (to 10), {1,2}
     listed: bool = False  # the description lists the catalog's values as options
 
 
@@ -94,7 +94,7 @@ SET = re.compile(r"\{(?P<values>[^{}]+)\}")
 
 
 @dataclasses.dataclass
-class Request:
+class SearchParameters:
     """An OpenSearch request's parameters, checked."""
 
     q: str
@@ -104,10 +104,6 @@ class Request:
     end: datetime.datetime | None
     eo: dict  # EO parameter name → its value
     geo: dict  # legacy engine parameter → value
-
-    @property
-    def start_index(self):
-        return self.offset + 1
 
 
 def parse_request(query):
@@ -127,7 +123,7 @@ def parse_request(query):
     end = _date(values, "end", datetime.time.max)  # a whole day ends with its last moment
     if start and end and start > end:
         raise InvalidRequest("time:start is after time:end.")
-    return Request(
+    return SearchParameters(
         q=values.get("q") or values.get("searchTerms") or "",
         offset=offset,
         count=count,
@@ -180,7 +176,7 @@ def _date(values, name, time_of_a_day):
 
 
 def search(request, *, user):
-    """The products matching an OpenSearch `Request`, as the legacy search finds them for
+    """The products matching `request` (SearchParameters), as the legacy search finds them for
     `user` (same access rules, same downloadable files prefetched)."""
     if request.geo:
         # The legacy engine's spatial search is not on this branch yet; once it is, the
