@@ -162,13 +162,19 @@ class Page:
     page exists, and the last page tells the total by itself. Only a full page with more
     behind it, or an empty page past the start, costs a count, which stops at
     TRACKED_TOTAL + 1 matches.
+
+    `offset`, given instead of `number`, starts the page at any row (OpenSearch's
+    startIndex need not fall on a whole number of pages).
     """
 
-    def __init__(self, queryset, *, number, size, offset=None, limit=None):
-        """`offset` and `limit` read other rows than page `number` of `size` (EntityPage)."""
-        self.number, self.size = number, size
-        offset = number * size if offset is None else offset
+    def __init__(self, queryset, *, size, number=None, offset=None, limit=None):
+        """`limit` reads another number of rows than `size` (EntityPage)."""
+        if offset is None:
+            offset = number * size
+        elif number is None:
+            number = offset // size
         limit = size if limit is None else limit
+        self.number, self.size, self.offset = number, size, offset
         rows = list(queryset[offset : offset + limit + 1])
         self.items = rows[:limit]
         self.has_next = len(rows) > limit

@@ -4,6 +4,16 @@ from products import views
 
 urlpatterns = [
     path(
+        "engines/opensearch/dataobjects/search/opensearchdescription.xml",
+        views.OpenSearchDescriptionView.as_view(),
+        name="opensearch-description",
+    ),
+    path(
+        "engines/opensearch/dataobjects/search",
+        views.OpenSearchView.as_view(),
+        name="opensearch-search",
+    ),
+    path(
         "engines/legacy/dataobjects/search",
         views.ProductSearchView.as_view(),
         name="product-search",

@@ -1,14 +1,18 @@
-"""Search API (REGARDS legacy engine): products ("dataobjects") and datasets."""
+"""Search API: the REGARDS legacy engine (products, or "dataobjects", and datasets) and the
+OpenSearch engine."""
 
+import types
+
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from products import facets, selectors, spatial
-from products.lucene import PROPERTY_NAME
+from products import facets, opensearch, opensearch_formats, search_filters, selectors
 from products.models import Dataset, Product
 from products.serializers import (
     MAX_PAGE_SIZE,
@@ -20,6 +24,7 @@ from products.serializers import (
 )
 from regards_catalog.exceptions import InvalidRequest, NotFound, access_denied
 from regards_catalog.links import base_url
+from regards_catalog.negotiation import FallbackContentNegotiation
 
 SEARCH_PARAMETERS = [
     OpenApiParameter("q", str, description="Lucene query"),
@@ -72,7 +77,8 @@ def valid(serializer_class, data):
 
 def product_filters(request):
     """The legacy engine's parameters besides q (g, lat/lon/r, box, exists, hasImage) as
-    keyword arguments of selectors.product_search; InvalidRequest names a bad one."""
+    keyword arguments of selectors.product_search; InvalidRequest names an unknown or bad
+    one."""
     query = request.query_params
     unknown = sorted(set(query) - PRODUCT_SEARCH_PARAMETER_NAMES)
     if unknown:
@@ -81,64 +87,7 @@ def product_filters(request):
             f"{', '.join(sorted(PRODUCT_SEARCH_PARAMETER_NAMES))}.",
             extra={"parameter": unknown[0]},
         )
-    shapes = []
-    if (text := _single(query, "g")) is not None:
-        shapes.append(_shape("g", lambda: spatial.Area(spatial.parse_wkt(text))))
-    if (text := _single(query, "box")) is not None:
-        shapes.append(_shape("box", lambda: spatial.Area(spatial.parse_bbox(text))))
-    circle = {name: _single(query, name) for name in ("lat", "lon", "r")}
-    if any(value is not None for value in circle.values()):
-        for name, value in circle.items():
-            if value is None:
-                raise InvalidRequest(
-                    f"{name}: a circle needs lat, lon and r (in metres).",
-                    extra={"parameter": name},
-                )
-        lat, lon, radius = (_float(name, circle[name]) for name in ("lat", "lon", "r"))
-        shapes.append(_shape("lat", lambda: spatial.Circle(lon, lat, radius)))
-    exists = []
-    for value in query.getlist("exists"):
-        for name in value.split(","):
-            name = name.strip().removeprefix("properties.")
-            if not PROPERTY_NAME.fullmatch(name):
-                raise InvalidRequest(
-                    f"exists: {name!r} is not a property name (letters, digits and _).",
-                    extra={"parameter": "exists"},
-                )
-            exists.append(name)
-    has_image = _single(query, "hasImage")
-    if has_image is not None:
-        if has_image.lower() not in ("true", "false"):
-            raise InvalidRequest("hasImage: true or false.", extra={"parameter": "hasImage"})
-        has_image = has_image.lower() == "true"
-    return {"shapes": shapes, "exists": exists, "has_image": has_image}
-
-
-def _single(query, name):
-    values = query.getlist(name)
-    if len(values) > 1:
-        raise InvalidRequest(f"{name}: given more than once.", extra={"parameter": name})
-    return values[0] if values else None
-
-
-def _float(name, text):
-    try:
-        return float(text)
-    except ValueError:
-        raise InvalidRequest(
-            f"{name}: {text!r} is not a number.", extra={"parameter": name}
-        ) from None
-
-
-CIRCLE_PARAMETERS = {"lon": "lon", "lat": "lat", "radius": "r"}
-
-
-def _shape(name, make):
-    try:
-        return make()
-    except spatial.SpatialError as error:
-        name = CIRCLE_PARAMETERS.get(error.part, name)
-        raise InvalidRequest(f"{name}: {error}.", extra={"parameter": name}) from None
+    return search_filters.legacy_filters(query)
 
 
 def page_json(request, page, content, requested_size=None, facet_answers=()):
@@ -402,3 +351,63 @@ class DatasetProductSearchView(APIView):
     @extend_schema(parameters=PRODUCT_SEARCH_PARAMETERS, responses=OpenApiTypes.OBJECT)
     def get(self, request, urn):
         return product_page(request, dataset=visible_dataset_or_error(request.user, urn))
+
+
+class OpenSearchNegotiation(FallbackContentNegotiation):
+    """OpenSearch's `format` names the format of the results, which the view picks itself:
+    DRF must not read it as its own renderer override. Errors stay JSON (HTML for a browser)."""
+
+    settings = types.SimpleNamespace(URL_FORMAT_OVERRIDE=None)
+
+
+OPENSEARCH_PARAMETERS = [
+    OpenApiParameter(parameter.name, str, description=parameter.title)
+    for parameter in opensearch.PARAMETERS
+] + [
+    OpenApiParameter("searchTerms", str, description="the same as q"),
+    OpenApiParameter("format", str, enum=list(opensearch.FORMATS), description="default: Accept"),
+]
+
+
+class OpenSearchDescriptionView(APIView):
+    content_negotiation_class = OpenSearchNegotiation
+
+    @extend_schema(responses={(200, opensearch_formats.DESCRIPTION_TYPE): OpenApiTypes.STR})
+    def get(self, request):
+        return HttpResponse(
+            opensearch_formats.description_xml(request),
+            content_type=f"{opensearch_formats.DESCRIPTION_TYPE}; charset=utf-8",
+        )
+
+
+class OpenSearchView(APIView):
+    content_negotiation_class = OpenSearchNegotiation
+
+    @extend_schema(
+        parameters=OPENSEARCH_PARAMETERS,
+        responses={
+            (200, opensearch.FORMATS["atom"]): OpenApiTypes.STR,
+            (200, opensearch.FORMATS["json"]): OpenApiTypes.OBJECT,
+        },
+    )
+    def get(self, request):
+        answer_format = opensearch.chosen_format(request)
+        search = opensearch.parse_request(request.query_params)
+        products = opensearch.search(search, user=request.user)
+        page = selectors.Page(products, offset=search.offset, size=search.count)
+        root = base_url(request)
+        last = selectors.last_versions(page.items)
+        entries = [
+            (product, product_json(product, product.files.all(), root, last=product.urn in last))
+            for product in page.items
+        ]
+        if answer_format == "json":
+            # Rendered here, not by negotiation: `format` and Accept were read above.
+            return HttpResponse(
+                JSONRenderer().render(opensearch_formats.geojson(request, page, entries)),
+                content_type=opensearch.FORMATS["json"],
+            )
+        return HttpResponse(
+            opensearch_formats.atom_feed(request, page, entries),
+            content_type=f"{opensearch.FORMATS['atom']}; charset=utf-8",
+        )
