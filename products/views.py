@@ -47,14 +47,31 @@ PRODUCT_SEARCH_PARAMETERS = [
         "facets", str, many=True, description="properties.<name>, tags, start_date… (repeatable)"
     ),
 ]
-# Every parameter the legacy product search reads; any other is a 400, never ignored.
-# `token` is the access token (regards_catalog.auth).
-PRODUCT_SEARCH_PARAMETER_NAMES = frozenset(
-    {"token", *(parameter.name for parameter in PRODUCT_SEARCH_PARAMETERS)}
-)
+PROPERTY_VALUES_PARAMETERS = [
+    OpenApiParameter("q", str, description="Lucene query"),
+    OpenApiParameter("partialText", str, description="the values' beginning"),
+    OpenApiParameter("maxCount", int, description="at most (default 10, max 100)"),
+]
+PROPERTY_BOUNDS_PARAMETERS = [
+    OpenApiParameter("properties", str, description="names, comma-separated"),
+    OpenApiParameter("q", str, description="Lucene query"),
+]
 
 
-def search_params(request):
+def refuse_unknown(query, parameters):
+    """A legacy engine route reads `parameters` (and `token`, the access token): any other
+    is a 400 naming it, never ignored, for a script's typo would widen its results."""
+    known = {"token", *(parameter.name for parameter in parameters)}
+    unknown = sorted(set(query) - known)
+    if unknown:
+        raise InvalidRequest(
+            f"{unknown[0]}: unknown parameter; this search takes {', '.join(sorted(known))}.",
+            extra={"parameter": unknown[0]},
+        )
+
+
+def search_params(request, parameters=SEARCH_PARAMETERS):
+    refuse_unknown(request.query_params, parameters)
     data = {key: request.query_params.get(key) for key in ("q", "page", "size")}
     data = {key: value for key, value in data.items() if value is not None}
     data["sort"] = request.query_params.getlist("sort")
@@ -77,17 +94,8 @@ def valid(serializer_class, data):
 
 def product_filters(request):
     """The legacy engine's parameters besides q (g, lat/lon/r, box, exists, hasImage) as
-    keyword arguments of selectors.product_search; InvalidRequest names an unknown or bad
-    one."""
-    query = request.query_params
-    unknown = sorted(set(query) - PRODUCT_SEARCH_PARAMETER_NAMES)
-    if unknown:
-        raise InvalidRequest(
-            f"{unknown[0]}: unknown parameter; the search takes "
-            f"{', '.join(sorted(PRODUCT_SEARCH_PARAMETER_NAMES))}.",
-            extra={"parameter": unknown[0]},
-        )
-    return search_filters.legacy_filters(query)
+    keyword arguments of selectors.product_search; InvalidRequest names a bad one."""
+    return search_filters.legacy_filters(request.query_params)
 
 
 def page_json(request, page, content, requested_size=None, facet_answers=()):
@@ -148,7 +156,7 @@ def product_entries(request, products):
 
 
 def product_page(request, dataset=None):
-    params = search_params(request)
+    params = search_params(request, PRODUCT_SEARCH_PARAMETERS)
     fields = facets.requested_fields(request.query_params.getlist("facets"))
     products = selectors.product_search(
         user=request.user,
@@ -258,14 +266,11 @@ class PropertyValuesView(APIView):
     `partialText`, in code point order (REGARDS's value autocompletion)."""
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("q", str, description="Lucene query"),
-            OpenApiParameter("partialText", str, description="the values' beginning"),
-            OpenApiParameter("maxCount", int, description="at most (default 10, max 100)"),
-        ],
+        parameters=PROPERTY_VALUES_PARAMETERS,
         responses=OpenApiTypes.OBJECT,
     )
     def get(self, request, name):
+        refuse_unknown(request.query_params, PROPERTY_VALUES_PARAMETERS)
         params = valid(PropertyValuesParamsSerializer, request.query_params)
         field = facets.property_field(name, "name")
         products = selectors.product_search(user=request.user, q=params["q"])
@@ -283,13 +288,11 @@ class PropertyBoundsView(APIView):
     """The least and greatest value of properties among the products `q` matches."""
 
     @extend_schema(
-        parameters=[
-            OpenApiParameter("properties", str, description="names, comma-separated"),
-            OpenApiParameter("q", str, description="Lucene query"),
-        ],
+        parameters=PROPERTY_BOUNDS_PARAMETERS,
         responses=OpenApiTypes.OBJECT,
     )
     def get(self, request):
+        refuse_unknown(request.query_params, PROPERTY_BOUNDS_PARAMETERS)
         params = valid(PropertyBoundsParamsSerializer, request.query_params)
         names = list(dict.fromkeys(params["properties"]))
         fields = [facets.property_field(name, "properties") for name in names]

@@ -276,3 +276,20 @@ def test_the_description_must_be_a_description_file_of_the_dataset(optical, rada
 def test_new_routes_are_not_taken_for_product_urns(client, catalog):
     for url in (PRODUCT_DATASETS, BOUNDS + "?properties=x", values_url("platform")):
         assert client.get(url).status_code == 200, url
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/datasets/search", "box"),  # a product parameter on the datasets
+        ("/entities/search", "facets"),
+        ("/dataobjects/datasets/search", "g"),
+        ("/dataobjects/properties/platform/values", "size"),
+        ("/dataobjects/properties/bounds", "partialText"),
+    ],
+)
+def test_every_legacy_route_refuses_a_parameter_it_does_not_read(api_client, path, name):
+    body = assert_api_error(api_client.get(API + path, {name: "1"}), 400, "invalid_request")
+
+    assert body["parameter"] == name
+    assert body["message"].startswith(f"{name}: unknown parameter")
