@@ -1,6 +1,6 @@
 from django.urls import path
 
-from products import views
+from products import stac_views, views
 
 urlpatterns = [
     path(
@@ -62,5 +62,24 @@ urlpatterns = [
         "engines/legacy/entities/<str:urn>",
         views.EntityDetailView.as_view(),
         name="entity-detail",
+    ),
+    path("stac", stac_views.LandingView.as_view(), name="stac-landing"),
+    path("stac/conformance", stac_views.ConformanceView.as_view(), name="stac-conformance"),
+    path("stac/search", stac_views.SearchView.as_view(), name="stac-search"),
+    path("stac/collections", stac_views.CollectionsView.as_view(), name="stac-collections"),
+    path(
+        "stac/collections/<str:collection>",
+        stac_views.CollectionView.as_view(),
+        name="stac-collection",
+    ),
+    path(
+        "stac/collections/<str:collection>/items",
+        stac_views.ItemsView.as_view(),
+        name="stac-items",
+    ),
+    path(
+        "stac/collections/<str:collection>/items/<str:item>",
+        stac_views.ItemView.as_view(),
+        name="stac-item",
     ),
 ]

@@ -1,0 +1,546 @@
+"""STAC API 1.0 (README, "STAC API"): the JSON shapes of collections (datasets) and items
+(products), and the reading of the item search parameters into a product queryset.
+
+The search reuses the legacy engine's reads: selectors.product_search for who sees what and
+the files each caller may download, products.spatial for exact spatial matching."""
+
+import datetime
+import json
+
+from django.db.models import F, Max, Min, Q
+from django.db.models.fields.json import HasKey
+from django.db.models.functions import Coalesce
+from django.urls import reverse
+from django.utils.dateparse import parse_datetime
+
+from products import facets, selectors, spatial
+from products.lucene import PROPERTY_NAME
+from products.models import DataFile
+from products.serializers import MAX_PAGE_SIZE, file_json
+from regards_catalog.exceptions import InvalidRequest
+
+STAC_VERSION = "1.0.0"
+FILE_EXTENSION = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
+STORAGE_EXTENSION = "https://stac-extensions.github.io/storage/v1.0.0/schema.json"
+CONFORMANCE = [
+    "https://api.stacspec.org/v1.0.0/core",
+    "https://api.stacspec.org/v1.0.0/collections",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features",
+    "https://api.stacspec.org/v1.0.0/item-search",
+    "https://api.stacspec.org/v1.0.0/item-search#sort",
+    "https://api.stacspec.org/v1.0.0/item-search#fields",
+    "https://api.stacspec.org/v1.0.0/item-search#query",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features#sort",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features#fields",
+    "https://api.stacspec.org/v1.0.0/ogcapi-features#query",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
+    "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+]
+DEFAULT_LIMIT = 10
+GEOJSON = "application/geo+json"
+# SPDX ids a licence slug may spell in any case (`cc-by-4.0` is CC-BY-4.0); any other
+# licence is `other`, with a link to its page.
+SPDX_IDS = {
+    spdx.lower(): spdx
+    for spdx in (
+        "CC-BY-4.0",
+        "CC-BY-SA-4.0",
+        "CC-BY-NC-4.0",
+        "CC-BY-NC-SA-4.0",
+        "CC-BY-ND-4.0",
+        "CC-BY-NC-ND-4.0",
+        "CC-BY-3.0",
+        "CC-BY-SA-3.0",
+        "CC0-1.0",
+        "ODbL-1.0",
+        "ODC-By-1.0",
+        "PDDL-1.0",
+        "etalab-2.0",
+        "MIT",
+        "Apache-2.0",
+        "GPL-3.0-only",
+        "BSD-3-Clause",
+    )
+}
+ROLES = {
+    DataFile.DataType.RAWDATA: "data",
+    DataFile.DataType.QUICKLOOK_SD: "overview",
+    DataFile.DataType.QUICKLOOK_MD: "overview",
+    DataFile.DataType.QUICKLOOK_HD: "overview",
+    DataFile.DataType.THUMBNAIL: "thumbnail",
+    DataFile.DataType.DESCRIPTION: "metadata",
+}
+MD5_MULTIHASH_PREFIX = "d510"  # multihash: md5 (0xd5), 16 bytes (0x10)
+MAX_SUMMARIZED = 20  # properties in a collection's summaries
+SUMMARY_SAMPLE = 100  # products whose property names the summaries list
+SUMMARY_VALUES = 10  # distinct text values of a property in the summaries
+QUERY_OPERATORS = {
+    "eq": "exact",
+    "neq": "exact",
+    "lt": "lt",
+    "lte": "lte",
+    "gt": "gt",
+    "gte": "gte",
+    "startsWith": "istartswith",
+    "endsWith": "iendswith",
+    "contains": "icontains",
+    "in": "in",
+}
+SORTABLE = {
+    "id": "urn",
+    "collection": "dataset__urn",
+    "datetime": "start_date",
+    "properties.datetime": "start_date",
+    "start_datetime": "start_date",
+    "properties.start_datetime": "start_date",
+    "end_datetime": "end_date",
+    "properties.end_datetime": "end_date",
+}
+ALWAYS_INCLUDED = ("type", "stac_version", "id", "links")
+
+
+def link(rel, href, media_type="application/json", **extra):
+    return {"rel": rel, "href": href, "type": media_type, **extra}
+
+
+def stac_url(root, name, *args):
+    return root + reverse(name, args=args)
+
+
+# Collections
+
+
+def license_fields(license, root):
+    """(`license` value, extra links) of a dataset's licence."""
+    if license is None:
+        return "other", []
+    spdx = SPDX_IDS.get(license.slug.lower())
+    if spdx is not None:
+        return spdx, []
+    page = root + reverse("license-page", args=[license.slug])
+    return "other", [link("license", page, "text/html", title=license.title)]
+
+
+def collections_with_extent(datasets):
+    """`datasets` annotated with their products' extent, in the query that loads them."""
+    return datasets.annotate(
+        extent_west=Min("products__bbox_west"),
+        extent_south=Min("products__bbox_south"),
+        extent_east=Max("products__bbox_east"),
+        extent_north=Max("products__bbox_north"),
+        extent_start=Min("products__start_date"),
+        extent_end=Max(Coalesce("products__end_date", "products__start_date")),
+    )
+
+
+def collection_json(dataset, root, summaries=None):
+    """`dataset` comes from collections_with_extent."""
+    box = [dataset.extent_west, dataset.extent_south, dataset.extent_east, dataset.extent_north]
+    if None in box:
+        box = [-180.0, -90.0, 180.0, 90.0]  # no product has a geometry: the whole Earth
+    license, license_links = license_fields(dataset.license, root)
+    self_url = stac_url(root, "stac-collection", dataset.urn)
+    answer = {
+        "type": "Collection",
+        "stac_version": STAC_VERSION,
+        "stac_extensions": [],
+        "id": dataset.urn,
+        "title": dataset.label,
+        "description": dataset.label,
+        "license": license,
+        "extent": {
+            "spatial": {"bbox": [box]},
+            "temporal": {"interval": [[_iso(dataset.extent_start), _iso(dataset.extent_end)]]},
+        },
+        "links": [
+            link("self", self_url),
+            link("root", stac_url(root, "stac-landing")),
+            link("parent", stac_url(root, "stac-landing")),
+            link("items", stac_url(root, "stac-items", dataset.urn), GEOJSON),
+            *license_links,
+        ],
+    }
+    if summaries is not None:
+        answer["summaries"] = summaries
+    return answer
+
+
+def collection_summaries(products):
+    """STAC summaries of `products`' properties: {"minimum", "maximum"} for numbers and
+    dates, else up to SUMMARY_VALUES distinct text values. The names are those of the first
+    SUMMARY_SAMPLE products, at most MAX_SUMMARIZED: a bounded number of queries."""
+    names = []
+    for properties in products.order_by("id").values_list("properties", flat=True)[:SUMMARY_SAMPLE]:
+        if isinstance(properties, dict):
+            names += [name for name in properties if PROPERTY_NAME.fullmatch(name)]
+    names = sorted(set(names))[:MAX_SUMMARIZED]
+    fields = [facets.field(f"properties.{name}") for name in names]
+    summaries = {}
+    for f, bound in zip(fields, facets.bounds(products, fields), strict=True):
+        name = f.name.removeprefix("properties.")
+        if bound["lowerBound"] is not None:
+            summaries[name] = {"minimum": bound["lowerBound"], "maximum": bound["upperBound"]}
+            continue
+        words, _ = facets.word_counts(
+            facets.Sample(products, [f]), f, max_words=SUMMARY_VALUES, by_count=False
+        )
+        if words:
+            summaries[name] = [word for word, _ in words]
+    return summaries
+
+
+# Items
+
+
+def asset_json(data_file, product_urn, root):
+    """A STAC asset from the file's legacy JSON: the same download URI and tier."""
+    legacy = file_json(data_file, product_urn, root)
+    return {
+        "href": legacy["uri"],
+        "type": data_file.mime_type,
+        "title": data_file.filename,
+        "roles": [ROLES.get(data_file.data_type, "data")],
+        "file:size": data_file.filesize,
+        **(
+            {"file:checksum": MD5_MULTIHASH_PREFIX + data_file.checksum.lower()}
+            if data_file.digest_algorithm.upper() == "MD5"
+            else {}
+        ),
+        # The storage extension's tier: a nearline file must be restored before download.
+        "storage:tier": "online" if legacy["online"] else "nearline",
+    }
+
+
+def asset_keys(files):
+    """A unique asset key per file: its filename, numbered when two share one."""
+    keys, seen = [], {}
+    for data_file in files:
+        count = seen[data_file.filename] = seen.get(data_file.filename, 0) + 1
+        keys.append(data_file.filename if count == 1 else f"{data_file.filename}#{count}")
+    return keys
+
+
+def item_json(product, files, root):
+    """A STAC Item of `product` (from selectors.product_search); `files`: those the caller
+    may download."""
+    start, end = product.start_date, product.end_date
+    times = {"datetime": _iso(start)}
+    if end is not None and end != start:
+        times = {"datetime": None, "start_datetime": _iso(start), "end_datetime": _iso(end)}
+    collection = product.dataset.urn
+    files = list(files)
+    return {
+        "type": "Feature",
+        "stac_version": STAC_VERSION,
+        "stac_extensions": [FILE_EXTENSION, STORAGE_EXTENSION],
+        "id": product.urn,
+        "collection": collection,
+        "geometry": product.geometry,
+        **({"bbox": product.bbox} if product.bbox is not None else {}),
+        "properties": {**product.properties, "title": product.label, **times},
+        "links": [
+            link("self", stac_url(root, "stac-item", collection, product.urn), GEOJSON),
+            link("parent", stac_url(root, "stac-collection", collection)),
+            link("collection", stac_url(root, "stac-collection", collection)),
+            link("root", stac_url(root, "stac-landing")),
+        ],
+        "assets": {
+            key: asset_json(data_file, product.urn, root)
+            for key, data_file in zip(asset_keys(files), files, strict=True)
+        },
+    }
+
+
+def select_fields(item, include, exclude):
+    """The fields extension: keep `include`d (dotted) paths with the ones every item needs,
+    then drop `exclude`d ones."""
+    if include:
+        kept = {name: item[name] for name in ALWAYS_INCLUDED if name in item}
+        for path in include:
+            _copy_path(item, kept, path.split("."))
+        item = kept
+    for path in exclude:
+        if path not in ALWAYS_INCLUDED:
+            _drop_path(item, path.split("."))
+    return item
+
+
+def _copy_path(source, target, parts):
+    head, rest = parts[0], parts[1:]
+    if not isinstance(source, dict) or head not in source:
+        return
+    if not rest:
+        target[head] = source[head]
+        return
+    branch = target.setdefault(head, {})
+    if isinstance(branch, dict):
+        _copy_path(source[head], branch, rest)
+
+
+def _drop_path(item, parts):
+    for part in parts[:-1]:
+        item = item.get(part) if isinstance(item, dict) else None
+    if isinstance(item, dict):
+        item.pop(parts[-1], None)
+
+
+# Item search
+
+
+def read_get_parameters(query):
+    """The item search parameters of a GET query string, in the shape of a POST body."""
+    known = {
+        "bbox",
+        "intersects",
+        "datetime",
+        "ids",
+        "collections",
+        "limit",
+        "offset",
+        "sortby",
+        "fields",
+        "query",
+        "token",
+    }
+    unknown = sorted(set(query) - known)
+    if unknown:
+        raise InvalidRequest(f"{unknown[0]}: unknown parameter.", extra={"parameter": unknown[0]})
+    body = {}
+    for name in ("bbox", "ids", "collections"):
+        if (value := _single(query, name)) is not None:
+            body[name] = value.split(",") if name != "bbox" else value
+    for name in ("datetime", "limit", "offset"):
+        if (value := _single(query, name)) is not None:
+            body[name] = value
+    for name in ("intersects", "query"):
+        if (value := _single(query, name)) is not None:
+            try:
+                body[name] = json.loads(value)
+            except ValueError:
+                raise InvalidRequest(f"{name}: not JSON.", extra={"parameter": name}) from None
+    if (value := _single(query, "sortby")) is not None:
+        body["sortby"] = [
+            {"field": term.lstrip("+-"), "direction": "desc" if term.startswith("-") else "asc"}
+            for term in value.split(",")
+            if term
+        ]
+    if (value := _single(query, "fields")) is not None:
+        terms = [term for term in value.split(",") if term]
+        body["fields"] = {
+            "include": [term.lstrip("+") for term in terms if not term.startswith("-")],
+            "exclude": [term[1:] for term in terms if term.startswith("-")],
+        }
+    return body
+
+
+def read_search(body, *, collection=None):
+    """A search body (POST, or read_get_parameters) → a dict of checked values:
+    shapes, ids, collections, interval, limit, offset, ordering, query, include, exclude."""
+    if not isinstance(body, dict):
+        raise InvalidRequest("The search body is a JSON object.")
+    search = {
+        "shapes": [],
+        "ids": _strings(body, "ids"),
+        "collections": _strings(body, "collections"),
+        "interval": None,
+        "limit": _integer(body, "limit", DEFAULT_LIMIT, 1),
+        "offset": _integer(body, "offset", 0, 0),
+        "ordering": _ordering(body.get("sortby")),
+        "query": _query(body.get("query")),
+    }
+    if collection is not None:
+        search["collections"] = [collection]
+    search["limit"] = min(search["limit"], MAX_PAGE_SIZE)
+    if body.get("bbox") is not None and body.get("intersects") is not None:
+        raise InvalidRequest("bbox and intersects cannot be combined.")
+    if body.get("bbox") is not None:
+        search["shapes"].append(_bbox(body["bbox"]))
+    if body.get("intersects") is not None:
+        try:
+            search["shapes"].append(spatial.Area(spatial.parse_geojson(body["intersects"])))
+        except spatial.SpatialError as error:
+            raise InvalidRequest(
+                f"intersects: {error}.", extra={"parameter": "intersects"}
+            ) from None
+    if body.get("datetime") is not None:
+        search["interval"] = _interval(body["datetime"])
+    fields = body.get("fields") or {}
+    if not isinstance(fields, dict):
+        raise InvalidRequest("fields: an object with include and exclude lists.")
+    search["include"] = _strings(fields, "include", "fields.include") or []
+    search["exclude"] = _strings(fields, "exclude", "fields.exclude") or []
+    return search
+
+
+def search_products(user, search):
+    """The products `search` (from read_search) finds for `user`, in a stable order."""
+    products = selectors.product_search(
+        user=user, ordering=search["ordering"], shapes=search["shapes"]
+    )
+    if search["ids"] is not None:
+        products = products.filter(urn__in=search["ids"])
+    if search["collections"] is not None:
+        products = products.filter(dataset__urn__in=search["collections"])
+    if search["interval"] is not None:
+        start, end = search["interval"]
+        products = products.filter(start_date__isnull=False)
+        if end is not None:
+            products = products.filter(start_date__lte=end)
+        if start is not None:
+            products = products.filter(
+                Q(end_date__gte=start) | Q(end_date__isnull=True, start_date__gte=start)
+            )
+    for condition in search["query"]:
+        products = products.filter(condition)
+    return products
+
+
+def visible_collections(user):
+    return selectors.dataset_search(user=user).order_by("urn")
+
+
+def _single(query, name):
+    values = query.getlist(name)
+    if len(values) > 1:
+        raise InvalidRequest(f"{name}: given more than once.", extra={"parameter": name})
+    return values[0] if values else None
+
+
+def _strings(body, name, label=None):
+    value = body.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise InvalidRequest(f"{label or name}: a list of strings.", extra={"parameter": name})
+    return value
+
+
+def _integer(body, name, default, minimum):
+    value = body.get(name, default)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        number = None
+    if number is None or isinstance(value, bool) or number < minimum or number > 10**9:
+        raise InvalidRequest(
+            f"{name}: an integer from {minimum} to 10^9.", extra={"parameter": name}
+        )
+    return number
+
+
+def _bbox(value):
+    if isinstance(value, list):
+        if len(value) == 6:  # 3D: drop the heights
+            value = [value[0], value[1], value[3], value[4]]
+        value = ",".join(str(v) for v in value)
+    if not isinstance(value, str):
+        raise InvalidRequest("bbox: minLon,minLat,maxLon,maxLat.", extra={"parameter": "bbox"})
+    try:
+        return spatial.Area(spatial.parse_bbox(value))
+    except spatial.SpatialError as error:
+        raise InvalidRequest(f"bbox: {error}.", extra={"parameter": "bbox"}) from None
+
+
+def _interval(value):
+    """RFC 3339 instant, or `start/end` with `..` (or nothing) for an open end."""
+    if not isinstance(value, str):
+        raise InvalidRequest("datetime: an RFC 3339 instant or interval.")
+    parts = value.split("/")
+    if len(parts) == 1:
+        instant = _moment(parts[0])
+        return instant, instant
+    if len(parts) != 2:
+        raise InvalidRequest("datetime: an instant, or two separated by '/'.")
+    start, end = (None if part in ("", "..") else _moment(part) for part in parts)
+    if start is None and end is None:
+        raise InvalidRequest("datetime: an interval needs at least one end.")
+    if start is not None and end is not None and start > end:
+        raise InvalidRequest("datetime: the interval ends before it starts.")
+    return start, end
+
+
+def _moment(text):
+    try:
+        moment = parse_datetime(text.strip())
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise InvalidRequest(
+            f"datetime: {text!r} is not an RFC 3339 date-time (with a time zone).",
+            extra={"parameter": "datetime"},
+        )
+    return moment
+
+
+def _ordering(sortby):
+    if sortby is None:
+        return []
+    if not isinstance(sortby, list):
+        raise InvalidRequest("sortby: a list of {field, direction}.", extra={"parameter": "sortby"})
+    ordering = []
+    for term in sortby:
+        if not isinstance(term, dict) or not isinstance(term.get("field"), str):
+            raise InvalidRequest("sortby: each term is {field, direction}.")
+        name, direction = term["field"], term.get("direction", "asc")
+        if direction not in ("asc", "desc"):
+            raise InvalidRequest("sortby: direction is asc or desc.", extra={"parameter": "sortby"})
+        column = SORTABLE.get(name)
+        key = name.removeprefix("properties.")
+        if column is None and name.startswith("properties.") and PROPERTY_NAME.fullmatch(key):
+            column = f"properties__{key}"
+        if column is None:
+            raise InvalidRequest(
+                f"sortby: {name!r} is not sortable (id, collection, datetime, properties.<name>).",
+                extra={"parameter": "sortby"},
+            )
+        ordering.append(("-" if direction == "desc" else "") + column)
+    return ordering
+
+
+def _query(query):
+    """The query extension: {"<property>": {"<operator>": value}} → Q conditions."""
+    if query is None:
+        return []
+    if not isinstance(query, dict):
+        raise InvalidRequest("query: an object.", extra={"parameter": "query"})
+    conditions = []
+    for name, comparisons in query.items():
+        key = name.removeprefix("properties.")
+        if not PROPERTY_NAME.fullmatch(key) or not isinstance(comparisons, dict):
+            raise InvalidRequest(
+                f"query: {name!r} is not a property name with its comparisons.",
+                extra={"parameter": "query"},
+            )
+        for operator, value in comparisons.items():
+            conditions.append(_comparison(key, operator, value))
+    return conditions
+
+
+def _comparison(key, operator, value):
+    lookup = QUERY_OPERATORS.get(operator)
+    if lookup is None:
+        raise InvalidRequest(
+            f"query: unknown operator {operator!r}; use {', '.join(QUERY_OPERATORS)}.",
+            extra={"parameter": "query"},
+        )
+    if operator == "in":
+        if not isinstance(value, list) or not value:
+            raise InvalidRequest("query: in takes a non-empty list.", extra={"parameter": "query"})
+    elif not isinstance(value, str | int | float | bool):
+        raise InvalidRequest(
+            f"query: {operator} takes a number or a string.", extra={"parameter": "query"}
+        )
+    if lookup in ("istartswith", "iendswith", "icontains") and not isinstance(value, str):
+        raise InvalidRequest(f"query: {operator} takes a string.", extra={"parameter": "query"})
+    has_key = HasKey(F("properties"), key)
+    condition = Q(**{f"properties__{key}__{lookup}": value})
+    return has_key & ~condition if operator == "neq" else has_key & condition
+
+
+def _iso(moment):
+    if moment is None:
+        return None
+    if isinstance(moment, str):
+        return moment
+    return moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")

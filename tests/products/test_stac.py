@@ -1,0 +1,406 @@
+"""STAC API 1.0 (README, "STAC API"), through HTTP."""
+
+import datetime
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from products.models import AccessRight, DataFile
+from tests.factories import (
+    AccessGroupFactory,
+    AccessRightFactory,
+    DataFileFactory,
+    DatasetFactory,
+    LicenseFactory,
+    ProductFactory,
+    UserFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+STAC = "/api/v1/rs-catalog/stac"
+SEARCH = f"{STAC}/search"
+UTC = datetime.UTC
+
+
+def square(west, south, size=1):
+    east, north = west + size, south + size
+    return {
+        "type": "Polygon",
+        "coordinates": [
+            [[west, south], [east, south], [east, north], [west, north], [west, south]]
+        ],
+    }
+
+
+def at(day, hour=0):
+    return datetime.datetime(2024, 1, day, hour, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def storage(settings, tmp_path):
+    settings.STORAGE_CONFIG = ""
+    settings.STORAGE_DEFAULT_ROOT = tmp_path / "storage"
+    settings.PUBLIC_BASE_URL = ""
+
+
+@pytest.fixture
+def public_group():
+    return AccessGroupFactory(name="public", public=True)
+
+
+@pytest.fixture
+def open_dataset(public_group):
+    dataset = DatasetFactory(label="Open", license=LicenseFactory(slug="cc-by-4.0"))
+    AccessRightFactory(group=public_group, dataset=dataset)
+    return dataset
+
+
+@pytest.fixture
+def catalog(open_dataset):
+    """Three products: Toulouse (1 Jan), Paris (2 Jan, an interval to the 4th), Nice (5 Jan)."""
+    return {
+        "toulouse": ProductFactory(
+            dataset=open_dataset,
+            label="Toulouse",
+            geometry=square(1, 43),
+            start_date=at(1),
+            properties={"cloud_cover": 12.5, "platform": "S2A"},
+        ),
+        "paris": ProductFactory(
+            dataset=open_dataset,
+            label="Paris",
+            geometry=square(2, 48),
+            start_date=at(2),
+            end_date=at(4),
+            properties={"cloud_cover": 80, "platform": "S2B"},
+        ),
+        "nice": ProductFactory(
+            dataset=open_dataset,
+            label="Nice",
+            geometry=square(7, 43),
+            start_date=at(5),
+            properties={"cloud_cover": 40, "platform": "L8"},
+        ),
+    }
+
+
+def ids(response):
+    assert response.status_code == 200, response.content[:500]
+    return [feature["id"] for feature in response.json()["features"]]
+
+
+def assert_stac_error(response, status, code):
+    assert response.status_code == status, response.content[:500]
+    assert response["Content-Type"].startswith("application/json")
+    body = response.json()
+    assert set(body) == {"code", "description"}, body
+    assert body["code"] == code
+    assert isinstance(body["description"], str) and body["description"]
+    return body
+
+
+# Landing page, conformance, collections
+
+
+def test_the_landing_page_links_the_api(client):
+    response = client.get(STAC)
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["type"] == "Catalog" and body["stac_version"] == "1.0.0"
+    rels = {(link["rel"], link.get("method")): link["href"] for link in body["links"]}
+    assert rels[("self", None)] == f"http://testserver{STAC}"
+    assert rels[("conformance", None)] == f"http://testserver{STAC}/conformance"
+    assert rels[("data", None)] == f"http://testserver{STAC}/collections"
+    assert rels[("search", "GET")] == rels[("search", "POST")] == f"http://testserver{SEARCH}"
+    assert rels[("service-desc", None)] == "http://testserver/api/v1/schema"
+    assert "https://api.stacspec.org/v1.0.0/item-search" in body["conformsTo"]
+
+
+def test_conformance_declares_only_what_is_implemented(client):
+    classes = client.get(f"{STAC}/conformance").json()["conformsTo"]
+
+    assert "https://api.stacspec.org/v1.0.0/core" in classes
+    assert "https://api.stacspec.org/v1.0.0/item-search#query" in classes
+    assert not [name for name in classes if "filter" in name or "collection-search" in name]
+
+
+def test_a_collection_has_its_products_extent_licence_and_summaries(client, catalog, open_dataset):
+    response = client.get(f"{STAC}/collections/{open_dataset.urn}")
+
+    assert response.status_code == 200
+    body = response.json()
+    assert body["type"] == "Collection" and body["id"] == open_dataset.urn
+    assert body["license"] == "CC-BY-4.0"
+    assert body["extent"]["spatial"]["bbox"] == [[1.0, 43.0, 8.0, 49.0]]
+    assert body["extent"]["temporal"]["interval"] == [
+        ["2024-01-01T00:00:00Z", "2024-01-05T00:00:00Z"]
+    ]
+    assert body["summaries"]["cloud_cover"] == {"minimum": 12.5, "maximum": 80}
+    assert body["summaries"]["platform"] == ["L8", "S2A", "S2B"]
+    items = next(link for link in body["links"] if link["rel"] == "items")
+    assert items["href"] == f"http://testserver{STAC}/collections/{open_dataset.urn}/items"
+
+
+def test_a_licence_that_is_no_spdx_id_is_other_with_a_link(client, public_group):
+    dataset = DatasetFactory(license=LicenseFactory(slug="regards-data-policy"))
+    AccessRightFactory(group=public_group, dataset=dataset)
+
+    body = client.get(f"{STAC}/collections/{dataset.urn}").json()
+
+    assert body["license"] == "other"
+    (license,) = [link for link in body["links"] if link["rel"] == "license"]
+    assert license["href"] == "http://testserver/licenses/regards-data-policy"
+    # No product: the whole Earth, an open interval.
+    assert body["extent"]["spatial"]["bbox"] == [[-180.0, -90.0, 180.0, 90.0]]
+    assert body["extent"]["temporal"]["interval"] == [[None, None]]
+
+
+def test_collections_lists_only_the_datasets_the_caller_sees(client, open_dataset):
+    hidden = DatasetFactory()
+
+    response = client.get(f"{STAC}/collections")
+
+    assert [c["id"] for c in response.json()["collections"]] == [open_dataset.urn]
+    assert_stac_error(client.get(f"{STAC}/collections/{hidden.urn}"), 404, "not_found")
+
+
+# Items
+
+
+def test_an_item_is_a_stac_feature_with_its_downloadable_files_as_assets(client, catalog):
+    toulouse = catalog["toulouse"]
+    raw = DataFileFactory(product=toulouse, filename="data.tif", mime_type="image/tiff")
+    DataFileFactory(product=toulouse, data_type=DataFile.DataType.QUICKLOOK_SD, filename="ql.png")
+    DataFileFactory(product=toulouse, data_type=DataFile.DataType.DESCRIPTION, filename="d.pdf")
+    DataFileFactory(product=toulouse, storage="nearline", filename="old.tif")
+    reference = DataFileFactory(
+        product=toulouse, reference=True, uri="https://example.org/ext.nc", filename="ext.nc"
+    )
+    collection = toulouse.dataset.urn
+
+    response = client.get(f"{STAC}/collections/{collection}/items/{toulouse.urn}")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/geo+json"
+    item = response.json()
+    assert item["type"] == "Feature" and item["stac_version"] == "1.0.0"
+    assert (item["id"], item["collection"]) == (toulouse.urn, collection)
+    assert item["geometry"] == square(1, 43) and item["bbox"] == [1.0, 43.0, 2.0, 44.0]
+    assert item["properties"]["datetime"] == "2024-01-01T00:00:00Z"
+    assert item["properties"]["cloud_cover"] == 12.5
+    assert {link["rel"] for link in item["links"]} == {"self", "parent", "collection", "root"}
+    assets = item["assets"]
+    assert assets["data.tif"] == {
+        "href": f"http://testserver/api/v1/rs-catalog/downloads/{toulouse.urn}/files/{raw.checksum}",
+        "type": "image/tiff",
+        "title": "data.tif",
+        "roles": ["data"],
+        "file:size": raw.filesize,
+        "file:checksum": "d510" + raw.checksum,
+        "storage:tier": "online",
+    }
+    assert assets["ql.png"]["roles"] == ["overview"]
+    assert assets["d.pdf"]["roles"] == ["metadata"]
+    assert assets["old.tif"]["storage:tier"] == "nearline"
+    assert assets["ext.nc"]["href"] == reference.uri
+    assert any("file" in extension for extension in item["stac_extensions"])
+
+
+def test_an_interval_product_has_start_and_end_datetime(client, catalog):
+    paris = catalog["paris"]
+
+    item = client.get(f"{STAC}/collections/{paris.dataset.urn}/items/{paris.urn}").json()
+
+    assert item["properties"]["datetime"] is None
+    assert item["properties"]["start_datetime"] == "2024-01-02T00:00:00Z"
+    assert item["properties"]["end_datetime"] == "2024-01-04T00:00:00Z"
+
+
+def test_private_files_are_left_out_unless_the_caller_may_download_them(client, public_group):
+    dataset = DatasetFactory()
+    AccessRightFactory(
+        group=public_group, dataset=dataset, file_access=AccessRight.FileAccess.NO_ACCESS
+    )
+    user = UserFactory()
+    AccessRightFactory(group=AccessGroupFactory(members=[user]), dataset=dataset)
+    product = ProductFactory(dataset=dataset)
+    DataFileFactory(product=product, filename="raw.dat")
+    DataFileFactory(product=product, data_type=DataFile.DataType.THUMBNAIL, filename="t.png")
+    url = f"{STAC}/collections/{dataset.urn}/items/{product.urn}"
+
+    anonymous = client.get(url).json()["assets"]
+    client.force_login(user)
+    member = client.get(url).json()["assets"]
+
+    assert set(anonymous) == {"t.png"} and anonymous["t.png"]["roles"] == ["thumbnail"]
+    assert set(member) == {"raw.dat", "t.png"}
+
+
+def test_an_item_the_caller_may_not_see_does_not_exist(client, catalog):
+    hidden = ProductFactory()
+    toulouse = catalog["toulouse"]
+
+    unseen = client.get(f"{STAC}/collections/{hidden.dataset.urn}/items/{hidden.urn}")
+    elsewhere = client.get(f"{STAC}/collections/{hidden.dataset.urn}/items/{toulouse.urn}")
+
+    assert_stac_error(unseen, 404, "not_found")
+    assert_stac_error(elsewhere, 404, "not_found")
+
+
+def test_a_token_shows_private_items_and_a_bad_one_is_refused(client, token_for):
+    user = UserFactory()
+    dataset = DatasetFactory()
+    AccessRightFactory(group=AccessGroupFactory(members=[user]), dataset=dataset)
+    product = ProductFactory(dataset=dataset)
+    url = f"{STAC}/collections/{dataset.urn}/items/{product.urn}"
+    token = token_for(user)
+
+    assert client.get(url, headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert client.get(url, {"token": token}).status_code == 200
+    assert_stac_error(client.get(url), 404, "not_found")
+    assert_stac_error(client.get(url, {"token": "nope"}), 401, "invalid_token")
+
+
+def test_the_items_of_a_collection_page_by_offset(client, catalog, open_dataset):
+    other = ProductFactory(dataset=DatasetFactory())
+    AccessRightFactory(group=AccessGroupFactory(public=True), dataset=other.dataset)
+    url = f"{STAC}/collections/{open_dataset.urn}/items"
+
+    first = client.get(url, {"limit": 2})
+    next_link = next(link for link in first.json()["links"] if link["rel"] == "next")
+    second = client.get(next_link["href"])
+
+    expected = [catalog[name].urn for name in ("toulouse", "paris", "nice")]
+    assert ids(first) + ids(second) == expected
+    assert first.json()["numberMatched"] == 3
+    assert not [link for link in second.json()["links"] if link["rel"] == "next"]
+
+
+# Item search
+
+
+@pytest.mark.parametrize(
+    ("parameters", "expected"),
+    [
+        ({"bbox": "0,42,3,45"}, ["toulouse"]),
+        ({"bbox": "1.5,43.5,7.5,47"}, ["toulouse", "nice"]),
+        ({"intersects": '{"type": "Point", "coordinates": [2.5, 48.5]}'}, ["paris"]),
+        ({"datetime": "2024-01-03T00:00:00Z"}, ["paris"]),
+        ({"datetime": "2024-01-01T00:00:00Z/2024-01-02T00:00:00Z"}, ["toulouse", "paris"]),
+        ({"datetime": "../2024-01-01T12:00:00Z"}, ["toulouse"]),
+        ({"datetime": "2024-01-04T00:00:00Z/.."}, ["paris", "nice"]),
+        ({"query": '{"cloud_cover": {"lt": 50}}'}, ["toulouse", "nice"]),
+        ({"query": '{"properties.cloud_cover": {"gte": 40, "lte": 80}}'}, ["paris", "nice"]),
+        ({"query": '{"platform": {"startsWith": "s2"}}'}, ["toulouse", "paris"]),
+        ({"query": '{"platform": {"in": ["L8", "S2B"]}}'}, ["paris", "nice"]),
+        ({"query": '{"platform": {"neq": "L8"}}'}, ["toulouse", "paris"]),
+        ({"query": '{"platform": {"contains": "2"}}'}, ["toulouse", "paris"]),
+        ({"sortby": "-properties.cloud_cover"}, ["paris", "nice", "toulouse"]),
+        ({"sortby": "-datetime"}, ["nice", "paris", "toulouse"]),
+    ],
+)
+def test_search_get_parameters(client, catalog, parameters, expected):
+    assert ids(client.get(SEARCH, parameters)) == [catalog[name].urn for name in expected]
+
+
+def test_search_by_ids_and_collections(client, catalog, open_dataset):
+    wanted = [catalog["nice"].urn, catalog["toulouse"].urn]
+
+    by_ids = client.get(SEARCH, {"ids": ",".join(wanted)})
+    by_post = client.post(
+        SEARCH, {"ids": wanted, "collections": [open_dataset.urn]}, "application/json"
+    )
+    elsewhere = client.post(SEARCH, {"collections": ["URN:AIP:DATASET:x"]}, "application/json")
+
+    assert sorted(ids(by_ids)) == sorted(ids(by_post)) == sorted(wanted)
+    assert ids(elsewhere) == []
+
+
+def test_a_product_whose_box_meets_the_bbox_but_not_its_geometry_is_not_found(client, public_group):
+    dataset = DatasetFactory()
+    AccessRightFactory(group=public_group, dataset=dataset)
+    # A thin diagonal line: its box covers the bbox corner, its points do not.
+    ProductFactory(
+        dataset=dataset, geometry={"type": "LineString", "coordinates": [[0, 0], [10, 10]]}
+    )
+
+    assert ids(client.get(SEARCH, {"bbox": "0,8,2,10"})) == []
+
+
+def test_post_search_pages_by_merging_the_next_body(client, public_group):
+    dataset = DatasetFactory()
+    AccessRightFactory(group=public_group, dataset=dataset)
+    products = [ProductFactory(dataset=dataset) for _ in range(7)]
+    body, seen = {"limit": 3}, []
+
+    for _ in range(5):
+        answer = client.post(SEARCH, body, "application/json").json()
+        seen += [feature["id"] for feature in answer["features"]]
+        next_link = next((link for link in answer["links"] if link["rel"] == "next"), None)
+        if next_link is None:
+            break
+        assert next_link["method"] == "POST" and next_link["merge"] is True
+        body = {**body, **next_link["body"]}
+
+    assert seen == [product.urn for product in products]
+
+
+def test_get_links_drop_the_token(client, catalog, token_for):
+    token = token_for(UserFactory())
+
+    answer = client.get(SEARCH, {"limit": 1, "token": token}).json()
+
+    next_link = next(link for link in answer["links"] if link["rel"] == "next")
+    query = parse_qs(urlsplit(next_link["href"]).query)
+    assert query == {"limit": ["1"], "offset": ["1"]}
+
+
+def test_fields_include_and_exclude(client, catalog):
+    included = client.get(SEARCH, {"fields": "properties.cloud_cover", "ids": catalog["nice"].urn})
+    excluded = client.post(
+        SEARCH, {"fields": {"exclude": ["assets", "geometry"]}}, "application/json"
+    )
+
+    (feature,) = included.json()["features"]
+    assert set(feature) == {"type", "stac_version", "id", "links", "properties"}
+    assert feature["properties"] == {"cloud_cover": 40}
+    assert not {"assets", "geometry"} & set(excluded.json()["features"][0])
+
+
+def test_limit_is_clamped_to_1000(client, catalog):
+    answer = client.get(SEARCH, {"limit": 5000})
+
+    assert answer.status_code == 200 and answer.json()["numberReturned"] == 3
+
+
+@pytest.mark.parametrize(
+    ("parameters", "named"),
+    [
+        ({"bbox": "1,2,3"}, "bbox"),
+        ({"bbox": "0,0,200,1"}, "bbox"),
+        ({"datetime": "yesterday"}, "datetime"),
+        ({"datetime": "2024-01-02T00:00:00Z/2024-01-01T00:00:00Z"}, "datetime"),
+        ({"datetime": "../.."}, "datetime"),
+        ({"intersects": '{"type": "Point"}'}, "intersects"),
+        ({"limit": "0"}, "limit"),
+        ({"limit": "ten"}, "limit"),
+        ({"offset": "-1"}, "offset"),
+        ({"sortby": "label"}, "sortby"),
+        ({"query": '{"cloud_cover": {"like": 1}}'}, "query"),
+        ({"query": "{"}, "query"),
+        ({"colections": "x"}, "colections"),
+    ],
+)
+def test_bad_parameters_are_stac_errors(client, catalog, parameters, named):
+    body = assert_stac_error(client.get(SEARCH, parameters), 400, "invalid_request")
+
+    assert named in body["description"]
+
+
+def test_a_bad_post_body_is_a_stac_error(client, catalog):
+    assert_stac_error(client.post(SEARCH, "[1]", "application/json"), 400, "invalid_request")
+    assert_stac_error(client.post(SEARCH, "{", "application/json"), 400, "invalid_request")
+    both = {"bbox": [0, 0, 1, 1], "intersects": square(0, 0)}
+    assert_stac_error(client.post(SEARCH, both, "application/json"), 400, "invalid_request")
