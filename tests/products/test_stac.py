@@ -45,11 +45,6 @@ def storage(settings, tmp_path):
 
 
 @pytest.fixture
-def public_group():
-    return AccessGroupFactory(name="public", public=True)
-
-
-@pytest.fixture
 def open_dataset(public_group):
     dataset = DatasetFactory(label="Open", license=LicenseFactory(slug="cc-by-4.0"))
     AccessRightFactory(group=public_group, dataset=dataset)
