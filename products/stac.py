@@ -320,13 +320,14 @@ def read_get_parameters(query):
             except ValueError:
                 raise InvalidRequest(f"{name}: not JSON.", extra={"parameter": name}) from None
     if (value := _single(query, "sortby")) is not None:
+        # A `+` in a query string reads as a space: both mean ascending.
+        terms = [term.strip() for term in value.split(",") if term.strip()]
         body["sortby"] = [
             {"field": term.lstrip("+-"), "direction": "desc" if term.startswith("-") else "asc"}
-            for term in value.split(",")
-            if term
+            for term in terms
         ]
     if (value := _single(query, "fields")) is not None:
-        terms = [term for term in value.split(",") if term]
+        terms = [term.strip() for term in value.split(",") if term.strip()]
         body["fields"] = {
             "include": [term.lstrip("+") for term in terms if not term.startswith("-")],
             "exclude": [term[1:] for term in terms if term.startswith("-")],
@@ -357,6 +358,10 @@ def read_search(body, *, collection=None):
     if body.get("bbox") is not None:
         search["shapes"].append(_bbox(body["bbox"]))
     if body.get("intersects") is not None:
+        if not isinstance(body["intersects"], dict):
+            raise InvalidRequest(
+                "intersects: a GeoJSON geometry.", extra={"parameter": "intersects"}
+            )
         try:
             search["shapes"].append(spatial.Area(spatial.parse_geojson(body["intersects"])))
         except spatial.SpatialError as error:
@@ -525,8 +530,12 @@ def _comparison(key, operator, value):
             extra={"parameter": "query"},
         )
     if operator == "in":
-        if not isinstance(value, list) or not value:
-            raise InvalidRequest("query: in takes a non-empty list.", extra={"parameter": "query"})
+        scalars = isinstance(value, list) and all(isinstance(v, str | int | float) for v in value)
+        if not scalars or not value:
+            raise InvalidRequest(
+                "query: in takes a non-empty list of numbers or strings.",
+                extra={"parameter": "query"},
+            )
     elif not isinstance(value, str | int | float | bool):
         raise InvalidRequest(
             f"query: {operator} takes a number or a string.", extra={"parameter": "query"}

@@ -122,6 +122,8 @@ def item_collection(request, body, url, *, collection=None, extra_links=()):
         return stac.link(rel, f"{url}?{query.urlencode()}", stac.GEOJSON, method="GET")
 
     links = [stac.link("root", stac.stac_url(root, "stac-landing")), *extra_links]
+    if request.method == "GET":
+        links.append(page_link("self", search["offset"]))
     if page.has_next:
         links.append(page_link("next", search["offset"] + search["limit"]))
     if search["offset"] > 0:
@@ -144,10 +146,7 @@ class ItemsView(StacView):
         root = base_url(request)
         url = stac.stac_url(root, "stac-items", dataset.urn)
         body = stac.read_get_parameters(request.query_params)
-        links = [
-            stac.link("self", request.build_absolute_uri(), stac.GEOJSON),
-            stac.link("collection", stac.stac_url(root, "stac-collection", dataset.urn)),
-        ]
+        links = [stac.link("collection", stac.stac_url(root, "stac-collection", dataset.urn))]
         return item_collection(request, body, url, collection=dataset.urn, extra_links=links)
 
 

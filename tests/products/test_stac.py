@@ -294,6 +294,7 @@ def test_the_items_of_a_collection_page_by_offset(client, catalog, open_dataset)
         ({"query": '{"platform": {"contains": "2"}}'}, ["toulouse", "paris"]),
         ({"sortby": "-properties.cloud_cover"}, ["paris", "nice", "toulouse"]),
         ({"sortby": "-datetime"}, ["nice", "paris", "toulouse"]),
+        ({"sortby": "+properties.platform"}, ["nice", "toulouse", "paris"]),
     ],
 )
 def test_search_get_parameters(client, catalog, parameters, expected):
@@ -347,9 +348,9 @@ def test_get_links_drop_the_token(client, catalog, token_for):
 
     answer = client.get(SEARCH, {"limit": 1, "token": token}).json()
 
-    next_link = next(link for link in answer["links"] if link["rel"] == "next")
-    query = parse_qs(urlsplit(next_link["href"]).query)
-    assert query == {"limit": ["1"], "offset": ["1"]}
+    links = {link["rel"]: link["href"] for link in answer["links"]}
+    assert parse_qs(urlsplit(links["next"]).query) == {"limit": ["1"], "offset": ["1"]}
+    assert parse_qs(urlsplit(links["self"]).query) == {"limit": ["1"], "offset": ["0"]}
 
 
 def test_fields_include_and_exclude(client, catalog):
@@ -397,5 +398,9 @@ def test_bad_parameters_are_stac_errors(client, catalog, parameters, named):
 def test_a_bad_post_body_is_a_stac_error(client, catalog):
     assert_stac_error(client.post(SEARCH, "[1]", "application/json"), 400, "invalid_request")
     assert_stac_error(client.post(SEARCH, "{", "application/json"), 400, "invalid_request")
+    not_geojson = {"intersects": "POINT (1 2)"}
+    assert_stac_error(client.post(SEARCH, not_geojson, "application/json"), 400, "invalid_request")
+    nested = {"query": {"platform": {"in": [{"a": 1}]}}}
+    assert_stac_error(client.post(SEARCH, nested, "application/json"), 400, "invalid_request")
     both = {"bbox": [0, 0, 1, 1], "intersects": square(0, 0)}
     assert_stac_error(client.post(SEARCH, both, "application/json"), 400, "invalid_request")
