@@ -435,11 +435,13 @@ def _integer(body, name, default, minimum):
 
 
 def _bbox(value):
+    if isinstance(value, str):
+        value = value.split(",")
+    if isinstance(value, list) and len(value) == 6:  # 3D: drop the heights
+        value = [value[0], value[1], value[3], value[4]]
     if isinstance(value, list):
-        if len(value) == 6:  # 3D: drop the heights
-            value = [value[0], value[1], value[3], value[4]]
         value = ",".join(str(v) for v in value)
-    if not isinstance(value, str):
+    else:
         raise InvalidRequest("bbox: minLon,minLat,maxLon,maxLat.", extra={"parameter": "bbox"})
     try:
         return spatial.Area(spatial.parse_bbox(value))

@@ -280,6 +280,7 @@ def test_the_items_of_a_collection_page_by_offset(client, catalog, open_dataset)
     ("parameters", "expected"),
     [
         ({"bbox": "0,42,3,45"}, ["toulouse"]),
+        ({"bbox": "0,42,-100,3,45,100"}, ["toulouse"]),
         ({"bbox": "1.5,43.5,7.5,47"}, ["toulouse", "nice"]),
         ({"intersects": '{"type": "Point", "coordinates": [2.5, 48.5]}'}, ["paris"]),
         ({"datetime": "2024-01-03T00:00:00Z"}, ["paris"]),
