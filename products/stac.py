@@ -98,6 +98,20 @@ SORTABLE = {
     "properties.end_datetime": "end_date",
 }
 ALWAYS_INCLUDED = ("type", "stac_version", "id", "links")
+SEARCH_PARAMETERS = frozenset(
+    {
+        "bbox",
+        "intersects",
+        "datetime",
+        "ids",
+        "collections",
+        "limit",
+        "offset",
+        "sortby",
+        "fields",
+        "query",
+    }
+)
 
 
 def link(rel, href, media_type="application/json", **extra):
@@ -168,8 +182,9 @@ def collection_json(dataset, root, summaries=None):
 
 def collection_summaries(products):
     """STAC summaries of `products`' properties: {"minimum", "maximum"} for numbers and
-    dates, else up to SUMMARY_VALUES distinct text values. The names are those of the first
-    SUMMARY_SAMPLE products, at most MAX_SUMMARIZED: a bounded number of queries."""
+    dates, else up to SUMMARY_VALUES distinct text values (of the first TRACKED_TOTAL
+    products). The names are those of the first SUMMARY_SAMPLE products, at most
+    MAX_SUMMARIZED: a bounded number of queries."""
     names = []
     for properties in products.order_by("id").values_list("properties", flat=True)[:SUMMARY_SAMPLE]:
         if isinstance(properties, dict):
@@ -182,9 +197,8 @@ def collection_summaries(products):
         if bound["lowerBound"] is not None:
             summaries[name] = {"minimum": bound["lowerBound"], "maximum": bound["upperBound"]}
             continue
-        words, _ = facets.word_counts(
-            facets.Sample(products, [f]), f, max_words=SUMMARY_VALUES, by_count=False
-        )
+        sample = facets.Sample(products, [f], limit=selectors.TRACKED_TOTAL)
+        words, _ = facets.word_counts(sample, f, max_words=SUMMARY_VALUES, by_count=False)
         if words:
             summaries[name] = [word for word, _ in words]
     return summaries
@@ -288,24 +302,20 @@ def _drop_path(item, parts):
 # Item search
 
 
+def refuse_unknown(names, known):
+    """A parameter this API does not implement is a 400 naming it, never ignored: a
+    script's typo, or a `filter` not understood, would widen its results."""
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise InvalidRequest(
+            f"{unknown[0]}: unknown parameter; the search takes {', '.join(sorted(known))}.",
+            extra={"parameter": unknown[0]},
+        )
+
+
 def read_get_parameters(query):
     """The item search parameters of a GET query string, in the shape of a POST body."""
-    known = {
-        "bbox",
-        "intersects",
-        "datetime",
-        "ids",
-        "collections",
-        "limit",
-        "offset",
-        "sortby",
-        "fields",
-        "query",
-        "token",
-    }
-    unknown = sorted(set(query) - known)
-    if unknown:
-        raise InvalidRequest(f"{unknown[0]}: unknown parameter.", extra={"parameter": unknown[0]})
+    refuse_unknown(query, {*SEARCH_PARAMETERS, "token"})
     body = {}
     for name in ("bbox", "ids", "collections"):
         if (value := _single(query, name)) is not None:
@@ -340,6 +350,7 @@ def read_search(body, *, collection=None):
     shapes, ids, collections, interval, limit, offset, ordering, query, include, exclude."""
     if not isinstance(body, dict):
         raise InvalidRequest("The search body is a JSON object.")
+    refuse_unknown(body, SEARCH_PARAMETERS)
     search = {
         "shapes": [],
         "ids": _strings(body, "ids"),

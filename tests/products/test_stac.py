@@ -152,13 +152,24 @@ def test_a_licence_that_is_no_spdx_id_is_other_with_a_link(client, public_group)
     assert body["extent"]["temporal"]["interval"] == [[None, None]]
 
 
-def test_collections_lists_only_the_datasets_the_caller_sees(client, open_dataset):
+def test_collections_lists_only_the_datasets_the_caller_sees(client, open_dataset, public_group):
     hidden = DatasetFactory()
+    restricted = DatasetFactory(label="Restricted")
+    AccessRightFactory(
+        group=public_group,
+        dataset=restricted,
+        metadata_access=AccessRight.MetadataAccess.RESTRICTED_ACCESS,
+    )
+    ProductFactory(dataset=restricted)
 
     response = client.get(f"{STAC}/collections")
+    restricted_items = client.get(f"{STAC}/collections/{restricted.urn}/items")
 
-    assert [c["id"] for c in response.json()["collections"]] == [open_dataset.urn]
+    listed = [c["id"] for c in response.json()["collections"]]
+    assert sorted(listed) == sorted([open_dataset.urn, restricted.urn])
     assert_stac_error(client.get(f"{STAC}/collections/{hidden.urn}"), 404, "not_found")
+    assert_stac_error(client.get(f"{STAC}/collections/{hidden.urn}/items"), 404, "not_found")
+    assert ids(restricted_items) == []  # the dataset is visible, its products are not
 
 
 # Items
@@ -403,5 +414,8 @@ def test_a_bad_post_body_is_a_stac_error(client, catalog):
     assert_stac_error(client.post(SEARCH, not_geojson, "application/json"), 400, "invalid_request")
     nested = {"query": {"platform": {"in": [{"a": 1}]}}}
     assert_stac_error(client.post(SEARCH, nested, "application/json"), 400, "invalid_request")
+    # Not implemented: refused rather than ignored, which would widen the results.
+    cql2 = {"filter": {"op": "=", "args": [{"property": "platform"}, "L8"]}}
+    assert_stac_error(client.post(SEARCH, cql2, "application/json"), 400, "invalid_request")
     both = {"bbox": [0, 0, 1, 1], "intersects": square(0, 0)}
     assert_stac_error(client.post(SEARCH, both, "application/json"), 400, "invalid_request")
