@@ -4,6 +4,8 @@ import datetime
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from products.models import AccessRight, DataFile
 from tests.factories import (
@@ -419,3 +421,34 @@ def test_a_bad_post_body_is_a_stac_error(client, catalog):
     assert_stac_error(client.post(SEARCH, cql2, "application/json"), 400, "invalid_request")
     both = {"bbox": [0, 0, 1, 1], "intersects": square(0, 0)}
     assert_stac_error(client.post(SEARCH, both, "application/json"), 400, "invalid_request")
+
+
+def queries_for(client, url, data=None):
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url, data).status_code == 200
+    return len(queries)
+
+
+def test_a_search_page_and_the_collections_cost_a_fixed_number_of_queries(
+    client, public_group, open_dataset
+):
+    def add_products(count):
+        for _ in range(count):
+            product = ProductFactory(dataset=open_dataset, geometry=square(1, 1))
+            DataFileFactory(product=product)
+            DataFileFactory(product=product, data_type=DataFile.DataType.THUMBNAIL)
+        dataset = DatasetFactory()
+        AccessRightFactory(group=public_group, dataset=dataset)
+
+    add_products(2)
+    few = [
+        queries_for(client, SEARCH, {"bbox": "0,0,3,3"}),
+        queries_for(client, f"{STAC}/collections"),
+    ]
+    add_products(8)
+    many = [
+        queries_for(client, SEARCH, {"bbox": "0,0,3,3"}),
+        queries_for(client, f"{STAC}/collections"),
+    ]
+
+    assert few == many
