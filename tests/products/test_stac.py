@@ -271,6 +271,27 @@ def test_a_token_shows_private_items_and_a_bad_one_is_refused(client, token_for)
     assert_stac_error(client.get(url, {"token": "nope"}), 401, "invalid_token")
 
 
+def test_search_finds_only_what_the_caller_sees_with_bearer_or_query_token(
+    client, catalog, token_for
+):
+    user = UserFactory()
+    private = ProductFactory(dataset=DatasetFactory())
+    AccessRightFactory(group=AccessGroupFactory(members=[user]), dataset=private.dataset)
+    token = token_for(user)
+    wanted = {"ids": [private.urn, catalog["nice"].urn]}
+
+    anonymous = client.post(SEARCH, wanted, "application/json")
+    by_query = client.post(f"{SEARCH}?token={token}", wanted, "application/json")
+    by_bearer = client.get(
+        SEARCH, {"ids": ",".join(wanted["ids"])}, headers={"Authorization": f"Bearer {token}"}
+    )
+
+    assert ids(anonymous) == [catalog["nice"].urn]
+    assert ids(by_query) == ids(by_bearer) == [catalog["nice"].urn, private.urn]
+    bad = client.post(f"{SEARCH}?token=nope", wanted, "application/json")
+    assert_stac_error(bad, 401, "invalid_token")
+
+
 def test_the_items_of_a_collection_page_by_offset(client, catalog, open_dataset):
     other = ProductFactory(dataset=DatasetFactory())
     AccessRightFactory(group=AccessGroupFactory(public=True), dataset=other.dataset)
