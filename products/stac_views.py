@@ -48,8 +48,8 @@ class LandingView(StacView):
                     stac.link("search", search, stac.GEOJSON, method="POST"),
                     stac.link(
                         "service-desc",
-                        stac.stac_url(root, "schema"),
-                        "application/vnd.oai.openapi;version=3.0",
+                        stac.stac_url(root, "schema") + "?format=json",
+                        "application/vnd.oai.openapi+json;version=3.0",
                     ),
                 ],
             }

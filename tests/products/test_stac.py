@@ -111,7 +111,10 @@ def test_the_landing_page_links_the_api(client):
     assert rels[("conformance", None)] == f"http://testserver{STAC}/conformance"
     assert rels[("data", None)] == f"http://testserver{STAC}/collections"
     assert rels[("search", "GET")] == rels[("search", "POST")] == f"http://testserver{SEARCH}"
-    assert rels[("service-desc", None)] == "http://testserver/api/v1/schema"
+    assert rels[("service-desc", None)] == "http://testserver/api/v1/schema?format=json"
+    schema = client.get(rels[("service-desc", None)])
+    assert schema["Content-Type"] == "application/vnd.oai.openapi+json"
+    assert f"{SEARCH}" in schema.json()["paths"]
     assert "https://api.stacspec.org/v1.0.0/item-search" in body["conformsTo"]
 
 
