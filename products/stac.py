@@ -563,6 +563,4 @@ def _comparison(key, operator, value):
 def _iso(moment):
     if moment is None:
         return None
-    if isinstance(moment, str):
-        return moment
     return moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
