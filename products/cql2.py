@@ -1,0 +1,364 @@
+"""CQL2 filters (the STAC item search's `filter`) translated to a condition on products.Product.
+
+pygeofilter parses CQL2 text and CQL2 JSON into one AST; this module walks it. The fields
+and their comparisons are products.lucene's, so that a property, an id or a date compares
+the same way in both search languages.
+
+The logic is SQL's three-valued one, as CQL2 asks: a comparison with a missing or null
+property, or with a property holding a value of another type (a string compared with a
+number), is unknown, and NOT of unknown is unknown. Each node is therefore translated to a
+pair of conditions, where it holds and where it fails; NOT swaps them, and the search keeps
+the products where the whole filter holds.
+
+S_INTERSECTS is exact (products.spatial): it becomes `pk IN (the products of the base
+queryset whose geometry intersects the shape)`, which stays right under OR and NOT.
+"""
+
+import dataclasses
+import datetime
+import functools
+import json
+import math
+import operator
+
+from django.db.models import Q
+from pygeofilter import ast, values
+from pygeofilter.parsers.cql2_json import parse as parse_json
+from pygeofilter.parsers.cql2_text import parse as parse_text
+
+from products import lucene, selectors, spatial
+
+LANGUAGES = ("cql2-text", "cql2-json")
+MAX_LENGTH = 20_000  # characters of the filter, text or JSON
+MAX_DEPTH = 50
+NOTHING = Q(pk__in=[])
+COMPARISONS = {
+    ast.Equal: "exact",
+    ast.LessThan: "lt",
+    ast.LessEqual: "lte",
+    ast.GreaterThan: "gt",
+    ast.GreaterEqual: "gte",
+}
+# `5 < x` is `x > 5`: the operator seen from the property's side.
+MIRRORED = {"exact": "exact", "lt": "gt", "lte": "gte", "gt": "lt", "gte": "lte"}
+OTHER_SPATIAL = (ast.SpatialComparisonPredicate, ast.SpatialDistancePredicate, ast.BBox, ast.Relate)
+FIELDS = "id, collection, datetime, start_datetime, end_datetime, geometry, properties.<name>"
+
+
+class FilterError(Exception):
+    """A filter that cannot be parsed or translated; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Condition:
+    """Where a CQL2 predicate is true (`holds`) and where it is false (`fails`)."""
+
+    holds: Q
+    fails: Q
+
+    def __invert__(self):
+        return Condition(self.fails, self.holds)
+
+    def __and__(self, other):
+        return Condition(self.holds & other.holds, self.fails | other.fails)
+
+    def __or__(self, other):
+        return Condition(self.holds | other.holds, self.fails & other.fails)
+
+
+def apply_filter(queryset, expression, lang="cql2-text"):
+    """The products of `queryset` matching the CQL2 `expression`; FilterError if invalid."""
+    node = _parse(expression, lang)
+    token = lucene._BTREE_PROPERTIES.set(selectors.property_index_leaders())
+    try:
+        condition = _Translation(queryset).visit(node, 0)
+    finally:
+        lucene._BTREE_PROPERTIES.reset(token)
+    return queryset.filter(condition.holds)
+
+
+def _parse(expression, lang):
+    if lang not in LANGUAGES:
+        raise FilterError(f"Unknown filter-lang {lang!r}; use cql2-text or cql2-json.")
+    if lang == "cql2-text" and not isinstance(expression, str):
+        raise FilterError("A cql2-text filter is a string.")
+    if lang == "cql2-json" and isinstance(expression, str):
+        try:
+            expression = json.loads(expression)
+        except (ValueError, RecursionError):
+            raise FilterError("The cql2-json filter is not valid JSON.") from None
+    if lang == "cql2-json" and not isinstance(expression, dict):
+        raise FilterError("A cql2-json filter is a JSON object.")
+    try:
+        length = len(expression if isinstance(expression, str) else json.dumps(expression))
+    except (ValueError, TypeError, RecursionError):
+        raise FilterError("The cql2-json filter is not valid JSON.") from None
+    if length > MAX_LENGTH:
+        raise FilterError(f"The filter is longer than {MAX_LENGTH} characters.")
+    try:
+        if lang == "cql2-text":
+            return parse_text(expression)
+        return parse_json(_between_as_listed(expression))
+    except Exception as error:  # lark, pygeofilter and its date parsers raise many kinds
+        raise FilterError(f"Malformed {lang} filter: {_first_line(error)}") from None
+
+
+def _between_as_listed(node):
+    """pygeofilter reads `between` args as [value, [low, high]], an early CQL2 draft; the
+    standard writes [value, low, high]."""
+    if isinstance(node, list):
+        return [_between_as_listed(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    node = {key: _between_as_listed(value) for key, value in node.items()}
+    if node.get("op") == "between" and isinstance(node.get("args"), list):
+        if len(node["args"]) != 3:
+            raise FilterError("between takes a value, a lower and an upper bound.")
+        node["args"] = [node["args"][0], node["args"][1:]]
+    return node
+
+
+def _first_line(error):
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+class _Translation:
+    def __init__(self, queryset):
+        self.queryset = queryset  # what S_INTERSECTS tests exactly
+
+    def visit(self, node, depth):
+        if depth > MAX_DEPTH:
+            raise FilterError(f"The filter is nested more than {MAX_DEPTH} levels deep.")
+        if isinstance(node, ast.And):
+            return self.visit(node.lhs, depth + 1) & self.visit(node.rhs, depth + 1)
+        if isinstance(node, ast.Or):
+            return self.visit(node.lhs, depth + 1) | self.visit(node.rhs, depth + 1)
+        if isinstance(node, ast.Not):
+            return ~self.visit(node.sub_node, depth + 1)
+        if isinstance(node, ast.Include):
+            return Condition(NOTHING, Q()) if node.not_ else Condition(Q(), NOTHING)
+        if isinstance(node, ast.NotEqual):
+            return ~self.compare(ast.Equal(node.lhs, node.rhs))
+        if type(node) in COMPARISONS:
+            return self.compare(node)
+        if isinstance(node, ast.Between):
+            field = _field(node.lhs)
+            condition = field.compare("gte", node.low) & field.compare("lte", node.high)
+            return ~condition if node.not_ else condition
+        if isinstance(node, ast.In):
+            field = _field(node.lhs)
+            if not node.sub_nodes:
+                raise FilterError("IN needs at least one value.")
+            condition = functools.reduce(
+                operator.or_, (field.compare("exact", value) for value in node.sub_nodes)
+            )
+            return ~condition if node.not_ else condition
+        if isinstance(node, ast.Like):
+            condition = _field(node.lhs).like(_like_pieces(node.pattern))
+            return ~condition if node.not_ else condition
+        if isinstance(node, ast.IsNull):
+            missing = _field(node.lhs).missing()
+            condition = Condition(missing, ~missing)
+            return ~condition if node.not_ else condition
+        if isinstance(node, ast.GeometryIntersects):
+            return self.intersects(node)
+        if isinstance(node, ast.Function):
+            raise FilterError(f"The function {node.name.upper()} is not supported.")
+        if isinstance(node, OTHER_SPATIAL):
+            raise FilterError("S_INTERSECTS is the only spatial operator supported.")
+        if isinstance(node, ast.TemporalPredicate):
+            message = "Temporal operators (T_…) are not supported; compare datetime instead."
+            raise FilterError(message)
+        if isinstance(node, ast.Node) and not isinstance(node, ast.Attribute):
+            raise FilterError(f"{type(node).__name__} is not supported in a filter.")
+        raise FilterError(f"{_describe(node)} is not a condition.")
+
+    def compare(self, node):
+        op = COMPARISONS[type(node)]
+        if isinstance(node.lhs, ast.Attribute):
+            return _field(node.lhs).compare(op, node.rhs)
+        if isinstance(node.rhs, ast.Attribute):
+            return _field(node.rhs).compare(MIRRORED[op], node.lhs)
+        raise FilterError("A comparison needs a property on one side.")
+
+    def intersects(self, node):
+        shape = node.rhs if _is_geometry_property(node.lhs) else node.lhs
+        if not (_is_geometry_property(node.lhs) or _is_geometry_property(node.rhs)):
+            raise FilterError("S_INTERSECTS compares the geometry property with a geometry.")
+        if not isinstance(shape, values.Geometry | values.Envelope):
+            raise FilterError("S_INTERSECTS needs a geometry (WKT, GeoJSON or a BBOX).")
+        try:
+            area = spatial.Area(spatial.parse_geojson(shape.geometry))
+        except spatial.SpatialError as error:
+            raise FilterError(f"S_INTERSECTS: {error}.") from None
+        matching = spatial.filter_intersecting(self.queryset, area).values("pk")
+        holds = Q(pk__in=matching)
+        return Condition(holds, Q(geometry__isnull=False) & ~holds)
+
+
+def _is_geometry_property(node):
+    return isinstance(node, ast.Attribute) and node.name == "geometry"
+
+
+def _describe(value):
+    if isinstance(value, ast.Attribute):
+        return f"The property {value.name}"
+    return f"The value {value!r}"
+
+
+def _field(node):
+    if not isinstance(node, ast.Attribute):
+        raise FilterError(f"{_describe(node)} must be a property name here.")
+    name = node.name
+    if name == "id":
+        return _TextField(lucene._TextField(name, "urn"))
+    if name == "collection":
+        return _TextField(lucene._TextField(name, "dataset__urn"))
+    if name in ("datetime", "start_datetime"):
+        return _DateField(name, "start_date")
+    if name == "end_datetime":
+        return _DateField(name, "end_date")
+    if name == "geometry":
+        raise FilterError("geometry can only be searched with S_INTERSECTS.")
+    key = name.removeprefix("properties.")
+    if not lucene.PROPERTY_NAME.fullmatch(key):
+        message = f"Unknown property {name}; the properties are {FIELDS} (letters, digits and _)."
+        raise FilterError(message)
+    return _PropertyField(key)
+
+
+class _TextField:
+    """id and collection: the URN, compared as text, case-sensitive."""
+
+    def __init__(self, field):
+        self.field = field
+
+    def compare(self, op, value):
+        if not isinstance(value, str):
+            raise FilterError(f"{self.field.name} is compared with a string, not {value!r}.")
+        holds = self.field.compare_text(op, value)
+        return Condition(holds, ~holds)  # never null
+
+    def like(self, pieces):
+        holds = self.field.match_pieces(pieces)
+        return Condition(holds, ~holds)
+
+    def missing(self):
+        return NOTHING
+
+
+class _DateField:
+    """datetime (a product's start), start_datetime and end_datetime."""
+
+    def __init__(self, name, column):
+        self.name, self.column = name, column
+        self.field = lucene._DateField(column)
+
+    def compare(self, op, value):
+        moment, whole_day = self._moment(value)
+        if op == "exact":
+            holds = self.field.match_moment(moment, whole_day=whole_day)
+        else:
+            holds = self.field.compare_moment(op, moment, whole_day=whole_day)
+        return Condition(holds, Q(**{f"{self.column}__isnull": False}) & ~holds)
+
+    def like(self, pieces):
+        raise FilterError(f"{self.name} is a date: LIKE does not apply.")
+
+    def missing(self):
+        return Q(**{f"{self.column}__isnull": True})
+
+    def _moment(self, value):
+        """(moment, whole day); a DATE means every moment of that day (UTC)."""
+        if isinstance(value, str):  # clients often send the ISO text without TIMESTAMP()
+            try:
+                value = (
+                    datetime.date.fromisoformat(value)
+                    if len(value) == 10
+                    else datetime.datetime.fromisoformat(value)
+                )
+            except ValueError:
+                value = None
+        if isinstance(value, datetime.datetime):
+            if value.tzinfo is None:
+                return value.replace(tzinfo=datetime.UTC), False
+            return value.astimezone(datetime.UTC), False
+        if isinstance(value, datetime.date):
+            return datetime.datetime.combine(value, datetime.time(), datetime.UTC), True
+        message = f"{self.name} is compared with TIMESTAMP('…') or DATE('…'), not {value!r}."
+        raise FilterError(message)
+
+
+class _PropertyField:
+    """properties.<name>: compared with a value of the same JSON type only."""
+
+    JSON_TYPES = {"number": "number", "boolean": "boolean", "string": "string", "date": "string"}
+
+    def __init__(self, key):
+        self.key = key
+        self.field = lucene._PropertyField(key)
+
+    def compare(self, op, value):
+        kind, value = self._typed(value)
+        if op == "exact":
+            holds = self.field.match_typed(kind, value)
+        elif kind == "boolean":
+            raise FilterError("true and false can only be compared with = and <>.")
+        else:
+            holds = self.field.compare_typed(op, kind, value)
+        return self._condition(kind, holds)
+
+    def like(self, pieces):
+        return self._condition("string", self.field.match_typed("string", pieces))
+
+    def missing(self):
+        return ~Q(lucene._JsonTypeIs(self.key, "present"))
+
+    def _condition(self, kind, holds):
+        # Where the property holds a value of the compared type, the comparison is true or
+        # false; elsewhere (missing, null, another type) unknown.
+        comparable = Q(lucene._JsonTypeIs(self.key, self.JSON_TYPES[kind]))
+        return Condition(holds, comparable & ~holds)
+
+    def _typed(self, value):
+        """(kind, value) as lucene's _PropertyField takes them."""
+        if isinstance(value, bool):
+            return "boolean", value
+        if isinstance(value, int):
+            if not lucene.MIN_INTEGER <= value <= lucene.MAX_INTEGER:
+                raise FilterError(f"{value} is out of range of a 64-bit integer.")
+            return "number", value
+        if isinstance(value, float):
+            if not math.isfinite(value):
+                raise FilterError("Numbers must be finite.")
+            return "number", value
+        if isinstance(value, str):
+            return "string", value
+        if isinstance(value, datetime.datetime):
+            moment = value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
+            return "date", moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+        if isinstance(value, datetime.date):
+            return "date", value.isoformat()
+        raise FilterError(f"properties.{self.key} cannot be compared with {_describe(value)}.")
+
+
+def _like_pieces(pattern):
+    """The LIKE pattern as lucene's pieces: % any text, _ one character, \\ escapes."""
+    if not isinstance(pattern, str):
+        raise FilterError("LIKE takes a string pattern.")
+    pieces, chars = [], iter(pattern)
+    for char in chars:
+        if char in "%_":
+            if not (char == "%" and pieces and pieces[-1] is lucene.STAR):
+                pieces.append(lucene.STAR if char == "%" else lucene.ONE)
+            continue
+        if char == "\\":
+            char = next(chars, "\\")
+        if pieces and isinstance(pieces[-1], str):
+            pieces[-1] += char
+        else:
+            pieces.append(char)
+    if pieces.count(lucene.STAR) > lucene.MAX_STARS:
+        raise FilterError(f"A LIKE pattern may hold at most {lucene.MAX_STARS} %.")
+    return pieces or [""]
