@@ -20,11 +20,13 @@ import functools
 import json
 import math
 import operator
+import os
 
+import lark
 from django.db.models import Q
 from pygeofilter import ast, values
 from pygeofilter.parsers.cql2_json import parse as parse_json
-from pygeofilter.parsers.cql2_text import parse as parse_text
+from pygeofilter.parsers.cql2_text import parser as text_parser
 
 from products import lucene, selectors, spatial
 
@@ -43,6 +45,37 @@ COMPARISONS = {
 MIRRORED = {"exact": "exact", "lt": "gt", "lte": "gte", "gt": "lt", "gte": "lte"}
 OTHER_SPATIAL = (ast.SpatialComparisonPredicate, ast.SpatialDistancePredicate, ast.BBox, ast.Relate)
 FIELDS = "id, collection, datetime, start_datetime, end_datetime, geometry, properties.<name>"
+
+
+def _text_parser():
+    """pygeofilter's CQL2 text parser with its grammar corrected: 0.4.0 gives AND and OR the
+    same precedence (`a OR b AND c` read as `(a OR b) AND c`), cannot negate a parenthesised
+    condition (`NOT (a OR b)`), and refuses one-letter property names."""
+    folder = os.path.dirname(text_parser.__file__)
+    with open(os.path.join(folder, "grammar.lark")) as file:
+        grammar = file.read()
+    start, end = grammar.index("?condition: condition_1"), grammar.index("?predicate:")
+    conditions = """?condition: and_condition
+          | condition "OR"i and_condition -> or_
+?and_condition: not_condition
+          | and_condition "AND"i not_condition -> and_
+?not_condition: predicate
+          | "NOT"i not_condition -> not_
+          | "(" condition ")"
+
+"""
+    grammar = grammar[:start] + conditions + grammar[end:]
+    grammar = grammar.replace("/[a-zA-Z][a-zA-Z_:0-9.]+/", "/[a-zA-Z][a-zA-Z_:0-9.]*/")
+    return lark.Lark(
+        grammar,
+        parser="lalr",
+        maybe_placeholders=False,
+        transformer=text_parser.CQLTransformer(),
+        import_paths=[os.path.dirname(folder)],
+    )
+
+
+TEXT_PARSER = _text_parser()
 
 
 class FilterError(Exception):
@@ -97,25 +130,41 @@ def _parse(expression, lang):
         raise FilterError(f"The filter is longer than {MAX_LENGTH} characters.")
     try:
         if lang == "cql2-text":
-            return parse_text(expression)
-        return parse_json(_between_as_listed(expression))
+            return TEXT_PARSER.parse(expression)
+        return parse_json(_standard_json(expression))
     except Exception as error:  # lark, pygeofilter and its date parsers raise many kinds
         raise FilterError(f"Malformed {lang} filter: {_first_line(error)}") from None
 
 
-def _between_as_listed(node):
-    """pygeofilter reads `between` args as [value, [low, high]], an early CQL2 draft; the
-    standard writes [value, low, high]."""
+def _standard_json(node):
+    """The CQL2 JSON in the forms pygeofilter 0.4.0 reads right: it takes `between` args as
+    [value, [low, high]] (an early draft; the standard writes [value, low, high]), and reads
+    a {"bbox": [west, south, east, north]} in the wrong order (given here as a polygon)."""
     if isinstance(node, list):
-        return [_between_as_listed(item) for item in node]
+        return [_standard_json(item) for item in node]
     if not isinstance(node, dict):
         return node
-    node = {key: _between_as_listed(value) for key, value in node.items()}
+    node = {key: _standard_json(value) for key, value in node.items()}
     if node.get("op") == "between" and isinstance(node.get("args"), list):
         if len(node["args"]) != 3:
             raise FilterError("between takes a value, a lower and an upper bound.")
         node["args"] = [node["args"][0], node["args"][1:]]
+    if "bbox" in node and "op" not in node:
+        node = _bbox_polygon(node["bbox"])
     return node
+
+
+def _bbox_polygon(bbox):
+    """The GeoJSON polygon of a CQL2 bbox [west, south, east, north]."""
+    numbers = isinstance(bbox, list) and all(
+        isinstance(value, int | float) and not isinstance(value, bool) for value in bbox
+    )
+    if not numbers or len(bbox) != 4:
+        raise FilterError("A bbox is four numbers: west, south, east, north.")
+    try:
+        return spatial.shapes.mapping(spatial.parse_bbox(",".join(map(str, bbox))))
+    except spatial.SpatialError as error:
+        raise FilterError(f"Invalid bbox: {error}.") from None
 
 
 def _first_line(error):
@@ -164,12 +213,15 @@ class _Translation:
         if isinstance(node, ast.GeometryIntersects):
             return self.intersects(node)
         if isinstance(node, ast.Function):
-            raise FilterError(f"The function {node.name.upper()} is not supported.")
+            name = "CASEI" if node.name == "lower" else node.name.upper()  # pygeofilter renames it
+            raise FilterError(f"The function {name} is not supported.")
         if isinstance(node, OTHER_SPATIAL):
             raise FilterError("S_INTERSECTS is the only spatial operator supported.")
         if isinstance(node, ast.TemporalPredicate):
             message = "Temporal operators (T_…) are not supported; compare datetime instead."
             raise FilterError(message)
+        if isinstance(node, ast.Arithmetic):
+            raise FilterError("Arithmetic (+, -, *, /) is not supported.")
         if isinstance(node, ast.Node) and not isinstance(node, ast.Attribute):
             raise FilterError(f"{type(node).__name__} is not supported in a filter.")
         raise FilterError(f"{_describe(node)} is not a condition.")
@@ -180,21 +232,33 @@ class _Translation:
             return _field(node.lhs).compare(op, node.rhs)
         if isinstance(node.rhs, ast.Attribute):
             return _field(node.rhs).compare(MIRRORED[op], node.lhs)
+        for side in (node.lhs, node.rhs):
+            if isinstance(side, ast.Function | ast.Arithmetic):
+                self.visit(side, 0)  # raises the error naming it
         raise FilterError("A comparison needs a property on one side.")
 
     def intersects(self, node):
         shape = node.rhs if _is_geometry_property(node.lhs) else node.lhs
         if not (_is_geometry_property(node.lhs) or _is_geometry_property(node.rhs)):
             raise FilterError("S_INTERSECTS compares the geometry property with a geometry.")
-        if not isinstance(shape, values.Geometry | values.Envelope):
-            raise FilterError("S_INTERSECTS needs a geometry (WKT, GeoJSON or a BBOX).")
         try:
-            area = spatial.Area(spatial.parse_geojson(shape.geometry))
+            area = spatial.Area(_shape(shape))
         except spatial.SpatialError as error:
             raise FilterError(f"S_INTERSECTS: {error}.") from None
         matching = spatial.filter_intersecting(self.queryset, area).values("pk")
         holds = Q(pk__in=matching)
         return Condition(holds, Q(geometry__isnull=False) & ~holds)
+
+
+def _shape(value):
+    """The shapely geometry of a WKT or GeoJSON geometry, or of BBOX(west,south,east,north)."""
+    if isinstance(value, values.Geometry):
+        return spatial.parse_geojson(value.geometry)
+    if isinstance(value, ast.Function) and value.name == "bbox":
+        polygon = _bbox_polygon(value.arguments)
+        return spatial.parse_geojson(polygon)
+    # pygeofilter's ENVELOPE(x1 x2 y1 y2) is not CQL2: refused rather than guessed.
+    raise FilterError("S_INTERSECTS needs a geometry (WKT, GeoJSON or BBOX(w,s,e,n)).")
 
 
 def _is_geometry_property(node):

@@ -173,7 +173,10 @@ def _text_lookup(pieces, insensitive):
         return f"{i}exact", "".join(literals)
     if not literals and ONE not in pieces:
         return "isnull", False
-    if len(literals) == 1 and ONE not in pieces:  # `abc*`, `*abc`, `*abc*`: LIKE, index-friendly
+    # SQLite's LIKE ignores the case of ASCII letters: a case-sensitive pattern is a regex there.
+    like_keeps_case = insensitive or connection.vendor != "sqlite"
+    if len(literals) == 1 and ONE not in pieces and like_keeps_case:
+        # `abc*`, `*abc`, `*abc*`: LIKE, index-friendly
         shape = (pieces[0] is STAR, pieces[-1] is STAR)
         name = {(False, True): "startswith", (True, False): "endswith"}.get(shape, "contains")
         return f"{i}{name}", literals[0]

@@ -1,0 +1,288 @@
+import datetime
+
+import pytest
+
+from products.cql2 import FilterError, apply_filter
+from products.models import Product
+from tests.factories import DatasetFactory, ProductFactory
+
+UTC = datetime.UTC
+OPTICAL = "URN:AIP:DATASET:test:00000000-0000-0000-0000-0000000000aa:V1"
+RADAR = "URN:AIP:DATASET:test:00000000-0000-0000-0000-0000000000bb:V1"
+# B's triangle: its box is 2..4 × 0..2, its shape the half below the line x + y = 4.
+TRIANGLE = {"type": "Polygon", "coordinates": [[[2, 0], [4, 0], [2, 2], [2, 0]]]}
+CORNER_WKT = "POLYGON((3.5 1.5, 4 1.5, 4 2, 3.5 2, 3.5 1.5))"  # in B's box, off its shape
+CORNER = {
+    "type": "Polygon",
+    "coordinates": [[[3.5, 1.5], [4, 1.5], [4, 2], [3.5, 2], [3.5, 1.5]]],
+}
+STRIP_WKT = "POLYGON((0.5 0.5, 3 0.5, 3 0.6, 0.5 0.6, 0.5 0.5))"  # crosses A and B
+
+
+def urn(letter):
+    return f"URN:FEATURE:DATA:test:00000000-0000-0000-0000-00000000000{letter}:V1"
+
+
+def moment(text):
+    return datetime.datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+@pytest.fixture
+def catalog(db):
+    """Five products A–E whose properties, dates and geometries each exercise a construct."""
+    optical = DatasetFactory(urn=OPTICAL)
+    radar = DatasetFactory(urn=RADAR)
+    square = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
+    rows = [
+        ("A", optical, square, "2022-06-13T10:00:00", "2022-06-13T10:10:00",
+         {"cloud": 12.5, "orbit": 42, "platform": "S2A", "processed": True, "note": "50%_off"}),
+        ("B", optical, TRIANGLE, "2022-06-14T08:30:00", None,
+         {"cloud": 80, "orbit": 7, "platform": "S2B", "processed": False, "note": "50 or more"}),
+        ("C", radar, {"type": "Point", "coordinates": [10, 10]}, "2021-12-31T23:59:59", None,
+         {"cloud": "n/a", "orbit": -3, "platform": "s1a"}),
+        ("D", radar, None, None, None, {"platform": "L8", "nothing": None}),
+        ("E", optical, {"type": "Point", "coordinates": [20, 20]}, "2022-06-13T00:00:00", None,
+         {"cloud": 0, "platform": "S2A_X"}),
+    ]  # fmt: skip
+    for letter, dataset, geometry, start, end, properties in rows:
+        ProductFactory(
+            provider_id=letter,
+            urn=urn(letter),
+            dataset=dataset,
+            geometry=geometry,
+            start_date=moment(start) if start else None,
+            end_date=moment(end) if end else None,
+            properties=properties,
+        )
+
+
+def found(expression, lang="cql2-text", queryset=None):
+    queryset = Product.objects.all() if queryset is None else queryset
+    return {p.provider_id for p in apply_filter(queryset, expression, lang)}
+
+
+def prop(name):
+    return {"property": name}
+
+
+# (cql2-text, cql2-json, the products found): both forms must find the same.
+CASES = [
+    # comparisons on numbers, strings and booleans; a value of another type never matches
+    ("cloud = 80", {"op": "=", "args": [prop("cloud"), 80]}, "B"),
+    ("properties.cloud <> 80", {"op": "<>", "args": [prop("properties.cloud"), 80]}, "AE"),
+    ("cloud < 50", {"op": "<", "args": [prop("cloud"), 50]}, "AE"),
+    ("cloud <= 12.5", {"op": "<=", "args": [prop("cloud"), 12.5]}, "AE"),
+    ("cloud > 12.5", {"op": ">", "args": [prop("cloud"), 12.5]}, "B"),
+    ("cloud >= 12.5", {"op": ">=", "args": [prop("cloud"), 12.5]}, "AB"),
+    ("50 > cloud", {"op": ">", "args": [50, prop("cloud")]}, "AE"),
+    ("orbit = -3", {"op": "=", "args": [prop("orbit"), -3]}, "C"),
+    ("platform = 'S2A'", {"op": "=", "args": [prop("platform"), "S2A"]}, "A"),
+    ("platform = 's2a'", {"op": "=", "args": [prop("platform"), "s2a"]}, ""),
+    ("platform > 'S2A'", {"op": ">", "args": [prop("platform"), "S2A"]}, "BCE"),
+    ("cloud = 'n/a'", {"op": "=", "args": [prop("cloud"), "n/a"]}, "C"),
+    ("processed = true", {"op": "=", "args": [prop("processed"), True]}, "A"),
+    ("processed <> true", {"op": "<>", "args": [prop("processed"), True]}, "B"),
+    # id is the product URN, collection the dataset URN
+    (f"id = '{urn('C')}'", {"op": "=", "args": [prop("id"), urn("C")]}, "C"),
+    (f"id <> '{urn('C')}'", {"op": "<>", "args": [prop("id"), urn("C")]}, "ABDE"),
+    (f"collection = '{RADAR}'", {"op": "=", "args": [prop("collection"), RADAR]}, "CD"),
+    # logic: AND binds tighter than OR; NOT of an unknown comparison stays unknown
+    (
+        "cloud < 50 AND platform = 'S2A'",
+        {"op": "and", "args": [{"op": "<", "args": [prop("cloud"), 50]},
+                               {"op": "=", "args": [prop("platform"), "S2A"]}]},
+        "A",
+    ),
+    (
+        "platform = 'L8' OR cloud > 50 AND orbit = 42",
+        {"op": "or", "args": [{"op": "=", "args": [prop("platform"), "L8"]},
+                              {"op": "and", "args": [{"op": ">", "args": [prop("cloud"), 50]},
+                                                     {"op": "=", "args": [prop("orbit"), 42]}]}]},
+        "D",
+    ),
+    (
+        "(platform = 'L8' OR cloud > 50) AND collection = '" + OPTICAL + "'",
+        {"op": "and", "args": [{"op": "or", "args": [{"op": "=", "args": [prop("platform"), "L8"]},
+                                                     {"op": ">", "args": [prop("cloud"), 50]}]},
+                               {"op": "=", "args": [prop("collection"), OPTICAL]}]},
+        "B",
+    ),
+    ("NOT orbit = 7", {"op": "not", "args": [{"op": "=", "args": [prop("orbit"), 7]}]}, "AC"),
+    ("NOT (cloud < 50)", {"op": "not", "args": [{"op": "<", "args": [prop("cloud"), 50]}]}, "B"),
+    (
+        "NOT (cloud < 50 OR orbit = 7)",
+        {"op": "not", "args": [{"op": "or", "args": [{"op": "<", "args": [prop("cloud"), 50]},
+                                                     {"op": "=", "args": [prop("orbit"), 7]}]}]},
+        "",
+    ),
+    (
+        "NOT (NOT (orbit = 7))",
+        {"op": "not", "args": [{"op": "not", "args": [{"op": "=", "args": [prop("orbit"), 7]}]}]},
+        "B",
+    ),
+    (
+        "orbit IS NULL OR NOT orbit = 7",
+        {"op": "or", "args": [{"op": "isNull", "args": [prop("orbit")]},
+                              {"op": "not", "args": [{"op": "=", "args": [prop("orbit"), 7]}]}]},
+        "ACDE",
+    ),
+    # IN, BETWEEN
+    ("platform IN ('S2A', 'L8')", {"op": "in", "args": [prop("platform"), ["S2A", "L8"]]}, "AD"),
+    (
+        "orbit NOT IN (7, 42)",
+        {"op": "not", "args": [{"op": "in", "args": [prop("orbit"), [7, 42]]}]},
+        "C",
+    ),
+    (f"id IN ('{urn('A')}', '{urn('E')}')", {"op": "in", "args": [prop("id"), [urn("A"), urn("E")]]}, "AE"),  # noqa: E501
+    ("cloud BETWEEN 0 AND 12.5", {"op": "between", "args": [prop("cloud"), 0, 12.5]}, "AE"),
+    (
+        "cloud NOT BETWEEN 0 AND 12.5",
+        {"op": "not", "args": [{"op": "between", "args": [prop("cloud"), 0, 12.5]}]},
+        "B",
+    ),
+    # LIKE: % any text, _ one character, \ escapes; case-sensitive
+    ("platform LIKE 'S2%'", {"op": "like", "args": [prop("platform"), "S2%"]}, "ABE"),
+    ("platform LIKE 'S2_'", {"op": "like", "args": [prop("platform"), "S2_"]}, "AB"),
+    ("platform LIKE 's2%'", {"op": "like", "args": [prop("platform"), "s2%"]}, ""),
+    ("note LIKE '50%'", {"op": "like", "args": [prop("note"), "50%"]}, "AB"),
+    ("note LIKE '50\\%\\_off'", {"op": "like", "args": [prop("note"), "50\\%\\_off"]}, "A"),
+    ("note LIKE '50\\%%'", {"op": "like", "args": [prop("note"), "50\\%%"]}, "A"),
+    (
+        "platform NOT LIKE 'S2%'",
+        {"op": "not", "args": [{"op": "like", "args": [prop("platform"), "S2%"]}]},
+        "CD",
+    ),
+    ("cloud LIKE '%'", {"op": "like", "args": [prop("cloud"), "%"]}, "C"),
+    ("id LIKE '%000000000D:V1'", {"op": "like", "args": [prop("id"), "%000000000D:V1"]}, "D"),
+    ("id LIKE '%000000000d:V1'", {"op": "like", "args": [prop("id"), "%000000000d:V1"]}, ""),
+    # IS NULL: missing and JSON null alike
+    ("orbit IS NULL", {"op": "isNull", "args": [prop("orbit")]}, "DE"),
+    ("nothing IS NULL", {"op": "isNull", "args": [prop("nothing")]}, "ABCDE"),
+    ("cloud IS NOT NULL", {"op": "not", "args": [{"op": "isNull", "args": [prop("cloud")]}]}, "ABCE"),  # noqa: E501
+    ("datetime IS NULL", {"op": "isNull", "args": [prop("datetime")]}, "D"),
+    ("end_datetime IS NOT NULL", {"op": "not", "args": [{"op": "isNull", "args": [prop("end_datetime")]}]}, "A"),  # noqa: E501
+    # datetime is the start; a DATE means the whole day (UTC)
+    (
+        "datetime > TIMESTAMP('2022-06-13T09:00:00Z')",
+        {"op": ">", "args": [prop("datetime"), {"timestamp": "2022-06-13T09:00:00Z"}]},
+        "AB",
+    ),
+    (
+        "datetime = TIMESTAMP('2022-06-13T12:00:00+02:00')",
+        {"op": "=", "args": [prop("datetime"), {"timestamp": "2022-06-13T12:00:00+02:00"}]},
+        "A",
+    ),
+    ("datetime = DATE('2022-06-13')", {"op": "=", "args": [prop("datetime"), {"date": "2022-06-13"}]}, "AE"),  # noqa: E501
+    ("datetime <= DATE('2022-06-13')", {"op": "<=", "args": [prop("datetime"), {"date": "2022-06-13"}]}, "ACE"),  # noqa: E501
+    ("datetime > DATE('2022-06-13')", {"op": ">", "args": [prop("datetime"), {"date": "2022-06-13"}]}, "B"),  # noqa: E501
+    (
+        "datetime BETWEEN TIMESTAMP('2022-06-13T00:00:00Z') AND TIMESTAMP('2022-06-13T10:00:00Z')",
+        {"op": "between", "args": [prop("datetime"), {"timestamp": "2022-06-13T00:00:00Z"},
+                                   {"timestamp": "2022-06-13T10:00:00Z"}]},
+        "AE",
+    ),
+    (
+        "NOT datetime < DATE('2022-06-14')",
+        {"op": "not", "args": [{"op": "<", "args": [prop("datetime"), {"date": "2022-06-14"}]}]},
+        "B",
+    ),
+    ("datetime < '2022-01-01T00:00:00Z'", {"op": "<", "args": [prop("datetime"), "2022-01-01T00:00:00Z"]}, "C"),  # noqa: E501
+    # S_INTERSECTS is exact, and stays so under OR and NOT
+    (f"S_INTERSECTS(geometry, {STRIP_WKT})", {"op": "s_intersects", "args": [prop("geometry"), {"type": "Polygon", "coordinates": [[[0.5, 0.5], [3, 0.5], [3, 0.6], [0.5, 0.6], [0.5, 0.5]]]}]}, "AB"),  # noqa: E501
+    (f"S_INTERSECTS(geometry, {CORNER_WKT})", {"op": "s_intersects", "args": [prop("geometry"), CORNER]}, ""),  # noqa: E501
+    ("S_INTERSECTS(geometry, BBOX(3.5, 1.5, 4, 2))", {"op": "s_intersects", "args": [prop("geometry"), {"bbox": [3.5, 1.5, 4, 2]}]}, ""),  # noqa: E501
+    ("S_INTERSECTS(geometry, BBOX(9, 9, 21, 21))", {"op": "s_intersects", "args": [prop("geometry"), {"bbox": [9, 9, 21, 21]}]}, "CE"),  # noqa: E501
+    (
+        f"S_INTERSECTS(geometry, {CORNER_WKT}) OR platform = 's1a'",
+        {"op": "or", "args": [{"op": "s_intersects", "args": [prop("geometry"), CORNER]},
+                              {"op": "=", "args": [prop("platform"), "s1a"]}]},
+        "C",
+    ),
+    (
+        "NOT S_INTERSECTS(geometry, POINT(0.5 0.5))",
+        {"op": "not", "args": [{"op": "s_intersects", "args": [prop("geometry"), {"type": "Point", "coordinates": [0.5, 0.5]}]}]},  # noqa: E501
+        "BCE",
+    ),
+    ("INCLUDE", None, "ABCDE"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "json_filter", "expected"), CASES)
+def test_text_and_json_find_the_same_products(catalog, text, json_filter, expected):
+    assert found(text) == set(expected)
+    if json_filter is not None:
+        assert found(json_filter, "cql2-json") == set(expected)
+
+
+def test_json_may_come_as_a_string(catalog):
+    assert found('{"op": "=", "args": [{"property": "orbit"}, 42]}', "cql2-json") == {"A"}
+
+
+def test_keywords_are_case_insensitive(catalog):
+    assert found("cloud < 50 and not platform like 'S2A%' or orbit in (7)") == {"B"}
+
+
+def test_spatial_test_runs_over_the_given_queryset_only(catalog):
+    queryset = Product.objects.exclude(provider_id="A")
+    assert found(f"S_INTERSECTS(geometry, {STRIP_WKT})", queryset=queryset) == {"B"}
+    assert found(f"NOT S_INTERSECTS(geometry, {STRIP_WKT})", queryset=queryset) == {"C", "E"}
+
+
+def test_the_queryset_returned_is_narrowed_not_replaced(catalog):
+    queryset = Product.objects.filter(dataset__urn=OPTICAL)
+    assert found("cloud >= 0", queryset=queryset) == {"A", "B", "E"}
+    assert found("platform = 'L8'", queryset=queryset) == set()
+
+
+ERRORS = [
+    ("cloud = ", "cql2-text", "Malformed cql2-text filter"),
+    ("cloud === 3", "cql2-text", "Malformed"),
+    ("cloud = 'unterminated", "cql2-text", "Malformed"),
+    ("cloud = 1", "ecql", "Unknown filter-lang"),
+    ({"op": "=", "args": [prop("cloud"), 1]}, "cql2-text", "cql2-text filter is a string"),
+    ("{not json", "cql2-json", "not valid JSON"),
+    ([1, 2], "cql2-json", "is a JSON object"),
+    ({"op": "bogus", "args": []}, "cql2-json", "Malformed cql2-json filter"),
+    ({"op": "=", "args": [prop("cloud")]}, "cql2-json", "Malformed"),
+    ({"op": "between", "args": [prop("cloud"), 1]}, "cql2-json", "lower and an upper bound"),
+    ("CASEI(platform) = CASEI('s2a')", "cql2-text", "function CASEI is not supported"),
+    ("cloud + 1 > 3", "cql2-text", "Arithmetic"),
+    ("3 < cloud * 2", "cql2-text", "Arithmetic"),
+    ("1 = 1", "cql2-text", "needs a property on one side"),
+    ("cloud = orbit", "cql2-text", "cannot be compared"),
+    ('"bad name" = 1', "cql2-text", "Unknown property bad name"),
+    ("properties.a:b = 1", "cql2-text", "Unknown property properties.a:b"),
+    ("geometry = 1", "cql2-text", "only be searched with S_INTERSECTS"),
+    ("datetime > 5", "cql2-text", "TIMESTAMP"),
+    ("datetime > 'yesterday'", "cql2-text", "TIMESTAMP"),
+    ("id = 5", "cql2-text", "compared with a string"),
+    ("processed < true", "cql2-text", "only be compared with = and <>"),
+    ("platform LIKE 5", "cql2-text", "LIKE takes a string"),
+    ("datetime LIKE '2022%'", "cql2-text", "LIKE does not apply"),
+    ("platform LIKE '%a%b%c%d%e%f%'", "cql2-text", "at most 5 %"),
+    ("cloud = 99999999999999999999", "cql2-text", "64-bit integer"),
+    ("S_WITHIN(geometry, POINT(1 1))", "cql2-text", "only spatial operator"),
+    ("S_INTERSECTS(geometry, 5)", "cql2-text", "needs a geometry"),
+    ("S_INTERSECTS(cloud, POINT(1 1))", "cql2-text", "compares the geometry property"),
+    ("S_INTERSECTS(geometry, BBOX(0, 0, 1))", "cql2-text", "four numbers"),
+    ("S_INTERSECTS(geometry, BBOX(0, 95, 1, 96))", "cql2-text", "Invalid bbox"),
+    ({"op": "s_intersects", "args": [prop("geometry"), {"type": "Polygon", "coordinates": [[1]]}]},
+     "cql2-json", "not a GeoJSON geometry"),
+    ({"op": "t_intersects", "args": [prop("datetime"), {"timestamp": "2022-06-13T00:00:00Z"}]},
+     "cql2-json", "Temporal"),
+    ("cloud = 1 AND " * 2000 + "cloud = 1", "cql2-text", "longer than"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("expression", "lang", "message"), ERRORS)
+def test_invalid_filters_raise_filter_error(catalog, expression, lang, message):
+    with pytest.raises(FilterError, match=message.replace("(", r"\(").replace("+", r"\+")):
+        found(expression, lang)
+
+
+def test_a_filter_nested_too_deep_is_refused(catalog):
+    node = {"op": "=", "args": [prop("orbit"), 7]}
+    for _ in range(60):
+        node = {"op": "not", "args": [node]}
+    with pytest.raises(FilterError, match="nested more than 50 levels"):
+        found(node, "cql2-json")
