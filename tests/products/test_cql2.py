@@ -35,9 +35,11 @@ def catalog(db):
     square = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 1], [0, 0]]]}
     rows = [
         ("A", optical, square, "2022-06-13T10:00:00", "2022-06-13T10:10:00",
-         {"cloud": 12.5, "orbit": 42, "platform": "S2A", "processed": True, "note": "50%_off"}),
+         {"cloud": 12.5, "orbit": 42, "platform": "S2A", "processed": True, "note": "50%_off",
+          "acquired": "2022-06-13T10:00:00Z"}),
         ("B", optical, TRIANGLE, "2022-06-14T08:30:00", None,
-         {"cloud": 80, "orbit": 7, "platform": "S2B", "processed": False, "note": "50 or more"}),
+         {"cloud": 80, "orbit": 7, "platform": "S2B", "processed": False, "note": "50 or more",
+          "acquired": "2022-06-14"}),
         ("C", radar, {"type": "Point", "coordinates": [10, 10]}, "2021-12-31T23:59:59", None,
          {"cloud": "n/a", "orbit": -3, "platform": "s1a"}),
         ("D", radar, None, None, None, {"platform": "L8", "nothing": None}),
@@ -187,6 +189,22 @@ CASES = [
         "B",
     ),
     ("datetime < '2022-01-01T00:00:00Z'", {"op": "<", "args": [prop("datetime"), "2022-01-01T00:00:00Z"]}, "C"),  # noqa: E501
+    # a property holding ISO text compares with dates and timestamps
+    (
+        "acquired > TIMESTAMP('2022-06-13T12:00:00Z')",
+        {"op": ">", "args": [prop("acquired"), {"timestamp": "2022-06-13T12:00:00Z"}]},
+        "B",
+    ),
+    (
+        "acquired = DATE('2022-06-13')",
+        {"op": "=", "args": [prop("acquired"), {"date": "2022-06-13"}]},
+        "A",
+    ),
+    (
+        "acquired <= DATE('2022-06-13')",
+        {"op": "<=", "args": [prop("acquired"), {"date": "2022-06-13"}]},
+        "A",
+    ),
     # S_INTERSECTS is exact, and stays so under OR and NOT
     (f"S_INTERSECTS(geometry, {STRIP_WKT})", {"op": "s_intersects", "args": [prop("geometry"), {"type": "Polygon", "coordinates": [[[0.5, 0.5], [3, 0.5], [3, 0.6], [0.5, 0.6], [0.5, 0.5]]]}]}, "AB"),  # noqa: E501
     (f"S_INTERSECTS(geometry, {CORNER_WKT})", {"op": "s_intersects", "args": [prop("geometry"), CORNER]}, ""),  # noqa: E501
