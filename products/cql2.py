@@ -33,6 +33,9 @@ from products import lucene, selectors, spatial
 LANGUAGES = ("cql2-text", "cql2-json")
 MAX_LENGTH = 20_000  # characters of the filter, text or JSON
 MAX_DEPTH = 50
+# Comparisons in one filter (each IN value, each BETWEEN bound counts): SQLite's expressions
+# nest at most 1000 deep, and each comparison adds a few levels.
+MAX_COMPARISONS = 100
 NOTHING = Q(pk__in=[])
 COMPARISONS = {
     ast.Equal: "exact",
@@ -128,12 +131,24 @@ def _parse(expression, lang):
         raise FilterError("The cql2-json filter is not valid JSON.") from None
     if length > MAX_LENGTH:
         raise FilterError(f"The filter is longer than {MAX_LENGTH} characters.")
+    if _contains_nul(expression):  # PostgreSQL refuses NUL in text parameters
+        raise FilterError("The filter contains a NUL character.")
     try:
         if lang == "cql2-text":
             return TEXT_PARSER.parse(expression)
         return parse_json(_standard_json(expression))
     except Exception as error:  # lark, pygeofilter and its date parsers raise many kinds
         raise FilterError(f"Malformed {lang} filter: {_first_line(error)}") from None
+
+
+def _contains_nul(value):
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_contains_nul(key) or _contains_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_contains_nul(item) for item in value)
+    return False
 
 
 def _standard_json(node):
@@ -175,14 +190,16 @@ def _first_line(error):
 class _Translation:
     def __init__(self, queryset):
         self.queryset = queryset  # what S_INTERSECTS tests exactly
+        self.comparisons = 0
 
     def visit(self, node, depth):
         if depth > MAX_DEPTH:
             raise FilterError(f"The filter is nested more than {MAX_DEPTH} levels deep.")
-        if isinstance(node, ast.And):
-            return self.visit(node.lhs, depth + 1) & self.visit(node.rhs, depth + 1)
-        if isinstance(node, ast.Or):
-            return self.visit(node.lhs, depth + 1) | self.visit(node.rhs, depth + 1)
+        self.count(node)
+        if isinstance(node, ast.And | ast.Or):
+            combine = operator.and_ if isinstance(node, ast.And) else operator.or_
+            operands = _operands(node, type(node))
+            return functools.reduce(combine, (self.visit(o, depth + 1) for o in operands))
         if isinstance(node, ast.Not):
             return ~self.visit(node.sub_node, depth + 1)
         if isinstance(node, ast.Include):
@@ -226,6 +243,17 @@ class _Translation:
             raise FilterError(f"{type(node).__name__} is not supported in a filter.")
         raise FilterError(f"{_describe(node)} is not a condition.")
 
+    def count(self, node):
+        if isinstance(node, ast.In):
+            self.comparisons += len(node.sub_nodes)
+        elif isinstance(node, ast.Between):
+            self.comparisons += 2
+        elif isinstance(node, ast.Predicate):
+            self.comparisons += 1
+        if self.comparisons > MAX_COMPARISONS:
+            message = f"The filter makes more than {MAX_COMPARISONS} comparisons."
+            raise FilterError(message)
+
     def compare(self, node):
         op = COMPARISONS[type(node)]
         if isinstance(node.lhs, ast.Attribute):
@@ -261,6 +289,19 @@ def _shape(value):
     raise FilterError("S_INTERSECTS needs a geometry (WKT, GeoJSON or BBOX(w,s,e,n)).")
 
 
+def _operands(node, kind):
+    """The operands of a chain `a AND b AND c` (a tree of `kind`), in order: a long chain is
+    one level of nesting, not one per operator."""
+    operands, pending = [], [node]
+    while pending:
+        current = pending.pop()
+        if isinstance(current, kind):
+            pending += [current.rhs, current.lhs]
+        else:
+            operands.append(current)
+    return operands
+
+
 def _is_geometry_property(node):
     return isinstance(node, ast.Attribute) and node.name == "geometry"
 
@@ -275,6 +316,8 @@ def _field(node):
     if not isinstance(node, ast.Attribute):
         raise FilterError(f"{_describe(node)} must be a property name here.")
     name = node.name
+    if not isinstance(name, str):
+        raise FilterError(f"A property name is a string, not {name!r}.")
     if name == "id":
         return _TextField(lucene._TextField(name, "urn"))
     if name == "collection":
@@ -345,9 +388,7 @@ class _DateField:
             except ValueError:
                 value = None
         if isinstance(value, datetime.datetime):
-            if value.tzinfo is None:
-                return value.replace(tzinfo=datetime.UTC), False
-            return value.astimezone(datetime.UTC), False
+            return _utc(value), False
         if isinstance(value, datetime.date):
             return datetime.datetime.combine(value, datetime.time(), datetime.UTC), True
         message = f"{self.name} is compared with TIMESTAMP('…') or DATE('…'), not {value!r}."
@@ -400,11 +441,20 @@ class _PropertyField:
         if isinstance(value, str):
             return "string", value
         if isinstance(value, datetime.datetime):
-            moment = value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
-            return "date", moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+            return "date", _utc(value).isoformat().replace("+00:00", "Z")
         if isinstance(value, datetime.date):
             return "date", value.isoformat()
         raise FilterError(f"properties.{self.key} cannot be compared with {_describe(value)}.")
+
+
+def _utc(moment):
+    """The moment in UTC; a moment without a time zone is taken as UTC."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=datetime.UTC)
+    try:
+        return moment.astimezone(datetime.UTC)
+    except OverflowError:  # 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise FilterError(f"{moment.isoformat()} is out of range.") from None
 
 
 def _like_pieces(pattern):

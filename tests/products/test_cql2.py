@@ -289,6 +289,11 @@ ERRORS = [
     ({"op": "t_intersects", "args": [prop("datetime"), {"timestamp": "2022-06-13T00:00:00Z"}]},
      "cql2-json", "Temporal"),
     ("cloud = 1 AND " * 2000 + "cloud = 1", "cql2-text", "longer than"),
+    ("platform = 'a\x00b'", "cql2-text", "NUL"),
+    ({"op": "=", "args": [prop("platform"), "a\x00b"]}, "cql2-json", "NUL"),
+    ({"op": "=", "args": [{"property": 5}, 1]}, "cql2-json", "property name is a string"),
+    ("datetime > TIMESTAMP('0001-01-01T00:00:00+01:00')", "cql2-text", "out of range"),
+    ("orbit IN (" + ", ".join(map(str, range(101))) + ")", "cql2-text", "more than 100 comparisons"),  # noqa: E501
 ]  # fmt: skip
 
 
@@ -296,6 +301,13 @@ ERRORS = [
 def test_invalid_filters_raise_filter_error(catalog, expression, lang, message):
     with pytest.raises(FilterError, match=message.replace("(", r"\(").replace("+", r"\+")):
         found(expression, lang)
+
+
+def test_a_long_chain_of_or_is_not_deep_nesting(catalog):
+    chain = " OR ".join(f"orbit = {n}" for n in range(100))
+    assert found(chain) == {"A", "B"}
+    assert found(f"NOT ({chain})") == {"C"}
+    assert found("orbit IN (" + ", ".join(map(str, range(-60, 40))) + ")") == {"B", "C"}
 
 
 def test_a_filter_nested_too_deep_is_refused(catalog):
