@@ -1,6 +1,8 @@
 import datetime
 
 import pytest
+from django.core.management import call_command
+from django.db import connection
 
 from products.cql2 import FilterError, apply_filter
 from products.models import Product
@@ -316,3 +318,39 @@ def test_a_filter_nested_too_deep_is_refused(catalog):
         node = {"op": "not", "args": [node]}
     with pytest.raises(FilterError, match="nested more than 50 levels"):
         found(node, "cql2-json")
+
+
+INDEXED_FILTERS = [
+    "platform = 'S2A'",
+    "platform = 12",
+    "NOT platform = 'S2A'",
+    "platform IN ('S2A', 'S2B')",
+    "platform <> 'S2A' AND cloud < 10",
+]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="property indexes are PostgreSQL's")
+@pytest.mark.django_db(transaction=True)  # CREATE INDEX CONCURRENTLY refuses transactions
+def test_an_indexed_property_finds_the_same_products_through_its_index():
+    for provider_id, properties in {
+        "s2a": {"platform": "S2A", "cloud": 3},
+        "s2b": {"platform": "S2B", "cloud": 3},
+        "number-12": {"platform": 12},
+        "list": {"platform": ["S2A"]},
+        "none": {},
+    }.items():
+        ProductFactory(provider_id=provider_id, properties=properties)
+    by_gin = {text: found(text) for text in INDEXED_FILTERS}
+
+    call_command("index_property", "platform")
+    try:
+        assert {text: found(text) for text in INDEXED_FILTERS} == by_gin
+        assert by_gin["NOT platform = 'S2A'"] == {"s2b"}  # a number or a list: unknown
+        query = apply_filter(Product.objects.order_by(), "platform = 'S2A'")
+        with connection.cursor() as cursor:
+            cursor.execute("SET enable_seqscan = off")
+            plan = query.explain()
+            cursor.execute("RESET enable_seqscan")
+        assert "products_product_prop_platform" in plan
+    finally:
+        call_command("index_property", "platform", "--drop")
