@@ -50,10 +50,23 @@ OTHER_SPATIAL = (ast.SpatialComparisonPredicate, ast.SpatialDistancePredicate, a
 FIELDS = "id, collection, datetime, start_datetime, end_datetime, geometry, properties.<name>"
 
 
+# (pygeofilter 0.4.0's terminal, ours): one-letter names; doubled quotes inside strings.
+TERMINAL_FIXES = [
+    ("/[a-zA-Z][a-zA-Z_:0-9.]+/", "/[a-zA-Z][a-zA-Z_:0-9.]*/"),
+    ('SINGLE_QUOTED: "\'" /.*?/ "\'"', "SINGLE_QUOTED: /'(?:[^']|'')*'/"),
+]
+
+
+class _TextTransformer(text_parser.CQLTransformer):
+    def SINGLE_QUOTED(self, token):  # noqa: N802 (lark names the method after the terminal)
+        return token[1:-1].replace("''", "'")
+
+
 def _text_parser():
     """pygeofilter's CQL2 text parser with its grammar corrected: 0.4.0 gives AND and OR the
     same precedence (`a OR b AND c` read as `(a OR b) AND c`), cannot negate a parenthesised
-    condition (`NOT (a OR b)`), and refuses one-letter property names."""
+    condition (`NOT (a OR b)`), refuses one-letter property names, and ends a string at a
+    doubled quote (`'O''Brien'`)."""
     folder = os.path.dirname(text_parser.__file__)
     with open(os.path.join(folder, "grammar.lark")) as file:
         grammar = file.read()
@@ -68,12 +81,15 @@ def _text_parser():
 
 """
     grammar = grammar[:start] + conditions + grammar[end:]
-    grammar = grammar.replace("/[a-zA-Z][a-zA-Z_:0-9.]+/", "/[a-zA-Z][a-zA-Z_:0-9.]*/")
+    for old, new in TERMINAL_FIXES:
+        if old not in grammar:  # pinned in requirements.txt; a new version needs a look
+            raise RuntimeError(f"pygeofilter's CQL2 grammar changed: {old} is gone.")
+        grammar = grammar.replace(old, new)
     return lark.Lark(
         grammar,
         parser="lalr",
         maybe_placeholders=False,
-        transformer=text_parser.CQLTransformer(),
+        transformer=_TextTransformer(),
         import_paths=[os.path.dirname(folder)],
     )
 

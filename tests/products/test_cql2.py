@@ -46,7 +46,7 @@ def catalog(db):
          {"cloud": "n/a", "orbit": -3, "platform": "s1a"}),
         ("D", radar, None, None, None, {"platform": "L8", "nothing": None}),
         ("E", optical, {"type": "Point", "coordinates": [20, 20]}, "2022-06-13T00:00:00", None,
-         {"cloud": 0, "platform": "S2A_X"}),
+         {"cloud": 0, "platform": "S2A_X", "owner": "O'Brien", "q": 1}),
     ]  # fmt: skip
     for letter, dataset, geometry, start, end, properties in rows:
         ProductFactory(
@@ -236,6 +236,15 @@ def test_text_and_json_find_the_same_products(catalog, text, json_filter, expect
 
 def test_json_may_come_as_a_string(catalog):
     assert found('{"op": "=", "args": [{"property": "orbit"}, 42]}', "cql2-json") == {"A"}
+
+
+def test_a_doubled_quote_is_a_quote_in_text(catalog):
+    assert found("owner = 'O''Brien' AND platform <> ''") == {"E"}
+    assert found("owner LIKE '%''%'") == {"E"}
+
+
+def test_a_property_name_may_be_one_letter(catalog):
+    assert found("q = 1") == {"E"}
 
 
 def test_keywords_are_case_insensitive(catalog):
