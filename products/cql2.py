@@ -21,6 +21,7 @@ import json
 import math
 import operator
 import os
+import re
 
 import lark
 from django.db.models import Q
@@ -47,6 +48,9 @@ COMPARISONS = {
 # `5 < x` is `x > 5`: the operator seen from the property's side.
 MIRRORED = {"exact": "exact", "lt": "gt", "lte": "gte", "gt": "lt", "gte": "lte"}
 OTHER_SPATIAL = (ast.SpatialComparisonPredicate, ast.SpatialDistancePredicate, ast.BBox, ast.Relate)
+# Lucene's property names, plus one STAC extension prefix (`eo:cloud_cover`), which Lucene
+# cannot name since `:` ends its field names.
+PROPERTY_NAME = re.compile(rf"({lucene.PROPERTY_NAME.pattern}:)?{lucene.PROPERTY_NAME.pattern}")
 FIELDS = "id, collection, datetime, start_datetime, end_datetime, geometry, properties.<name>"
 
 
@@ -345,8 +349,11 @@ def _field(node):
     if name == "geometry":
         raise FilterError("geometry can only be searched with S_INTERSECTS.")
     key = name.removeprefix("properties.")
-    if not lucene.PROPERTY_NAME.fullmatch(key):
-        message = f"Unknown property {name}; the properties are {FIELDS} (letters, digits and _)."
+    if not PROPERTY_NAME.fullmatch(key):
+        message = (
+            f"Unknown property {name}; the properties are {FIELDS} (letters, digits and _, "
+            "after an optional prefix such as eo:)."
+        )
         raise FilterError(message)
     return _PropertyField(key)
 

@@ -46,7 +46,8 @@ def catalog(db):
          {"cloud": "n/a", "orbit": -3, "platform": "s1a"}),
         ("D", radar, None, None, None, {"platform": "L8", "nothing": None}),
         ("E", optical, {"type": "Point", "coordinates": [20, 20]}, "2022-06-13T00:00:00", None,
-         {"cloud": 0, "platform": "S2A_X", "owner": "O'Brien", "q": 1}),
+         {"cloud": 0, "platform": "S2A_X", "owner": "O'Brien", "q": 1,
+          "eo:cloud_cover": 4}),
     ]  # fmt: skip
     for letter, dataset, geometry, start, end, properties in rows:
         ProductFactory(
@@ -247,6 +248,33 @@ def test_a_property_name_may_be_one_letter(catalog):
     assert found("q = 1") == {"E"}
 
 
+def test_a_property_name_may_carry_a_stac_extension_prefix(catalog):
+    assert found("eo:cloud_cover <= 10") == {"E"}
+    assert found("properties.eo:cloud_cover IS NULL") == {"A", "B", "C", "D"}
+    assert found({"op": "<=", "args": [prop("eo:cloud_cover"), 10]}, "cql2-json") == {"E"}
+
+
+def test_the_stac_api_validator_filters_are_understood(catalog):
+    """The two filters stac-api-validator sends, in text and JSON (the JSON one wrapped in
+    the search body's filter-lang and filter, as it is)."""
+    strip = "POLYGON((0 0, 25 0, 25 25, 0 25, 0 0))"
+    text = (
+        f"collection = '{OPTICAL}' AND eo:cloud_cover <= 10"
+        f" AND datetime >= TIMESTAMP('2022-06-13T00:00:00Z') AND S_INTERSECTS(geometry, {strip})"
+    )
+    assert found(text) == {"E"}
+    assert found(f"id='{urn('A')}' AND collection='{OPTICAL}'") == {"A"}
+    body = {
+        "filter-lang": "cql2-json",
+        "filter": {"op": "and", "args": [
+            {"op": "=", "args": [prop("collection"), OPTICAL]},
+            {"op": "<=", "args": [prop("eo:cloud_cover"), 10]},
+            {"op": ">=", "args": [prop("datetime"), {"timestamp": "2022-06-13T00:00:00Z"}]},
+        ]},
+    }  # fmt: skip
+    assert found(body, "cql2-json") == {"E"}
+
+
 def test_keywords_are_case_insensitive(catalog):
     assert found("cloud < 50 and not platform like 'S2A%' or orbit in (7)") == {"B"}
 
@@ -280,7 +308,8 @@ ERRORS = [
     ("1 = 1", "cql2-text", "needs a property on one side"),
     ("cloud = orbit", "cql2-text", "cannot be compared"),
     ('"bad name" = 1', "cql2-text", "Unknown property bad name"),
-    ("properties.a:b = 1", "cql2-text", "Unknown property properties.a:b"),
+    ("properties.a:b:c = 1", "cql2-text", "Unknown property properties.a:b:c"),
+    ("a.b = 1", "cql2-text", "Unknown property a.b"),
     ("geometry = 1", "cql2-text", "only be searched with S_INTERSECTS"),
     ("datetime > 5", "cql2-text", "TIMESTAMP"),
     ("datetime > 'yesterday'", "cql2-text", "TIMESTAMP"),
