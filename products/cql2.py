@@ -265,6 +265,8 @@ class _Translation:
 
     def count(self, node):
         if isinstance(node, ast.In):
+            if not isinstance(node.sub_nodes, list):
+                raise FilterError("IN takes a list of values.")
             self.comparisons += len(node.sub_nodes)
         elif isinstance(node, ast.Between):
             self.comparisons += 2

@@ -1,4 +1,6 @@
+import copy
 import datetime
+import random
 
 import pytest
 from django.core.management import call_command
@@ -302,6 +304,7 @@ ERRORS = [
     ({"op": "bogus", "args": []}, "cql2-json", "Malformed cql2-json filter"),
     ({"op": "=", "args": [prop("cloud")]}, "cql2-json", "Malformed"),
     ({"op": "between", "args": [prop("cloud"), 1]}, "cql2-json", "lower and an upper bound"),
+    ({"op": "in", "args": [prop("cloud"), 1]}, "cql2-json", "IN takes a list"),
     ("CASEI(platform) = CASEI('s2a')", "cql2-text", "function CASEI is not supported"),
     ("cloud + 1 > 3", "cql2-text", "Arithmetic"),
     ("3 < cloud * 2", "cql2-text", "Arithmetic"),
@@ -325,6 +328,8 @@ ERRORS = [
     ("S_INTERSECTS(geometry, BBOX(0, 0, 1))", "cql2-text", "four numbers"),
     ("S_INTERSECTS(geometry, BBOX(0, 95, 1, 96))", "cql2-text", "Invalid bbox"),
     ({"op": "s_intersects", "args": [prop("geometry"), {"type": "Polygon", "coordinates": [[1]]}]},
+     "cql2-json", "not a GeoJSON geometry"),
+    ({"op": "s_intersects", "args": [prop("geometry"), {"type": 5, "coordinates": [1, 2]}]},
      "cql2-json", "not a GeoJSON geometry"),
     ({"op": "t_intersects", "args": [prop("datetime"), {"timestamp": "2022-06-13T00:00:00Z"}]},
      "cql2-json", "Temporal"),
@@ -392,3 +397,40 @@ def test_an_indexed_property_finds_the_same_products_through_its_index():
         assert "products_product_prop_platform" in plan
     finally:
         call_command("index_property", "platform", "--drop")
+
+
+TOKENS = [
+    "cloud", "id", "datetime", "geometry", "properties.x", "'a'", "''", "1", "-1.5", "true",
+    "TIMESTAMP('2020-01-01T00:00:00Z')", "DATE('2020-02-30')", "POINT(1 2)", "(", ")", ",",
+    "AND", "OR", "NOT", "=", "<>", "<", "LIKE", "IN", "BETWEEN", "IS", "NULL", "S_INTERSECTS",
+    "BBOX", "CASEI", "'%_\\'", "1e999", "99999999999999999999", '"x y"', "+", "*",
+]  # fmt: skip
+ODD_VALUES = [
+    None, 1, "x", [], {}, [1, 2], {"property": 3}, {"timestamp": "bad"}, {"bbox": [1, 2]},
+    {"date": "2020-13-01"}, {"interval": ["..", ".."]}, {"op": "not", "args": []},
+]  # fmt: skip
+
+
+def test_any_input_is_a_result_or_a_filter_error(catalog):
+    """Random token strings and damaged JSON filters (a fixed seed): nothing but FilterError
+    escapes, the query included."""
+    rng = random.Random(12)
+    json_filters = [json_filter for _, json_filter, _ in CASES if json_filter is not None]
+    results = 0
+    for _ in range(300):
+        text = " ".join(rng.choice(TOKENS) for _ in range(rng.randint(1, 8)))
+        damaged = copy.deepcopy(rng.choice(json_filters))
+        node = damaged
+        while isinstance(node.get("args"), list) and node["args"] and rng.random() < 0.6:
+            child = rng.choice(node["args"])
+            if not isinstance(child, dict):
+                break
+            node = child
+        node[rng.choice([*node, "extra"])] = rng.choice(ODD_VALUES)
+        for expression, lang in ((text, "cql2-text"), (damaged, "cql2-json")):
+            try:
+                list(apply_filter(Product.objects.all(), expression, lang))
+                results += 1
+            except FilterError:
+                pass
+    assert results > 0  # some inputs were valid filters, run to the end
