@@ -241,7 +241,10 @@ class _Translation:
             )
             return ~condition if node.not_ else condition
         if isinstance(node, ast.Like):
-            condition = _field(node.lhs).like(_like_pieces(node.pattern))
+            field, pattern = _field(node.lhs), node.pattern
+            if isinstance(field, _IgnoringCase) and _casei_argument(pattern) is not None:
+                pattern = _casei_argument(pattern)
+            condition = field.like(_like_pieces(pattern))
             return ~condition if node.not_ else condition
         if isinstance(node, ast.IsNull):
             missing = _field(node.lhs).missing()
@@ -278,9 +281,9 @@ class _Translation:
 
     def compare(self, node):
         op = COMPARISONS[type(node)]
-        if isinstance(node.lhs, ast.Attribute):
+        if _names_property(node.lhs):
             return _field(node.lhs).compare(op, node.rhs)
-        if isinstance(node.rhs, ast.Attribute):
+        if _names_property(node.rhs):
             return _field(node.rhs).compare(MIRRORED[op], node.lhs)
         for side in (node.lhs, node.rhs):
             if isinstance(side, ast.Function | ast.Arithmetic):
@@ -334,7 +337,21 @@ def _describe(value):
     return f"The value {value!r}"
 
 
+def _names_property(node):
+    """A property, or CASEI(property)."""
+    return isinstance(node, ast.Attribute) or _casei_argument(node) is not None
+
+
+def _casei_argument(node):
+    """The X of CASEI(X) (pygeofilter names the function `lower`), else None."""
+    if isinstance(node, ast.Function) and node.name == "lower" and len(node.arguments) == 1:
+        return node.arguments[0]
+    return None
+
+
 def _field(node):
+    if isinstance(_casei_argument(node), ast.Attribute):
+        return _IgnoringCase(_field(_casei_argument(node)))
     if not isinstance(node, ast.Attribute):
         raise FilterError(f"{_describe(node)} must be a property name here.")
     name = node.name
@@ -372,8 +389,9 @@ class _TextField:
         holds = self.field.compare_text(op, value)
         return Condition(holds, ~holds)  # never null
 
-    def like(self, pieces):
-        holds = self.field.match_pieces(pieces)
+    def like(self, pieces, insensitive=False):
+        field = lucene._TextField(self.field.name, self.field.column, insensitive)
+        holds = field.match_pieces(pieces)
         return Condition(holds, ~holds)
 
     def missing(self):
@@ -395,7 +413,7 @@ class _DateField:
             holds = self.field.compare_moment(op, moment, whole_day=whole_day)
         return Condition(holds, Q(**{f"{self.column}__isnull": False}) & ~holds)
 
-    def like(self, pieces):
+    def like(self, pieces, insensitive=False):
         raise FilterError(f"{self.name} is a date: LIKE does not apply.")
 
     def missing(self):
@@ -420,6 +438,29 @@ class _DateField:
         raise FilterError(message)
 
 
+class _IgnoringCase:
+    """CASEI(field): `=`, `<>`, IN and LIKE ignoring case, on text fields and properties."""
+
+    def __init__(self, field):
+        if not isinstance(field, _TextField | _PropertyField):
+            raise FilterError(f"CASEI applies to text: not to {field.name}.")
+        self.field = field
+
+    def compare(self, op, value):
+        if op != "exact":
+            raise FilterError("CASEI compares with =, <>, IN and LIKE only.")
+        text = _casei_argument(value) if _casei_argument(value) is not None else value
+        if not isinstance(text, str):
+            raise FilterError(f"CASEI compares with a string, not {_describe(text)}.")
+        return self.field.like([text], insensitive=True)
+
+    def like(self, pieces, insensitive=True):
+        return self.field.like(pieces, insensitive=True)
+
+    def missing(self):
+        return self.field.missing()
+
+
 class _PropertyField:
     """properties.<name>: compared with a value of the same JSON type only."""
 
@@ -439,8 +480,13 @@ class _PropertyField:
             holds = self.field.compare_typed(op, kind, value)
         return self._condition(kind, holds)
 
-    def like(self, pieces):
-        return self._condition("string", self.field.match_typed("string", pieces))
+    def like(self, pieces, insensitive=False):
+        if not insensitive:
+            return self._condition("string", self.field.match_typed("string", pieces))
+        name, value = lucene._text_lookup(pieces, insensitive=True)
+        lookup = lucene.TEXT.get_lookup(name)(self.field._text(), value)
+        holds = self.field._guarded("string", lookup)
+        return self._condition("string", holds)
 
     def missing(self):
         return ~Q(lucene._JsonTypeIs(self.key, "present"))

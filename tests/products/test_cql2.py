@@ -72,6 +72,10 @@ def prop(name):
     return {"property": name}
 
 
+def casei(value):
+    return {"op": "casei", "args": [value]}
+
+
 # (cql2-text, cql2-json, the products found): both forms must find the same.
 CASES = [
     # comparisons on numbers, strings and booleans; a value of another type never matches
@@ -162,6 +166,14 @@ CASES = [
     ("cloud LIKE '%'", {"op": "like", "args": [prop("cloud"), "%"]}, "C"),
     ("id LIKE '%000000000D:V1'", {"op": "like", "args": [prop("id"), "%000000000D:V1"]}, "D"),
     ("id LIKE '%000000000d:V1'", {"op": "like", "args": [prop("id"), "%000000000d:V1"]}, ""),
+    # CASEI: =, <>, IN and LIKE ignoring case
+    ("CASEI(platform) = CASEI('s2a')", {"op": "=", "args": [casei(prop("platform")), casei("s2a")]}, "A"),  # noqa: E501
+    ("CASEI(platform) <> CASEI('s2a')", {"op": "<>", "args": [casei(prop("platform")), casei("s2a")]}, "BCDE"),  # noqa: E501
+    ("CASEI(platform) IN (CASEI('s1A'), CASEI('l8'))", {"op": "in", "args": [casei(prop("platform")), [casei("s1A"), casei("l8")]]}, "CD"),  # noqa: E501
+    ("CASEI(platform) LIKE CASEI('s2_')", {"op": "like", "args": [casei(prop("platform")), casei("s2_")]}, "AB"),  # noqa: E501
+    ("CASEI(platform) LIKE CASEI('s%')", {"op": "like", "args": [casei(prop("platform")), casei("s%")]}, "ABCE"),  # noqa: E501
+    (f"CASEI(collection) = CASEI('{RADAR.lower()}')", {"op": "=", "args": [casei(prop("collection")), casei(RADAR.lower())]}, "CD"),  # noqa: E501
+    ("CASEI(id) LIKE CASEI('%0d:v1')", {"op": "like", "args": [casei(prop("id")), casei("%0d:v1")]}, "D"),  # noqa: E501
     # IS NULL: missing and JSON null alike
     ("orbit IS NULL", {"op": "isNull", "args": [prop("orbit")]}, "DE"),
     ("nothing IS NULL", {"op": "isNull", "args": [prop("nothing")]}, "ABCDE"),
@@ -305,7 +317,11 @@ ERRORS = [
     ({"op": "=", "args": [prop("cloud")]}, "cql2-json", "Malformed"),
     ({"op": "between", "args": [prop("cloud"), 1]}, "cql2-json", "lower and an upper bound"),
     ({"op": "in", "args": [prop("cloud"), 1]}, "cql2-json", "IN takes a list"),
-    ("CASEI(platform) = CASEI('s2a')", "cql2-text", "function CASEI is not supported"),
+    ("CASEI(datetime) = CASEI('x')", "cql2-text", "CASEI applies to text"),
+    ("CASEI(platform) < CASEI('x')", "cql2-text", "CASEI compares with =, <>, IN and LIKE"),
+    ("CASEI(platform) = 5", "cql2-text", "CASEI compares with a string"),
+    ("platform = CASEI('x')", "cql2-text", "cannot be compared"),
+    ("ACCENTI(platform) = ACCENTI('x')", "cql2-text", "function ACCENTI is not supported"),
     ("cloud + 1 > 3", "cql2-text", "Arithmetic"),
     ("3 < cloud * 2", "cql2-text", "Arithmetic"),
     ("1 = 1", "cql2-text", "needs a property on one side"),
