@@ -24,6 +24,7 @@ import os
 import re
 
 import lark
+import shapely
 from django.db.models import Q
 from pygeofilter import ast, values
 from pygeofilter.parsers.cql2_json import parse as parse_json
@@ -157,6 +158,8 @@ def _parse(expression, lang):
         if lang == "cql2-text":
             return TEXT_PARSER.parse(expression)
         return parse_json(_standard_json(expression))
+    except FilterError:
+        raise
     except Exception as error:  # lark, pygeofilter and its date parsers raise many kinds
         raise FilterError(f"Malformed {lang} filter: {_first_line(error)}") from None
 
@@ -197,7 +200,7 @@ def _bbox_polygon(bbox):
     if not numbers or len(bbox) != 4:
         raise FilterError("A bbox is four numbers: west, south, east, north.")
     try:
-        return spatial.shapes.mapping(spatial.parse_bbox(",".join(map(str, bbox))))
+        return shapely.geometry.mapping(spatial.parse_bbox(",".join(map(str, bbox))))
     except spatial.SpatialError as error:
         raise FilterError(f"Invalid bbox: {error}.") from None
 
