@@ -39,6 +39,7 @@ MAX_DEPTH = 50
 # nest at most 1000 deep, and each comparison adds a few levels.
 MAX_COMPARISONS = 100
 NOTHING = Q(pk__in=[])
+EVERYTHING = Q(pk__isnull=False)  # not Q(): Django drops an empty Q from `Q() | x`
 COMPARISONS = {
     ast.Equal: "exact",
     ast.LessThan: "lt",
@@ -226,7 +227,7 @@ class _Translation:
         if isinstance(node, ast.Not):
             return ~self.visit(node.sub_node, depth + 1)
         if isinstance(node, ast.Include):
-            return Condition(NOTHING, Q()) if node.not_ else Condition(Q(), NOTHING)
+            return Condition(NOTHING, EVERYTHING) if node.not_ else Condition(EVERYTHING, NOTHING)
         if isinstance(node, ast.NotEqual):
             return ~self.compare(ast.Equal(node.lhs, node.rhs))
         if type(node) in COMPARISONS:

@@ -239,6 +239,10 @@ CASES = [
         "BCE",
     ),
     ("INCLUDE", None, "ABCDE"),
+    ("INCLUDE OR platform = 'L8'", None, "ABCDE"),
+    ("EXCLUDE OR platform = 'L8'", None, "D"),
+    ("NOT INCLUDE", None, ""),
+    ("NOT EXCLUDE AND platform = 'L8'", None, "D"),
 ]  # fmt: skip
 
 
