@@ -25,7 +25,9 @@ import re
 
 import lark
 import shapely
-from django.db.models import Q
+from django.db.models import F, Q
+from django.db.models.functions import Coalesce
+from django.db.models.lookups import GreaterThanOrEqual
 from pygeofilter import ast, values
 from pygeofilter.parsers.cql2_json import parse as parse_json
 from pygeofilter.parsers.cql2_text import parser as text_parser
@@ -56,16 +58,51 @@ PROPERTY_NAME = re.compile(rf"({lucene.PROPERTY_NAME.pattern}:)?{lucene.PROPERTY
 FIELDS = "id, collection, datetime, start_datetime, end_datetime, geometry, properties.<name>"
 
 
-# (pygeofilter 0.4.0's terminal, ours): one-letter names; doubled quotes inside strings.
-TERMINAL_FIXES = [
+# (pygeofilter 0.4.0's rule, ours): one-letter names; doubled quotes inside strings;
+# T_INTERSECTS(a, b) written as a function, as CQL2 does (0.4.0 wants `a T_INTERSECTS b`);
+# INTERVAL bounds that are dates or open ('..'), read by _TextTransformer.interval.
+GRAMMAR_FIXES = [
     ("/[a-zA-Z][a-zA-Z_:0-9.]+/", "/[a-zA-Z][a-zA-Z_:0-9.]*/"),
     ('SINGLE_QUOTED: "\'" /.*?/ "\'"', "SINGLE_QUOTED: /'(?:[^']|'')*'/"),
+    (
+        "?temporal_predicate: expression _binary_temporal_predicate_func expression",
+        '?temporal_predicate: _binary_temporal_predicate_func "(" expression "," expression ")"',
+    ),
+    (
+        '?interval: "INTERVAL" "("  "\'" DATETIME "\'" "," "\'" DATETIME "\'" ")"',
+        'interval: "INTERVAL"i "(" SINGLE_QUOTED "," SINGLE_QUOTED ")"',
+    ),
 ]
 
 
+@lark.v_args(inline=True)
 class _TextTransformer(text_parser.CQLTransformer):
     def SINGLE_QUOTED(self, token):  # noqa: N802 (lark names the method after the terminal)
         return token[1:-1].replace("''", "'")
+
+    def binary_temporal_predicate(self, op, lhs, rhs):
+        if op.lower() != "t_intersects":  # pygeofilter reads T_OVERLAPS as T_INTERSECTS
+            return _Unsupported(op.upper())
+        return ast.TimeOverlaps(lhs, rhs)
+
+    def interval(self, start, end):
+        return values.Interval(*(_interval_bound(bound) for bound in (start, end)))
+
+
+@dataclasses.dataclass
+class _Unsupported:
+    """An operator pygeofilter reads as another one: refused by name."""
+
+    name: str
+
+
+def _interval_bound(text):
+    """A date, a timestamp, or None for an open bound ('..')."""
+    if text == "..":
+        return None
+    if len(text) == 10:
+        return datetime.date.fromisoformat(text)
+    return datetime.datetime.fromisoformat(text)
 
 
 def _text_parser():
@@ -87,7 +124,7 @@ def _text_parser():
 
 """
     grammar = grammar[:start] + conditions + grammar[end:]
-    for old, new in TERMINAL_FIXES:
+    for old, new in GRAMMAR_FIXES:
         if old not in grammar:  # pinned in requirements.txt; a new version needs a look
             raise RuntimeError(f"pygeofilter's CQL2 grammar changed: {old} is gone.")
         grammar = grammar.replace(old, new)
@@ -184,6 +221,8 @@ def _standard_json(node):
     if not isinstance(node, dict):
         return node
     node = {key: _standard_json(value) for key, value in node.items()}
+    if node.get("op") == "t_overlaps":  # pygeofilter would read it as t_intersects
+        raise FilterError("T_INTERSECTS is the only temporal operator supported.")
     if node.get("op") == "between" and isinstance(node.get("args"), list):
         if len(node["args"]) != 3:
             raise FilterError("between takes a value, a lower and an upper bound.")
@@ -261,9 +300,10 @@ class _Translation:
             raise FilterError(f"The function {name} is not supported.")
         if isinstance(node, OTHER_SPATIAL):
             raise FilterError("S_INTERSECTS is the only spatial operator supported.")
-        if isinstance(node, ast.TemporalPredicate):
-            message = "Temporal operators (T_…) are not supported; compare datetime instead."
-            raise FilterError(message)
+        if isinstance(node, ast.TimeOverlaps):
+            return _field(node.lhs).intersects(node.rhs)
+        if isinstance(node, ast.TemporalPredicate | _Unsupported):
+            raise FilterError("T_INTERSECTS is the only temporal operator supported.")
         if isinstance(node, ast.Arithmetic):
             raise FilterError("Arithmetic (+, -, *, /) is not supported.")
         if isinstance(node, ast.Node) and not isinstance(node, ast.Attribute):
@@ -381,7 +421,12 @@ def _field(node):
     return _PropertyField(key)
 
 
-class _TextField:
+class _Field:
+    def intersects(self, value):
+        raise FilterError("T_INTERSECTS applies to datetime.")
+
+
+class _TextField(_Field):
     """id and collection: the URN, compared as text, case-sensitive."""
 
     def __init__(self, field):
@@ -402,7 +447,7 @@ class _TextField:
         return NOTHING
 
 
-class _DateField:
+class _DateField(_Field):
     """datetime (a product's start), start_datetime and end_datetime."""
 
     def __init__(self, name, column):
@@ -419,6 +464,25 @@ class _DateField:
 
     def like(self, pieces, insensitive=False):
         raise FilterError(f"{self.name} is a date: LIKE does not apply.")
+
+    def intersects(self, value):
+        """T_INTERSECTS: the product's period (start to end, or its start alone) meets the
+        instant, day or interval `value`."""
+        if self.name != "datetime":
+            raise FilterError("T_INTERSECTS applies to datetime.")
+        if isinstance(value, values.Interval):
+            start, end = value.start, value.end
+        else:
+            start = end = value
+        holds = Q(start_date__isnull=False)
+        if start is not None:
+            moment, _ = self._moment(start)  # a day starts at midnight UTC
+            period_end = Coalesce(F("end_date"), F("start_date"))
+            holds &= Q(GreaterThanOrEqual(period_end, moment))
+        if end is not None:
+            moment, whole_day = self._moment(end)  # a day ends at the next midnight
+            holds &= self.field.compare_moment("lte", moment, whole_day=whole_day)
+        return Condition(holds, Q(start_date__isnull=False) & ~holds)
 
     def missing(self):
         return Q(**{f"{self.column}__isnull": True})
@@ -438,11 +502,13 @@ class _DateField:
             return _utc(value), False
         if isinstance(value, datetime.date):
             return datetime.datetime.combine(value, datetime.time(), datetime.UTC), True
+        if isinstance(value, datetime.timedelta):
+            raise FilterError("Durations are not supported in intervals.")
         message = f"{self.name} is compared with TIMESTAMP('…') or DATE('…'), not {value!r}."
         raise FilterError(message)
 
 
-class _IgnoringCase:
+class _IgnoringCase(_Field):
     """CASEI(field): `=`, `<>`, IN and LIKE ignoring case, on text fields and properties."""
 
     def __init__(self, field):
@@ -465,7 +531,7 @@ class _IgnoringCase:
         return self.field.missing()
 
 
-class _PropertyField:
+class _PropertyField(_Field):
     """properties.<name>: compared with a value of the same JSON type only."""
 
     JSON_TYPES = {"number": "number", "boolean": "boolean", "string": "string", "date": "string"}

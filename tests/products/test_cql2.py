@@ -206,6 +206,39 @@ CASES = [
         "B",
     ),
     ("datetime < '2022-01-01T00:00:00Z'", {"op": "<", "args": [prop("datetime"), "2022-01-01T00:00:00Z"]}, "C"),  # noqa: E501
+    # T_INTERSECTS: the product's period (start to end) meets the instant, day or interval
+    (
+        "T_INTERSECTS(datetime, INTERVAL('2022-06-13T10:05:00Z', '2022-06-13T12:00:00Z'))",
+        {"op": "t_intersects", "args": [
+            prop("datetime"), {"interval": ["2022-06-13T10:05:00Z", "2022-06-13T12:00:00Z"]}]},
+        "A",
+    ),
+    (
+        "T_INTERSECTS(datetime, INTERVAL('2022-06-13', '..'))",
+        {"op": "t_intersects", "args": [prop("datetime"), {"interval": ["2022-06-13", ".."]}]},
+        "ABE",
+    ),
+    (
+        "T_INTERSECTS(datetime, INTERVAL('..', '2022-06-13'))",
+        {"op": "t_intersects", "args": [prop("datetime"), {"interval": ["..", "2022-06-13"]}]},
+        "ACE",
+    ),
+    (
+        "T_INTERSECTS(datetime, DATE('2022-06-14'))",
+        {"op": "t_intersects", "args": [prop("datetime"), {"date": "2022-06-14"}]},
+        "B",
+    ),
+    (
+        "T_INTERSECTS(datetime, TIMESTAMP('2022-06-13T10:10:00Z'))",
+        {"op": "t_intersects", "args": [prop("datetime"), {"timestamp": "2022-06-13T10:10:00Z"}]},
+        "A",
+    ),
+    (
+        "NOT T_INTERSECTS(datetime, DATE('2022-06-13'))",
+        {"op": "not", "args": [
+            {"op": "t_intersects", "args": [prop("datetime"), {"date": "2022-06-13"}]}]},
+        "BC",
+    ),
     # a property holding ISO text compares with dates and timestamps
     (
         "acquired > TIMESTAMP('2022-06-13T12:00:00Z')",
@@ -351,8 +384,16 @@ ERRORS = [
      "cql2-json", "not a GeoJSON geometry"),
     ({"op": "s_intersects", "args": [prop("geometry"), {"type": 5, "coordinates": [1, 2]}]},
      "cql2-json", "not a GeoJSON geometry"),
-    ({"op": "t_intersects", "args": [prop("datetime"), {"timestamp": "2022-06-13T00:00:00Z"}]},
-     "cql2-json", "Temporal"),
+    ("T_OVERLAPS(datetime, DATE('2022-06-13'))", "cql2-text", "only temporal operator"),
+    ({"op": "t_overlaps", "args": [prop("datetime"), {"date": "2022-06-13"}]},
+     "cql2-json", "only temporal operator"),
+    ({"op": "t_before", "args": [prop("datetime"), {"date": "2022-06-13"}]},
+     "cql2-json", "only temporal operator"),
+    ("T_INTERSECTS(cloud, DATE('2022-06-13'))", "cql2-text", "applies to datetime"),
+    ("T_INTERSECTS(end_datetime, DATE('2022-06-13'))", "cql2-text", "applies to datetime"),
+    ({"op": "t_intersects", "args": [prop("datetime"), {"interval": ["P1D", ".."]}]},
+     "cql2-json", "Durations"),
+    ("T_INTERSECTS(datetime, INTERVAL('soon', '..'))", "cql2-text", "Malformed"),
     ("cloud = 1 AND " * 2000 + "cloud = 1", "cql2-text", "longer than"),
     ("platform = 'a\x00b'", "cql2-text", "NUL"),
     ({"op": "=", "args": [prop("platform"), "a\x00b"]}, "cql2-json", "NUL"),
