@@ -173,7 +173,10 @@ def _text_lookup(pieces, insensitive):
         return f"{i}exact", "".join(literals)
     if not literals and ONE not in pieces:
         return "isnull", False
-    if len(literals) == 1 and ONE not in pieces:  # `abc*`, `*abc`, `*abc*`: LIKE, index-friendly
+    # SQLite's LIKE ignores the case of ASCII letters: a case-sensitive pattern is a regex there.
+    like_keeps_case = insensitive or connection.vendor != "sqlite"
+    if len(literals) == 1 and ONE not in pieces and like_keeps_case:
+        # `abc*`, `*abc`, `*abc*`: LIKE, index-friendly
         shape = (pieces[0] is STAR, pieces[-1] is STAR)
         name = {(False, True): "startswith", (True, False): "endswith"}.get(shape, "contains")
         return f"{i}{name}", literals[0]
@@ -199,11 +202,17 @@ class _TextField:
         self.name, self.column, self.insensitive = name, column, insensitive
 
     def match(self, term):
-        name, value = _text_lookup(_pieces(term), self.insensitive)
+        return self.match_pieces(_pieces(term))
+
+    def match_pieces(self, pieces):
+        name, value = _text_lookup(pieces, self.insensitive)
         return self.wrap(TEXT.get_lookup(name)(F(self.column), value))
 
     def compare(self, op, term):
-        return self.wrap(TEXT.get_lookup(op)(F(self.column), _literal(term)))
+        return self.compare_text(op, _literal(term))
+
+    def compare_text(self, op, text):
+        return self.wrap(TEXT.get_lookup(op)(F(self.column), text))
 
     def wrap(self, condition):
         return Q(condition)
@@ -275,13 +284,22 @@ class _DateField:
         if isinstance(term, tree.Word) and term.value == "*":
             return Q(**{f"{self.name}__isnull": False})
         moment, text = self._moment(term)
-        if DATE.fullmatch(text):
-            return Q(**{f"{self.name}__gte": moment}) & self.compare("lte", term)
+        return self.match_moment(moment, whole_day=bool(DATE.fullmatch(text)))
+
+    def match_moment(self, moment, *, whole_day):
+        """`moment`, or with `whole_day` every moment of that day (UTC)."""
+        if whole_day:
+            return Q(**{f"{self.name}__gte": moment}) & self.compare_moment(
+                "lte", moment, whole_day=True
+            )
         return Q(**{self.name: moment})
 
     def compare(self, op, term):
         moment, text = self._moment(term)
-        if DATE.fullmatch(text) and op in ("gt", "lte"):
+        return self.compare_moment(op, moment, whole_day=bool(DATE.fullmatch(text)))
+
+    def compare_moment(self, op, moment, *, whole_day):
+        if whole_day and op in ("gt", "lte"):
             # Times of the day sort after the day: `<= day` means `< next day`.
             try:
                 op, moment = {"gt": "gte", "lte": "lt"}[op], moment + datetime.timedelta(days=1)
@@ -304,8 +322,18 @@ class _JsonTypeIs(models.Func):
 
     output_field = models.BooleanField()
     TYPES = {
-        "postgresql": {"number": ["number"], "boolean": ["boolean"], "string": ["string"]},
-        "sqlite": {"number": ["integer", "real"], "boolean": ["true", "false"], "string": ["text"]},
+        "postgresql": {
+            "number": ["number"],
+            "boolean": ["boolean"],
+            "string": ["string"],
+            "present": ["number", "boolean", "string", "array", "object"],  # not JSON null
+        },
+        "sqlite": {
+            "number": ["integer", "real"],
+            "boolean": ["true", "false"],
+            "string": ["text"],
+            "present": ["integer", "real", "true", "false", "text", "array", "object"],
+        },
     }
 
     def __init__(self, name, kind):
@@ -331,7 +359,10 @@ class _PropertyField:
         self.key = name
 
     def match(self, term):
-        kind, value = _typed(term, pattern=True)
+        return self.match_typed(*_typed(term, pattern=True))
+
+    def match_typed(self, kind, value):
+        """Equality with a value of `kind` (as _typed returns); a string list is a pattern."""
         if kind == "any":
             return Q(HasKey(F("properties"), self.key))
         if kind == "date" and DATE.fullmatch(value):  # a day matches every time of that day
@@ -354,6 +385,9 @@ class _PropertyField:
         kind, value = _typed(term, pattern=False)
         if kind == "boolean":
             raise InvalidQuery("true and false cannot bound a range.", position=term.pos)
+        return self.compare_typed(op, kind, value)
+
+    def compare_typed(self, op, kind, value):
         if kind == "number":
             # JSON comparison: numeric on both databases, no cast that a text value could break.
             return self._guarded("number", self._json_lookup(op, value))

@@ -60,7 +60,14 @@ def parse_geojson(value):
     """The shapely geometry of a GeoJSON geometry object (a dict)."""
     try:
         geometry = shapes.shape(value)
-    except (shapely.errors.ShapelyError, ValueError, TypeError, KeyError, IndexError) as error:
+    except (
+        shapely.errors.ShapelyError,
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,  # a "type" that is not a string
+    ) as error:
         raise SpatialError(f"not a GeoJSON geometry ({_first_line(error)})") from None
     return _checked(geometry)
 

@@ -256,6 +256,8 @@ def test_date_properties_compare_as_iso_text(catalog, q, expected):
         ("properties.platform:s2a", set()),
         ('properties.platform:"S1A"', {"S1A_SAR_003"}),
         ("properties.platform:S2*", {"S2A_TILE_001", "S2B_TILE_002"}),
+        ("properties.platform:s2*", set()),  # case-sensitive, SQLite's LIKE included
+        ("properties.platform:*1a", set()),
         ("properties.platform:?8", {"LANDSAT_004"}),
         ("properties.platform:[S1A TO S2A]", {"S1A_SAR_003", "S2A_TILE_001"}),
         (r"properties.note:a\:b", {"LANDSAT_004"}),
