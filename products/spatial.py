@@ -202,7 +202,9 @@ def filter_intersecting(queryset, shape):
     if certain is not None:
         candidates = candidates.exclude(certain)
     matches, misses = [], []
-    for product_id, geojson in candidates.order_by().values_list("id", "geometry").iterator():
+    # Only ids and geometries are read: no prefetch (a search's files) applies to them.
+    rows = candidates.prefetch_related(None).order_by().values_list("id", "geometry")
+    for product_id, geojson in rows.iterator():
         try:
             geometry = parse_geojson(geojson)
         except SpatialError:

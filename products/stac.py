@@ -13,7 +13,7 @@ from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 
-from products import facets, selectors, spatial
+from products import cql2, facets, selectors, spatial
 from products.lucene import PROPERTY_NAME
 from products.models import DataFile
 from products.serializers import MAX_PAGE_SIZE, file_json
@@ -36,7 +36,18 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/oas30",
     "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/geojson",
+    # The CQL2 `filter` (products/cql2.py, README "CQL2 filter") and its queryables.
+    "https://api.stacspec.org/v1.0.0-rc.2/item-search#filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/filter",
+    "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/features-filter",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+    "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
+    "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
 ]
+QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 DEFAULT_LIMIT = 10
 GEOJSON = "application/geo+json"
 # SPDX ids a licence slug may spell in any case (`cc-by-4.0` is CC-BY-4.0); any other
@@ -110,6 +121,8 @@ SEARCH_PARAMETERS = frozenset(
         "sortby",
         "fields",
         "query",
+        "filter",
+        "filter-lang",
     }
 )
 
@@ -329,6 +342,9 @@ def read_get_parameters(query):
                 body[name] = json.loads(value)
             except ValueError:
                 raise InvalidRequest(f"{name}: not JSON.", extra={"parameter": name}) from None
+    if (value := _single(query, "filter")) is not None:
+        body["filter"] = value  # cql2-text unless filter-lang says cql2-json
+        body["filter-lang"] = _single(query, "filter-lang") or "cql2-text"
     if (value := _single(query, "sortby")) is not None:
         # A `+` in a query string reads as a space: both mean ascending.
         terms = [term.strip() for term in value.split(",") if term.strip()]
@@ -360,6 +376,7 @@ def read_search(body, *, collection=None):
         "offset": _integer(body, "offset", 0, 0),
         "ordering": _ordering(body.get("sortby")),
         "query": _query(body.get("query")),
+        "filter": _filter(body),
     }
     if collection is not None:
         search["collections"] = [collection]
@@ -409,7 +426,50 @@ def search_products(user, search):
             )
     for condition in search["query"]:
         products = products.filter(condition)
+    if search["filter"] is not None:
+        expression, lang = search["filter"]
+        try:
+            products = cql2.apply_filter(products, expression, lang)
+        except cql2.FilterError as error:
+            raise InvalidRequest(f"filter: {error}", extra={"parameter": "filter"}) from None
     return products
+
+
+def _filter(body):
+    """(expression, language) of the body's CQL2 `filter`, or None. A POST body's filter is
+    cql2-json by default (a JSON object), cql2-text when it is a string."""
+    expression = body.get("filter")
+    if expression is None:
+        return None
+    default = "cql2-text" if isinstance(expression, str) else "cql2-json"
+    lang = body.get("filter-lang") or default
+    if lang not in cql2.LANGUAGES:
+        raise InvalidRequest(
+            f"filter-lang: one of {', '.join(cql2.LANGUAGES)}.", extra={"parameter": "filter-lang"}
+        )
+    return expression, lang
+
+
+def queryables_json(root, collection=None):
+    """What a CQL2 filter may name: the fields below, and any product property (by its
+    name, or `properties.<name>`)."""
+    name = "stac-queryables" if collection is None else "stac-collection-queryables"
+    args = () if collection is None else (collection,)
+    return {
+        "$schema": "https://json-schema.org/draft/2019-09/schema",
+        "$id": stac_url(root, name, *args),
+        "type": "object",
+        "title": "Queryables",
+        "properties": {
+            "id": {"description": "the product URN", "type": "string"},
+            "collection": {"description": "the dataset URN", "type": "string"},
+            "datetime": {"description": "the start date", "type": "string", "format": "date-time"},
+            "start_datetime": {"type": "string", "format": "date-time"},
+            "end_datetime": {"type": "string", "format": "date-time"},
+            "geometry": {"$ref": "https://geojson.org/schema/Geometry.json"},
+        },
+        "additionalProperties": True,
+    }
 
 
 def visible_collections(user):

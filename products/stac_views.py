@@ -47,6 +47,11 @@ class LandingView(StacView):
                     stac.link("search", search, stac.GEOJSON, method="GET"),
                     stac.link("search", search, stac.GEOJSON, method="POST"),
                     stac.link(
+                        stac.QUERYABLES_REL,
+                        stac.stac_url(root, "stac-queryables"),
+                        "application/schema+json",
+                    ),
+                    stac.link(
                         "service-desc",
                         stac.stac_url(root, "schema") + "?format=json",
                         "application/vnd.oai.openapi+json;version=3.0",
@@ -60,6 +65,17 @@ class ConformanceView(StacView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
         return Response({"conformsTo": stac.CONFORMANCE})
+
+
+class QueryablesView(StacView):
+    """What a CQL2 filter may name, for every collection or for one."""
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request, collection=None):
+        if collection is not None:
+            collection = visible_collection_or_404(request, collection).urn
+        body = stac.queryables_json(base_url(request), collection)
+        return Response(body, content_type="application/schema+json")
 
 
 class CollectionsView(StacView):

@@ -66,11 +66,17 @@ urlpatterns = [
     path("stac", stac_views.LandingView.as_view(), name="stac-landing"),
     path("stac/conformance", stac_views.ConformanceView.as_view(), name="stac-conformance"),
     path("stac/search", stac_views.SearchView.as_view(), name="stac-search"),
+    path("stac/queryables", stac_views.QueryablesView.as_view(), name="stac-queryables"),
     path("stac/collections", stac_views.CollectionsView.as_view(), name="stac-collections"),
     path(
         "stac/collections/<str:collection>",
         stac_views.CollectionView.as_view(),
         name="stac-collection",
+    ),
+    path(
+        "stac/collections/<str:collection>/queryables",
+        stac_views.QueryablesView.as_view(),
+        name="stac-collection-queryables",
     ),
     path(
         "stac/collections/<str:collection>/items",

@@ -64,11 +64,17 @@ def test_pystac_client_searches_and_pages(gunicorn, stac_catalog, method):
     pages = list(search.pages())
     by_ids = client.search(method=method, ids=[products[0].urn, products[3].urn])
     by_query = client.search(method=method, query={"cloud_cover": {"gte": 70}})
+    by_filter = client.search(
+        method=method,
+        filter={"op": "<=", "args": [{"property": "cloud_cover"}, 20]},
+        filter_lang="cql2-json",
+    )
 
     assert len(pages) == 4
     assert [item.id for page in pages for item in page.items] == [p.urn for p in products]
     assert sorted(item.id for item in by_ids.items()) == sorted([products[0].urn, products[3].urn])
     assert [item.id for item in by_query.items()] == [p.urn for p in products[6:]]
+    assert [item.id for item in by_filter.items()] == [p.urn for p in products[:2]]
 
 
 def test_an_asset_href_downloads_the_file_with_a_token(gunicorn, stac_catalog):

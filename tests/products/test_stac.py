@@ -123,7 +123,9 @@ def test_conformance_declares_only_what_is_implemented(client):
 
     assert "https://api.stacspec.org/v1.0.0/core" in classes
     assert "https://api.stacspec.org/v1.0.0/item-search#query" in classes
-    assert not [name for name in classes if "filter" in name or "collection-search" in name]
+    assert "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text" in classes
+    assert "https://api.stacspec.org/v1.0.0-rc.2/item-search#filter" in classes
+    assert not [name for name in classes if "collection-search" in name]
 
 
 def test_a_collection_has_its_products_extent_licence_and_summaries(client, catalog, open_dataset):
@@ -440,9 +442,6 @@ def test_a_bad_post_body_is_a_stac_error(client, catalog):
     assert_stac_error(client.post(SEARCH, not_geojson, "application/json"), 400, "invalid_request")
     nested = {"query": {"platform": {"in": [{"a": 1}]}}}
     assert_stac_error(client.post(SEARCH, nested, "application/json"), 400, "invalid_request")
-    # Not implemented: refused rather than ignored, which would widen the results.
-    cql2 = {"filter": {"op": "=", "args": [{"property": "platform"}, "L8"]}}
-    assert_stac_error(client.post(SEARCH, cql2, "application/json"), 400, "invalid_request")
     both = {"bbox": [0, 0, 1, 1], "intersects": square(0, 0)}
     assert_stac_error(client.post(SEARCH, both, "application/json"), 400, "invalid_request")
 
@@ -476,3 +475,84 @@ def test_a_search_page_and_the_collections_cost_a_fixed_number_of_queries(
     ]
 
     assert few == many
+
+
+# The CQL2 filter (products/cql2.py)
+
+
+@pytest.mark.parametrize(
+    ("filter", "expected"),
+    [
+        ("platform = 'L8'", ["nice"]),
+        ("cloud_cover < 50 AND NOT platform = 'L8'", ["toulouse"]),
+        (
+            "platform IN ('S2A', 'S2B') OR cloud_cover BETWEEN 30 AND 45",
+            ["toulouse", "paris", "nice"],
+        ),
+        ("platform LIKE 'S2%' AND datetime > TIMESTAMP('2024-01-01T12:00:00Z')", ["paris"]),
+        # Inside Paris's box only: Toulouse's square does not meet it.
+        ("S_INTERSECTS(geometry, BBOX(2.5, 48.5, 2.6, 48.6))", ["paris"]),
+    ],
+)
+def test_get_search_filters_with_cql2_text(client, catalog, filter, expected):
+    found = ids(client.get(SEARCH, {"filter": filter}))
+
+    assert found == [catalog[name].urn for name in expected]
+
+
+def test_post_search_filters_with_cql2_json_and_pages_with_the_filter(client, catalog):
+    body = {
+        "filter": {"op": ">", "args": [{"property": "cloud_cover"}, 20]},
+        "limit": 1,
+    }
+    first = client.post(SEARCH, body, "application/json")
+    (next_link,) = [link for link in first.json()["links"] if link["rel"] == "next"]
+    second = client.post(SEARCH, {**body, **next_link["body"]}, "application/json")
+
+    assert ids(first) + ids(second) == [catalog["paris"].urn, catalog["nice"].urn]
+    assert next_link["merge"] is True  # the client sends its filter again
+
+
+def test_a_cql2_text_filter_in_a_post_body_and_a_json_one_in_a_get(client, catalog):
+    text = {"filter": "platform = 'S2B'", "filter-lang": "cql2-text"}
+    as_json = {"filter": '{"op": "=", "args": [{"property": "platform"}, "S2B"]}'}
+
+    assert ids(client.post(SEARCH, text, "application/json")) == [catalog["paris"].urn]
+    assert ids(client.get(SEARCH, {**as_json, "filter-lang": "cql2-json"})) == [
+        catalog["paris"].urn
+    ]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"filter": "platform = "},
+        {"filter": "platform ~ 'L8'"},
+        {"filter": "platform = 'L8'", "filter-lang": "cql-text"},
+        {"filter": "{not json", "filter-lang": "cql2-json"},
+        {"filter": "S_CROSSES(geometry, POINT(1 2))"},
+    ],
+)
+def test_a_bad_filter_is_a_stac_error_never_ignored(client, catalog, params):
+    body = assert_stac_error(client.get(SEARCH, params), 400, "invalid_request")
+
+    assert body["description"].startswith(("filter", "filter-lang"))
+
+
+def test_queryables_name_the_fields_and_allow_every_property(client, open_dataset):
+    landing = client.get(STAC).json()
+    (link,) = [
+        link
+        for link in landing["links"]
+        if link["rel"] == "http://www.opengis.net/def/rel/ogc/1.0/queryables"
+    ]
+    response = client.get(link["href"])
+    one = client.get(f"{STAC}/collections/{open_dataset.urn}/queryables")
+
+    assert response.status_code == one.status_code == 200
+    assert response["Content-Type"] == "application/schema+json"
+    body = response.json()
+    assert {"id", "collection", "datetime", "geometry"} <= set(body["properties"])
+    assert body["additionalProperties"] is True
+    assert one.json()["$id"].endswith(f"/collections/{open_dataset.urn}/queryables")
+    assert_stac_error(client.get(f"{STAC}/collections/URN:nope/queryables"), 404, "not_found")
