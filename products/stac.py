@@ -7,7 +7,7 @@ the files each caller may download, products.spatial for exact spatial matching.
 import datetime
 import json
 
-from django.db.models import F, Max, Min, Q
+from django.db.models import Exists, F, Max, Min, OuterRef, Q
 from django.db.models.fields.json import HasKey
 from django.db.models.functions import Coalesce
 from django.urls import reverse
@@ -46,6 +46,9 @@ CONFORMANCE = [
     "http://www.opengis.net/spec/cql2/1.0/conf/advanced-comparison-operators",
     "http://www.opengis.net/spec/cql2/1.0/conf/basic-spatial-functions",
     "http://www.opengis.net/spec/cql2/1.0/conf/case-insensitive-comparison",
+    # Collection search (README, "STAC API"), `q` as free text.
+    "https://api.stacspec.org/v1.0.0-rc.1/collection-search",
+    "https://api.stacspec.org/v1.0.0-rc.1/collection-search#free-text",
 ]
 QUERYABLES_REL = "http://www.opengis.net/def/rel/ogc/1.0/queryables"
 DEFAULT_LIMIT = 10
@@ -108,6 +111,9 @@ SORTABLE = {
     "end_datetime": "end_date",
     "properties.end_datetime": "end_date",
 }
+COLLECTION_SEARCH_PARAMETERS = frozenset(
+    {"q", "bbox", "datetime", "limit", "offset", "item_bbox", "item_datetime", "item_ids"}
+)
 ALWAYS_INCLUDED = ("type", "stac_version", "id", "links")
 SEARCH_PARAMETERS = frozenset(
     {
@@ -435,6 +441,93 @@ def search_products(user, search):
     return products
 
 
+# Collection search
+
+
+def read_collection_get_parameters(query):
+    """The collection search parameters of a GET query string, in the shape of a POST body:
+    `q` and `item_ids` are comma-separated lists."""
+    refuse_unknown(query, {*COLLECTION_SEARCH_PARAMETERS, "token"})
+    body = {}
+    for name in sorted(COLLECTION_SEARCH_PARAMETERS):
+        if (value := _single(query, name)) is not None:
+            body[name] = value.split(",") if name in ("q", "item_ids") else value
+    return body
+
+
+def read_collection_search(body):
+    """A collection search body (POST, or read_collection_get_parameters) → a dict of checked
+    values: terms, boxes, interval, items (an item search for search_products, or None),
+    limit, offset."""
+    if not isinstance(body, dict):
+        raise InvalidRequest("The search body is a JSON object.")
+    refuse_unknown(body, COLLECTION_SEARCH_PARAMETERS)
+    terms = body.get("q")
+    if isinstance(terms, str):
+        terms = terms.split(",")
+    if terms is not None and not (
+        isinstance(terms, list) and all(isinstance(term, str) for term in terms)
+    ):
+        raise InvalidRequest("q: a string or a list of strings.", extra={"parameter": "q"})
+    search = {
+        "terms": [term.strip() for term in terms or [] if term.strip()],
+        "boxes": _bbox(body["bbox"]).boxes() if body.get("bbox") is not None else None,
+        "interval": _interval(body["datetime"]) if body.get("datetime") is not None else None,
+        "items": None,
+        "limit": min(_integer(body, "limit", DEFAULT_LIMIT, 1), MAX_PAGE_SIZE),
+        "offset": _integer(body, "offset", 0, 0),
+    }
+    item_bbox, item_datetime = body.get("item_bbox"), body.get("item_datetime")
+    if item_bbox is not None or item_datetime is not None or body.get("item_ids") is not None:
+        # The shape read_search gives search_products, with only these three criteria.
+        search["items"] = {
+            "shapes": [_bbox(item_bbox, "item_bbox")] if item_bbox is not None else [],
+            "ids": _strings(body, "item_ids"),
+            "collections": None,
+            "interval": (
+                _interval(item_datetime, "item_datetime") if item_datetime is not None else None
+            ),
+            "ordering": [],
+            "query": [],
+            "filter": None,
+        }
+    return search
+
+
+def search_collections(user, search):
+    """The collections (from collections_with_extent) `search` (from read_collection_search)
+    finds for `user`, by URN. Extents are matched as collection_json shows them: a collection
+    without geometries covers the whole Earth, one without dates an open interval."""
+    datasets = visible_collections(user).order_by("urn", "id")
+    if search["terms"]:
+        matches = Q()
+        for term in search["terms"]:
+            matches |= Q(urn__icontains=term) | Q(label__icontains=term)
+        datasets = datasets.filter(matches)
+    if search["items"] is not None:
+        # One subquery: the collections holding at least one item the caller sees that matches.
+        products = search_products(user, search["items"]).order_by()
+        datasets = datasets.filter(Exists(products.filter(dataset=OuterRef("pk"))))
+    datasets = collections_with_extent(datasets)
+    if search["boxes"] is not None:
+        meets = Q(extent_west__isnull=True)
+        for west, south, east, north in search["boxes"]:
+            meets |= Q(
+                extent_west__lte=east,
+                extent_east__gte=west,
+                extent_south__lte=north,
+                extent_north__gte=south,
+            )
+        datasets = datasets.filter(meets)
+    if search["interval"] is not None:
+        start, end = search["interval"]
+        if end is not None:
+            datasets = datasets.filter(Q(extent_start__isnull=True) | Q(extent_start__lte=end))
+        if start is not None:
+            datasets = datasets.filter(Q(extent_end__isnull=True) | Q(extent_end__gte=start))
+    return datasets
+
+
 def _filter(body):
     """(expression, language) of the body's CQL2 `filter`, or None. A POST body's filter is
     cql2-json by default (a JSON object), cql2-text when it is a string."""
@@ -505,7 +598,7 @@ def _integer(body, name, default, minimum):
     return number
 
 
-def _bbox(value):
+def _bbox(value, name="bbox"):
     if isinstance(value, str):
         value = value.split(",")
     if isinstance(value, list) and len(value) == 6:  # 3D: drop the heights
@@ -513,40 +606,40 @@ def _bbox(value):
     if isinstance(value, list):
         value = ",".join(str(v) for v in value)
     else:
-        raise InvalidRequest("bbox: minLon,minLat,maxLon,maxLat.", extra={"parameter": "bbox"})
+        raise InvalidRequest(f"{name}: minLon,minLat,maxLon,maxLat.", extra={"parameter": name})
     try:
         return spatial.Area(spatial.parse_bbox(value))
     except spatial.SpatialError as error:
-        raise InvalidRequest(f"bbox: {error}.", extra={"parameter": "bbox"}) from None
+        raise InvalidRequest(f"{name}: {error}.", extra={"parameter": name}) from None
 
 
-def _interval(value):
+def _interval(value, name="datetime"):
     """RFC 3339 instant, or `start/end` with `..` (or nothing) for an open end."""
     if not isinstance(value, str):
-        raise InvalidRequest("datetime: an RFC 3339 instant or interval.")
+        raise InvalidRequest(f"{name}: an RFC 3339 instant or interval.")
     parts = value.split("/")
     if len(parts) == 1:
-        instant = _moment(parts[0])
+        instant = _moment(parts[0], name)
         return instant, instant
     if len(parts) != 2:
-        raise InvalidRequest("datetime: an instant, or two separated by '/'.")
-    start, end = (None if part in ("", "..") else _moment(part) for part in parts)
+        raise InvalidRequest(f"{name}: an instant, or two separated by '/'.")
+    start, end = (None if part in ("", "..") else _moment(part, name) for part in parts)
     if start is None and end is None:
-        raise InvalidRequest("datetime: an interval needs at least one end.")
+        raise InvalidRequest(f"{name}: an interval needs at least one end.")
     if start is not None and end is not None and start > end:
-        raise InvalidRequest("datetime: the interval ends before it starts.")
+        raise InvalidRequest(f"{name}: the interval ends before it starts.")
     return start, end
 
 
-def _moment(text):
+def _moment(text, name):
     try:
         moment = parse_datetime(text.strip())
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
         raise InvalidRequest(
-            f"datetime: {text!r} is not an RFC 3339 date-time (with a time zone).",
-            extra={"parameter": "datetime"},
+            f"{name}: {text!r} is not an RFC 3339 date-time (with a time zone).",
+            extra={"parameter": name},
         )
     return moment
 

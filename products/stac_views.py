@@ -112,6 +112,29 @@ class CollectionView(StacView):
         return Response(stac.collection_json(dataset, base_url(request), summaries))
 
 
+def page_links(request, url, search, page, media_type):
+    """`self` (GET), `next` and `prev` links that repeat the search at another offset: a GET
+    query string, or a POST body to merge."""
+
+    def page_link(rel, offset):
+        if request.method == "POST":
+            body = {"offset": offset, "limit": search["limit"]}
+            return stac.link(rel, url, media_type, method="POST", body=body, merge=True)
+        query = request.GET.copy()
+        query.pop("token", None)  # a token never travels in a link
+        query["offset"], query["limit"] = offset, search["limit"]
+        return stac.link(rel, f"{url}?{query.urlencode()}", media_type, method="GET")
+
+    links = []
+    if request.method == "GET":
+        links.append(page_link("self", search["offset"]))
+    if page.has_next:
+        links.append(page_link("next", search["offset"] + search["limit"]))
+    if search["offset"] > 0:
+        links.append(page_link("prev", max(0, search["offset"] - search["limit"])))
+    return links
+
+
 def item_collection(request, body, url, *, collection=None, extra_links=()):
     """A FeatureCollection of one page of the search `body`, with next/prev links that
     repeat the search at another offset (a GET query string, or a POST body to merge)."""
@@ -128,22 +151,11 @@ def item_collection(request, body, url, *, collection=None, extra_links=()):
         for product in page.items
     ]
 
-    def page_link(rel, offset):
-        if request.method == "POST":
-            body = {"offset": offset, "limit": search["limit"]}
-            return stac.link(rel, url, stac.GEOJSON, method="POST", body=body, merge=True)
-        query = request.GET.copy()
-        query.pop("token", None)  # a token never travels in a link
-        query["offset"], query["limit"] = offset, search["limit"]
-        return stac.link(rel, f"{url}?{query.urlencode()}", stac.GEOJSON, method="GET")
-
-    links = [stac.link("root", stac.stac_url(root, "stac-landing")), *extra_links]
-    if request.method == "GET":
-        links.append(page_link("self", search["offset"]))
-    if page.has_next:
-        links.append(page_link("next", search["offset"] + search["limit"]))
-    if search["offset"] > 0:
-        links.append(page_link("prev", max(0, search["offset"] - search["limit"])))
+    links = [
+        stac.link("root", stac.stac_url(root, "stac-landing")),
+        *extra_links,
+        *page_links(request, url, search, page, stac.GEOJSON),
+    ]
     answer = {
         "type": "FeatureCollection",
         "features": features,
@@ -189,3 +201,33 @@ class SearchView(StacView):
     def post(self, request):
         url = stac.stac_url(base_url(request), "stac-search")
         return item_collection(request, request.data, url)
+
+
+def collection_search(request, body):
+    """One page of the collections the search `body` finds, with next/prev links."""
+    search = stac.read_collection_search(body)
+    datasets = stac.search_collections(request.user, search)
+    page = selectors.Page(datasets, offset=search["offset"], size=search["limit"])
+    root = base_url(request)
+    url = stac.stac_url(root, "stac-collection-search")
+    answer = {
+        "collections": [stac.collection_json(dataset, root) for dataset in page.items],
+        "links": [
+            stac.link("root", stac.stac_url(root, "stac-landing")),
+            *page_links(request, url, search, page, "application/json"),
+        ],
+        "numberReturned": len(page.items),
+    }
+    if page.exact:
+        answer["numberMatched"] = page.total
+    return Response(answer)
+
+
+class CollectionSearchView(StacView):
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def get(self, request):
+        return collection_search(request, stac.read_collection_get_parameters(request.query_params))
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def post(self, request):
+        return collection_search(request, request.data)

@@ -68,6 +68,12 @@ urlpatterns = [
     path("stac/search", stac_views.SearchView.as_view(), name="stac-search"),
     path("stac/queryables", stac_views.QueryablesView.as_view(), name="stac-queryables"),
     path("stac/collections", stac_views.CollectionsView.as_view(), name="stac-collections"),
+    # Before stac/collections/<collection>, which must not take `search` for a dataset's URN.
+    path(
+        "stac/collections/search",
+        stac_views.CollectionSearchView.as_view(),
+        name="stac-collection-search",
+    ),
     path(
         "stac/collections/<str:collection>",
         stac_views.CollectionView.as_view(),

@@ -125,7 +125,11 @@ def test_conformance_declares_only_what_is_implemented(client):
     assert "https://api.stacspec.org/v1.0.0/item-search#query" in classes
     assert "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text" in classes
     assert "https://api.stacspec.org/v1.0.0-rc.2/item-search#filter" in classes
-    assert not [name for name in classes if "collection-search" in name]
+    # Collection search with free text, but neither its sort, fields, query nor filter.
+    assert [name for name in classes if "collection-search" in name] == [
+        "https://api.stacspec.org/v1.0.0-rc.1/collection-search",
+        "https://api.stacspec.org/v1.0.0-rc.1/collection-search#free-text",
+    ]
 
 
 def test_a_collection_has_its_products_extent_licence_and_summaries(client, catalog, open_dataset):
@@ -556,3 +560,206 @@ def test_queryables_name_the_fields_and_allow_every_property(client, open_datase
     assert body["additionalProperties"] is True
     assert one.json()["$id"].endswith(f"/collections/{open_dataset.urn}/queryables")
     assert_stac_error(client.get(f"{STAC}/collections/URN:nope/queryables"), 404, "not_found")
+
+
+# Collection search
+
+COLLECTION_SEARCH = f"{STAC}/collections/search"
+
+
+@pytest.fixture
+def collections(catalog, open_dataset, public_group):
+    """Besides "Open" (France, 1–5 Jan 2024): "Ocean Colour" (the Atlantic, June 2023), a
+    hidden "Open secret" with a product like Toulouse, and "Restricted" over Toulouse whose
+    products the public does not see."""
+    ocean = DatasetFactory(label="Ocean Colour")
+    AccessRightFactory(group=public_group, dataset=ocean)
+    ProductFactory(
+        dataset=ocean,
+        geometry=square(-40, 10, size=5),
+        start_date=datetime.datetime(2023, 6, 1, tzinfo=UTC),
+        end_date=datetime.datetime(2023, 6, 30, tzinfo=UTC),
+    )
+    hidden = DatasetFactory(label="Open secret")
+    ProductFactory(dataset=hidden, geometry=square(1, 43), start_date=at(1))
+    restricted = DatasetFactory(label="Restricted")
+    AccessRightFactory(
+        group=public_group,
+        dataset=restricted,
+        metadata_access=AccessRight.MetadataAccess.RESTRICTED_ACCESS,
+    )
+    ProductFactory(dataset=restricted, geometry=square(1, 43), start_date=at(1))
+    return {"open": open_dataset, "ocean": ocean, "hidden": hidden, "restricted": restricted}
+
+
+def collection_ids(response):
+    assert response.status_code == 200, response.content[:500]
+    return [collection["id"] for collection in response.json()["collections"]]
+
+
+def by_urn(collections, *names):
+    return sorted(collections[name].urn for name in names)
+
+
+@pytest.mark.parametrize(
+    ("parameters", "expected"),
+    [
+        ({}, ["open", "ocean", "restricted"]),
+        ({"q": "ocean"}, ["ocean"]),
+        ({"q": "OPEN"}, ["open"]),
+        ({"q": "colour,restricted"}, ["ocean", "restricted"]),
+        ({"q": "landsat"}, []),
+        ({"bbox": "0,42,3,45"}, ["open", "restricted"]),
+        ({"bbox": "-50,0,-30,20"}, ["ocean"]),
+        ({"bbox": "170,0,-30,20"}, ["ocean"]),  # across the antimeridian
+        ({"bbox": "100,-60,120,-50"}, []),
+        ({"datetime": "2023-06-15T00:00:00Z"}, ["ocean"]),
+        ({"datetime": "2024-01-03T00:00:00Z/.."}, ["open"]),
+        ({"datetime": "../2024-01-01T00:00:00Z"}, ["open", "ocean", "restricted"]),
+        ({"datetime": "2022-01-01T00:00:00Z/2022-12-31T00:00:00Z"}, []),
+        ({"item_bbox": "6.5,42.5,8,44"}, ["open"]),  # only Nice
+        ({"item_bbox": "-50,0,-30,5"}, []),  # the ocean's extent, none of its items
+        ({"item_datetime": "2024-01-05T00:00:00Z"}, ["open"]),
+        ({"item_datetime": "2023-06-01T00:00:00Z/2023-06-02T00:00:00Z"}, ["ocean"]),
+        ({"item_datetime": "2025-01-01T00:00:00Z/.."}, []),
+        ({"q": "open", "item_datetime": "2023-06-10T00:00:00Z"}, []),
+    ],
+)
+def test_collection_search_get_parameters(client, collections, parameters, expected):
+    response = client.get(COLLECTION_SEARCH, parameters)
+
+    assert collection_ids(response) == by_urn(collections, *expected)
+    assert response.json()["numberMatched"] == len(expected)
+
+
+def test_collection_search_by_item_ids_sees_only_the_callers_items(client, collections, catalog):
+    hidden_item = collections["hidden"].products.get()
+    restricted_item = collections["restricted"].products.get()
+    wanted = [catalog["nice"].urn, hidden_item.urn, restricted_item.urn]
+
+    by_get = client.get(COLLECTION_SEARCH, {"item_ids": ",".join(wanted)})
+    by_post = client.post(COLLECTION_SEARCH, {"item_ids": wanted}, "application/json")
+    no_item = client.post(COLLECTION_SEARCH, {"item_ids": ["URN:AIP:DATA:x"]}, "application/json")
+
+    assert collection_ids(by_get) == collection_ids(by_post) == [collections["open"].urn]
+    assert collection_ids(no_item) == []
+
+
+def test_collection_search_lists_a_private_dataset_to_its_group_only(
+    client, collections, token_for
+):
+    user = UserFactory()
+    group = AccessGroupFactory(members=[user])
+    AccessRightFactory(group=group, dataset=collections["hidden"])
+    item_bbox = {"item_bbox": "1,43,2,44"}
+
+    anonymous = client.get(COLLECTION_SEARCH, {"q": "secret", **item_bbox})
+    member = client.get(COLLECTION_SEARCH, {"q": "secret", **item_bbox, "token": token_for(user)})
+
+    assert collection_ids(anonymous) == []
+    assert collection_ids(member) == [collections["hidden"].urn]
+
+
+def test_collection_search_answers_collections_as_the_collections_endpoint_does(
+    client, collections
+):
+    found = client.post(COLLECTION_SEARCH, {"q": ["ocean"]}, "application/json").json()
+    listed = client.get(f"{STAC}/collections").json()["collections"]
+
+    (ocean,) = found["collections"]
+    assert ocean == next(c for c in listed if c["id"] == collections["ocean"].urn)
+    assert ocean["extent"]["spatial"]["bbox"] == [[-40.0, 10.0, -35.0, 15.0]]
+    assert found["numberReturned"] == found["numberMatched"] == 1
+    assert {link["rel"] for link in found["links"]} == {"root"}
+
+
+def test_a_collection_without_products_meets_any_bbox_and_datetime(client, public_group):
+    # Its extent shows the whole Earth and an open interval: what the search matches.
+    empty = DatasetFactory(label="Empty")
+    AccessRightFactory(group=public_group, dataset=empty)
+    answer = client.get(
+        COLLECTION_SEARCH, {"bbox": "10,10,11,11", "datetime": "2020-01-01T00:00:00Z"}
+    )
+    with_items = client.get(COLLECTION_SEARCH, {"item_bbox": "-180,-90,180,90"})
+
+    assert collection_ids(answer) == [empty.urn]
+    assert collection_ids(with_items) == []
+
+
+def test_collection_search_pages_in_get_and_post(client, public_group, token_for):
+    datasets = [DatasetFactory(label=f"Series {n}") for n in range(5)]
+    for dataset in datasets:
+        AccessRightFactory(group=public_group, dataset=dataset)
+    expected = sorted(dataset.urn for dataset in datasets)
+    token = token_for(UserFactory())
+
+    seen, url, pages = [], f"{COLLECTION_SEARCH}?q=series&limit=2&token={token}", 0
+    while url is not None:
+        answer = client.get(url).json()
+        seen += [collection["id"] for collection in answer["collections"]]
+        links = {link["rel"]: link["href"] for link in answer["links"]}
+        assert "token" not in links["self"]
+        url, pages = links.get("next"), pages + 1
+    last_prev = parse_qs(urlsplit(links["prev"]).query)
+
+    body, posted = {"q": "series", "limit": 2}, []
+    for _ in range(5):
+        answer = client.post(COLLECTION_SEARCH, body, "application/json").json()
+        posted += [collection["id"] for collection in answer["collections"]]
+        next_link = next((link for link in answer["links"] if link["rel"] == "next"), None)
+        if next_link is None:
+            break
+        assert next_link["method"] == "POST" and next_link["merge"] is True
+        body = {**body, **next_link["body"]}
+
+    assert seen == posted == expected
+    assert pages == 3
+    assert last_prev == {"q": ["series"], "limit": ["2"], "offset": ["2"]}
+
+
+@pytest.mark.parametrize(
+    ("parameters", "named"),
+    [
+        ({"bbox": "1,2,3"}, "bbox"),
+        ({"datetime": "yesterday"}, "datetime"),
+        ({"item_bbox": "0,0,200,1"}, "item_bbox"),
+        ({"item_bbox": ""}, "item_bbox"),
+        ({"item_datetime": ""}, "item_datetime"),
+        ({"item_datetime": "2024-01-02T00:00:00Z/2024-01-01T00:00:00Z"}, "item_datetime"),
+        ({"item_datetime": "2024-01-02"}, "item_datetime"),
+        ({"limit": "0"}, "limit"),
+        ({"offset": "-1"}, "offset"),
+        ({"ids": "x"}, "ids"),
+        ({"collections": "x"}, "collections"),
+    ],
+)
+def test_bad_collection_search_parameters_are_stac_errors(client, collections, parameters, named):
+    body = assert_stac_error(client.get(COLLECTION_SEARCH, parameters), 400, "invalid_request")
+
+    assert named in body["description"]
+
+
+def test_a_bad_collection_search_body_is_a_stac_error(client, collections):
+    for body in ("[1]", "{", {"q": 3}, {"q": [1]}, {"item_ids": "x"}, {"bbox": {"west": 1}}):
+        response = client.post(COLLECTION_SEARCH, body, "application/json")
+        assert_stac_error(response, 400, "invalid_request")
+
+
+def test_collection_search_costs_a_fixed_number_of_queries(client, public_group):
+    def add_datasets(count):
+        for _ in range(count):
+            dataset = DatasetFactory()
+            AccessRightFactory(group=public_group, dataset=dataset)
+            ProductFactory(dataset=dataset, geometry=square(1, 1), start_date=at(1))
+
+    parameters = {
+        "bbox": "0,0,3,3",
+        "item_bbox": "0,0,3,3",
+        "item_datetime": "2024-01-01T00:00:00Z",
+    }
+    add_datasets(2)
+    few = queries_for(client, COLLECTION_SEARCH, parameters)
+    add_datasets(5)
+    many = queries_for(client, COLLECTION_SEARCH, parameters)
+
+    assert few == many
