@@ -81,7 +81,12 @@ class QueryablesView(StacView):
 class CollectionsView(StacView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
+        """Every collection the caller sees; given a parameter, the collection search: the
+        STAC extension searches here, and pystac-client sends its collection_search here."""
         root = base_url(request)
+        if set(request.query_params) - {"token"}:
+            body = stac.read_collection_get_parameters(request.query_params)
+            return collection_search(request, body, stac.stac_url(root, "stac-collections"))
         datasets = stac.collections_with_extent(stac.visible_collections(request.user))
         return Response(
             {
@@ -203,13 +208,12 @@ class SearchView(StacView):
         return item_collection(request, request.data, url)
 
 
-def collection_search(request, body):
-    """One page of the collections the search `body` finds, with next/prev links."""
+def collection_search(request, body, url):
+    """One page of the collections the search `body` finds, with next/prev links to `url`."""
     search = stac.read_collection_search(body)
     datasets = stac.search_collections(request.user, search)
     page = selectors.Page(datasets, offset=search["offset"], size=search["limit"])
     root = base_url(request)
-    url = stac.stac_url(root, "stac-collection-search")
     answer = {
         "collections": [stac.collection_json(dataset, root) for dataset in page.items],
         "links": [
@@ -226,8 +230,12 @@ def collection_search(request, body):
 class CollectionSearchView(StacView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request):
-        return collection_search(request, stac.read_collection_get_parameters(request.query_params))
+        body = stac.read_collection_get_parameters(request.query_params)
+        return collection_search(request, body, self.url(request))
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
     def post(self, request):
-        return collection_search(request, request.data)
+        return collection_search(request, request.data, self.url(request))
+
+    def url(self, request):
+        return stac.stac_url(base_url(request), "stac-collection-search")

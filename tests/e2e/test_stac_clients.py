@@ -2,6 +2,7 @@
 
 import datetime
 import hashlib
+import warnings
 
 import pytest
 import requests
@@ -89,3 +90,27 @@ def test_an_asset_href_downloads_the_file_with_a_token(gunicorn, stac_catalog):
     assert response.status_code == 200
     assert hashlib.md5(response.content).hexdigest() == data_file.checksum
     assert response.content == content
+
+
+def test_pystac_client_collection_search_is_done_by_the_server(gunicorn, stac_catalog):
+    products, _, _, token = stac_catalog
+    for n in range(3):
+        dataset = DatasetFactory(label=f"Ocean colour {n}")
+        AccessRightFactory(group=AccessGroupFactory(public=True), dataset=dataset)
+        ProductFactory(dataset=dataset, geometry=square(-40, 10))
+    client = Client.open(gunicorn + STAC, headers={"Authorization": f"Bearer {token}"})
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no client-side fallback: the server filters
+        oceans = client.collection_search(q="ocean", limit=1)
+        pages = list(oceans.pages_as_dicts())
+        over_france = client.collection_search(
+            bbox=[0, 42, 5, 45], datetime="2024-01-02T00:00:00Z/2024-01-03T00:00:00Z"
+        )
+        france = [collection.id for collection in over_france.collections()]
+
+    assert len(pages) == 3
+    assert sorted(c["title"] for page in pages for c in page["collections"]) == [
+        f"Ocean colour {n}" for n in range(3)
+    ]
+    assert france == [products[0].dataset.urn]

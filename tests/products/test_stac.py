@@ -632,6 +632,26 @@ def test_collection_search_get_parameters(client, collections, parameters, expec
     assert response.json()["numberMatched"] == len(expected)
 
 
+def test_collections_with_a_parameter_is_the_collection_search(client, collections, token_for):
+    # Where the STAC extension puts it, and pystac-client's collection_search looks.
+    token = token_for(UserFactory())
+    found = client.get(f"{STAC}/collections", {"q": "colour,open", "limit": 1, "token": token})
+    unknown = client.get(f"{STAC}/collections", {"sortby": "id"})
+    everything = client.get(f"{STAC}/collections", {"token": token})
+
+    assert collection_ids(found) == by_urn(collections, "open", "ocean")[:1]
+    assert found.json()["numberMatched"] == 2
+    next_link = next(link for link in found.json()["links"] if link["rel"] == "next")
+    assert urlsplit(next_link["href"]).path == f"{STAC}/collections"
+    assert parse_qs(urlsplit(next_link["href"]).query) == {
+        "q": ["colour,open"],
+        "limit": ["1"],
+        "offset": ["1"],
+    }
+    assert_stac_error(unknown, 400, "invalid_request")
+    assert len(collection_ids(everything)) == 3
+
+
 def test_collection_search_by_item_ids_sees_only_the_callers_items(client, collections, catalog):
     hidden_item = collections["hidden"].products.get()
     restricted_item = collections["restricted"].products.get()
