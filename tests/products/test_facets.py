@@ -25,13 +25,6 @@ UTC = datetime.UTC
 
 
 @pytest.fixture
-def open_dataset():
-    dataset = DatasetFactory(label="Open")
-    AccessRightFactory(group=AccessGroupFactory(name="public", public=True), dataset=dataset)
-    return dataset
-
-
-@pytest.fixture
 def hidden_dataset():
     """A dataset whose products only its group's members see."""
     dataset = DatasetFactory(label="Hidden")

@@ -19,25 +19,11 @@ from tests.factories import (
 )
 from tests.helpers import assert_api_error
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("search_links")]
 
 API = "/api/v1/rs-catalog/engines/legacy"
 SEARCH = f"{API}/dataobjects/search"
 WGS84 = pyproj.Geod(ellps="WGS84")
-
-
-@pytest.fixture(autouse=True)
-def storage(settings, tmp_path):
-    settings.STORAGE_CONFIG = ""
-    settings.STORAGE_DEFAULT_ROOT = tmp_path / "storage"
-    settings.PUBLIC_BASE_URL = ""
-
-
-@pytest.fixture
-def open_dataset():
-    dataset = DatasetFactory(label="Open")
-    AccessRightFactory(group=AccessGroupFactory(name="public", public=True), dataset=dataset)
-    return dataset
 
 
 @pytest.fixture

@@ -31,11 +31,6 @@ def values_url(name):
 
 
 @pytest.fixture
-def public_group():
-    return AccessGroupFactory(name="public", public=True)
-
-
-@pytest.fixture
 def optical(public_group):
     dataset = DatasetFactory(label="Optical")
     AccessRightFactory(group=public_group, dataset=dataset)

@@ -22,7 +22,7 @@ from tests.factories import (
 )
 from tests.helpers import assert_api_error
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("search_links")]
 
 API = "/api/v1/rs-catalog/engines/opensearch/dataobjects/search"
 DESCRIPTION = f"{API}/opensearchdescription.xml"
@@ -37,25 +37,6 @@ NS = {
     "atom": "http://www.w3.org/2005/Atom",
 }
 UTC = datetime.UTC
-
-
-@pytest.fixture(autouse=True)
-def storage(settings, tmp_path):
-    settings.STORAGE_CONFIG = ""
-    settings.STORAGE_DEFAULT_ROOT = tmp_path / "storage"
-    settings.PUBLIC_BASE_URL = ""
-
-
-@pytest.fixture
-def public_group():
-    return AccessGroupFactory(name="public", public=True)
-
-
-@pytest.fixture
-def open_dataset(public_group):
-    dataset = DatasetFactory(label="Open")
-    AccessRightFactory(group=public_group, dataset=dataset)
-    return dataset
 
 
 def when(day, hour=0):

@@ -19,7 +19,7 @@ from tests.factories import (
 )
 from tests.helpers import assert_api_error
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("search_links")]
 
 API = "/api/v1/rs-catalog/engines/legacy"
 SEARCH = f"{API}/dataobjects/search"
@@ -38,27 +38,6 @@ FILE_KEYS = {
     "filename",
     "types",
 }
-
-
-@pytest.fixture(autouse=True)
-def storage(settings, tmp_path):
-    """The default locations (`online`, `nearline`) under a temporary folder."""
-    settings.STORAGE_CONFIG = ""
-    settings.STORAGE_DEFAULT_ROOT = tmp_path / "storage"
-    settings.PUBLIC_BASE_URL = ""
-
-
-@pytest.fixture
-def public_group():
-    return AccessGroupFactory(name="public", public=True)
-
-
-@pytest.fixture
-def open_dataset(public_group):
-    """A dataset every caller sees, files included."""
-    dataset = DatasetFactory(label="Open")
-    AccessRightFactory(group=public_group, dataset=dataset)
-    return dataset
 
 
 @pytest.fixture

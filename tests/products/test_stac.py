@@ -18,7 +18,7 @@ from tests.factories import (
     UserFactory,
 )
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("search_links")]
 
 STAC = "/api/v1/rs-catalog/stac"
 SEARCH = f"{STAC}/search"
@@ -37,13 +37,6 @@ def square(west, south, size=1):
 
 def at(day, hour=0):
     return datetime.datetime(2024, 1, day, hour, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def storage(settings, tmp_path):
-    settings.STORAGE_CONFIG = ""
-    settings.STORAGE_DEFAULT_ROOT = tmp_path / "storage"
-    settings.PUBLIC_BASE_URL = ""
 
 
 @pytest.fixture
