@@ -6,9 +6,9 @@ the files each caller may download, products.spatial for exact spatial matching.
 
 import datetime
 import json
+import re
 
-from django.db.models import Exists, F, Max, Min, OuterRef, Q
-from django.db.models.fields.json import HasKey
+from django.db.models import Exists, Max, Min, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
@@ -89,16 +89,18 @@ MD5_MULTIHASH_PREFIX = "d510"  # multihash: md5 (0xd5), 16 bytes (0x10)
 MAX_SUMMARIZED = 20  # properties in a collection's summaries
 SUMMARY_SAMPLE = 100  # products whose property names the summaries list
 SUMMARY_VALUES = 10  # distinct text values of a property in the summaries
+# The query extension's operators, as CQL2 (products/cql2.py) compares: `query` is read
+# into a CQL2 JSON filter, so both compare properties the same way (as Lucene does).
 QUERY_OPERATORS = {
-    "eq": "exact",
-    "neq": "exact",
-    "lt": "lt",
-    "lte": "lte",
-    "gt": "gt",
-    "gte": "gte",
-    "startsWith": "istartswith",
-    "endsWith": "iendswith",
-    "contains": "icontains",
+    "eq": "=",
+    "neq": "<>",
+    "lt": "<",
+    "lte": "<=",
+    "gt": ">",
+    "gte": ">=",
+    "startsWith": "like",
+    "endsWith": "like",
+    "contains": "like",
     "in": "in",
 }
 SORTABLE = {
@@ -430,14 +432,15 @@ def search_products(user, search):
             products = products.filter(
                 Q(end_date__gte=start) | Q(end_date__isnull=True, start_date__gte=start)
             )
-    for condition in search["query"]:
-        products = products.filter(condition)
-    if search["filter"] is not None:
-        expression, lang = search["filter"]
-        try:
-            products = cql2.apply_filter(products, expression, lang)
-        except cql2.FilterError as error:
-            raise InvalidRequest(f"filter: {error}", extra={"parameter": "filter"}) from None
+    for name, expression, lang in (
+        ("query", search["query"], "cql2-json"),
+        ("filter", *(search["filter"] or (None, None))),
+    ):
+        if expression is not None:
+            try:
+                products = cql2.apply_filter(products, expression, lang)
+            except cql2.FilterError as error:
+                raise InvalidRequest(f"{name}: {error}", extra={"parameter": name}) from None
     return products
 
 
@@ -488,7 +491,7 @@ def read_collection_search(body):
                 _interval(item_datetime, "item_datetime") if item_datetime is not None else None
             ),
             "ordering": [],
-            "query": [],
+            "query": None,
             "filter": None,
         }
     return search
@@ -670,27 +673,30 @@ def _ordering(sortby):
 
 
 def _query(query):
-    """The query extension: {"<property>": {"<operator>": value}} → Q conditions."""
+    """The query extension, {"<property>": {"<operator>": value}}, as the CQL2 JSON filter
+    of the same comparisons (ANDed), or None."""
     if query is None:
-        return []
+        return None
     if not isinstance(query, dict):
         raise InvalidRequest("query: an object.", extra={"parameter": "query"})
-    conditions = []
-    for name, comparisons in query.items():
+    comparisons = []
+    for name, operations in query.items():
         key = name.removeprefix("properties.")
-        if not PROPERTY_NAME.fullmatch(key) or not isinstance(comparisons, dict):
+        if not PROPERTY_NAME.fullmatch(key) or not isinstance(operations, dict):
             raise InvalidRequest(
                 f"query: {name!r} is not a property name with its comparisons.",
                 extra={"parameter": "query"},
             )
-        for operator, value in comparisons.items():
-            conditions.append(_comparison(key, operator, value))
-    return conditions
+        for operator, value in operations.items():
+            comparisons.append(_comparison(key, operator, value))
+    if not comparisons:
+        return None
+    return comparisons[0] if len(comparisons) == 1 else {"op": "and", "args": comparisons}
 
 
 def _comparison(key, operator, value):
-    lookup = QUERY_OPERATORS.get(operator)
-    if lookup is None:
+    op = QUERY_OPERATORS.get(operator)
+    if op is None:
         raise InvalidRequest(
             f"query: unknown operator {operator!r}; use {', '.join(QUERY_OPERATORS)}.",
             extra={"parameter": "query"},
@@ -706,11 +712,15 @@ def _comparison(key, operator, value):
         raise InvalidRequest(
             f"query: {operator} takes a number or a string.", extra={"parameter": "query"}
         )
-    if lookup in ("istartswith", "iendswith", "icontains") and not isinstance(value, str):
+    prop = {"property": key}
+    if op != "like":
+        return {"op": op, "args": [prop, value]}
+    if not isinstance(value, str):
         raise InvalidRequest(f"query: {operator} takes a string.", extra={"parameter": "query"})
-    has_key = HasKey(F("properties"), key)
-    condition = Q(**{f"properties__{key}__{lookup}": value})
-    return has_key & ~condition if operator == "neq" else has_key & condition
+    text = re.sub(r"([\\%_])", r"\\\1", value)  # the value's own %, _ and \ are literal
+    pattern = {"startsWith": f"{text}%", "endsWith": f"%{text}", "contains": f"%{text}%"}
+    casei = {"op": "casei", "args": [pattern[operator]]}  # the text operators ignore case
+    return {"op": "like", "args": [{"op": "casei", "args": [prop]}, casei]}
 
 
 def _iso(moment):

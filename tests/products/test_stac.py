@@ -776,3 +776,24 @@ def test_collection_search_costs_a_fixed_number_of_queries(client, public_group)
     many = queries_for(client, COLLECTION_SEARCH, parameters)
 
     assert few == many
+
+
+def test_query_compares_as_the_cql2_filter_does(client, catalog):
+    """`query` is read into a CQL2 filter: one way of comparing properties."""
+    as_query = {"query": {"cloud_cover": {"gte": 40}, "platform": {"startsWith": "s2"}}}
+    as_filter = {"filter": "cloud_cover >= 40 AND CASEI(platform) LIKE CASEI('s2%')"}
+
+    found = ids(client.post(SEARCH, as_query, "application/json"))
+
+    assert found == ids(client.get(SEARCH, as_filter)) == [catalog["paris"].urn]
+    # The value's own % is a character, not a wildcard.
+    literal = {"query": {"platform": {"contains": "%"}}}
+    assert ids(client.post(SEARCH, literal, "application/json")) == []
+
+
+def test_a_query_number_beyond_a_double_is_refused(client, catalog):
+    body = assert_stac_error(
+        client.get(SEARCH, {"query": '{"cloud_cover": {"lt": 1e999}}'}), 400, "invalid_request"
+    )
+
+    assert body["description"].startswith("query")
