@@ -1,16 +1,16 @@
 from django.urls import path
 
-from products import stac_views, views
+from products import opensearch_views, stac_views, views
 
 urlpatterns = [
     path(
         "engines/opensearch/dataobjects/search/opensearchdescription.xml",
-        views.OpenSearchDescriptionView.as_view(),
+        opensearch_views.OpenSearchDescriptionView.as_view(),
         name="opensearch-description",
     ),
     path(
         "engines/opensearch/dataobjects/search",
-        views.OpenSearchView.as_view(),
+        opensearch_views.OpenSearchView.as_view(),
         name="opensearch-search",
     ),
     path(

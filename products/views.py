@@ -1,18 +1,14 @@
-"""Search API: the REGARDS legacy engine (products, or "dataobjects", and datasets) and the
-OpenSearch engine."""
+"""Search API: the REGARDS legacy engine (products, or "dataobjects", and datasets). The
+OpenSearch engine is in opensearch_views.py, STAC in stac_views.py."""
 
-import types
-
-from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from products import facets, opensearch, opensearch_formats, search_filters, selectors
+from products import facets, search_filters, selectors
 from products.models import Dataset, Product
 from products.serializers import (
     MAX_PAGE_SIZE,
@@ -24,7 +20,6 @@ from products.serializers import (
 )
 from regards_catalog.exceptions import InvalidRequest, NotFound, access_denied
 from regards_catalog.links import base_url
-from regards_catalog.negotiation import FallbackContentNegotiation
 
 SEARCH_PARAMETERS = [
     OpenApiParameter("q", str, description="Lucene query"),
@@ -354,63 +349,3 @@ class DatasetProductSearchView(APIView):
     @extend_schema(parameters=PRODUCT_SEARCH_PARAMETERS, responses=OpenApiTypes.OBJECT)
     def get(self, request, urn):
         return product_page(request, dataset=visible_dataset_or_error(request.user, urn))
-
-
-class OpenSearchNegotiation(FallbackContentNegotiation):
-    """OpenSearch's `format` names the format of the results, which the view picks itself:
-    DRF must not read it as its own renderer override. Errors stay JSON (HTML for a browser)."""
-
-    settings = types.SimpleNamespace(URL_FORMAT_OVERRIDE=None)
-
-
-OPENSEARCH_PARAMETERS = [
-    OpenApiParameter(parameter.name, str, description=parameter.title)
-    for parameter in opensearch.PARAMETERS
-] + [
-    OpenApiParameter("searchTerms", str, description="the same as q"),
-    OpenApiParameter("format", str, enum=list(opensearch.FORMATS), description="default: Accept"),
-]
-
-
-class OpenSearchDescriptionView(APIView):
-    content_negotiation_class = OpenSearchNegotiation
-
-    @extend_schema(responses={(200, opensearch_formats.DESCRIPTION_TYPE): OpenApiTypes.STR})
-    def get(self, request):
-        return HttpResponse(
-            opensearch_formats.description_xml(request),
-            content_type=f"{opensearch_formats.DESCRIPTION_TYPE}; charset=utf-8",
-        )
-
-
-class OpenSearchView(APIView):
-    content_negotiation_class = OpenSearchNegotiation
-
-    @extend_schema(
-        parameters=OPENSEARCH_PARAMETERS,
-        responses={
-            (200, opensearch.FORMATS["atom"]): OpenApiTypes.STR,
-            (200, opensearch.FORMATS["json"]): OpenApiTypes.OBJECT,
-        },
-    )
-    def get(self, request):
-        answer_format = opensearch.chosen_format(request)
-        search = opensearch.parse_request(request.query_params)
-        products = opensearch.search(search, user=request.user)
-        page = selectors.Page(products, offset=search.offset, size=search.count)
-        root = base_url(request)
-        last = selectors.last_versions(page.items)
-        entries = [
-            (product, product_json(product, product.files.all(), root, last=product.urn in last))
-            for product in page.items
-        ]
-        if answer_format == "json":
-            # Rendered here, not by negotiation: `format` and Accept were read above.
-            return HttpResponse(
-                JSONRenderer().render(opensearch_formats.geojson(request, page, entries)),
-                content_type=opensearch.FORMATS["json"],
-            )
-        return HttpResponse(
-            opensearch_formats.atom_feed(request, page, entries),
-            content_type=f"{opensearch.FORMATS['atom']}; charset=utf-8",
-        )
