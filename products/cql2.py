@@ -602,18 +602,7 @@ def _like_pieces(pattern):
     """The LIKE pattern as lucene's pieces: % any text, _ one character, \\ escapes."""
     if not isinstance(pattern, str):
         raise FilterError("LIKE takes a string pattern.")
-    pieces, chars = [], iter(pattern)
-    for char in chars:
-        if char in "%_":
-            if not (char == "%" and pieces and pieces[-1] is lucene.STAR):
-                pieces.append(lucene.STAR if char == "%" else lucene.ONE)
-            continue
-        if char == "\\":
-            char = next(chars, "\\")
-        if pieces and isinstance(pieces[-1], str):
-            pieces[-1] += char
-        else:
-            pieces.append(char)
+    pieces = lucene.wildcard_pieces(pattern, star="%", one="_", lone_escape="\\")
     if pieces.count(lucene.STAR) > lucene.MAX_STARS:
         raise FilterError(f"A LIKE pattern may hold at most {lucene.MAX_STARS} %.")
     return pieces or [""]

@@ -132,22 +132,30 @@ class _Wildcard:
 STAR, ONE = _Wildcard(), _Wildcard()
 
 
-def _pieces(term):
-    """The term as literal strings and wildcards, escapes resolved; a phrase is one literal."""
-    if isinstance(term, tree.Phrase):
-        return [_literal(term)]
-    pieces, chars = [], iter(term.value)
+def wildcard_pieces(text, *, star, one, lone_escape=""):
+    """`text` as literal strings and the wildcards STAR (the `star` character) and ONE (the
+    `one` character), a backslash escaping the next character (a backslash at the end is
+    `lone_escape`). Lucene writes * and ?, CQL2's LIKE % and _."""
+    pieces, chars = [], iter(text)
     for char in chars:
-        if char in "*?":
-            if not (char == "*" and pieces and pieces[-1] is STAR):
-                pieces.append(STAR if char == "*" else ONE)
+        if char in (star, one):
+            if not (char == star and pieces and pieces[-1] is STAR):
+                pieces.append(STAR if char == star else ONE)
             continue
         if char == "\\":
-            char = next(chars, "")
+            char = next(chars, lone_escape)
         if pieces and isinstance(pieces[-1], str):
             pieces[-1] += char
         else:
             pieces.append(char)
+    return pieces
+
+
+def _pieces(term):
+    """The term as literal strings and wildcards, escapes resolved; a phrase is one literal."""
+    if isinstance(term, tree.Phrase):
+        return [_literal(term)]
+    pieces = wildcard_pieces(term.value, star="*", one="?")
     if pieces.count(STAR) > MAX_STARS:
         message = f"A term may hold at most {MAX_STARS} * wildcards."
         raise InvalidQuery(message, position=term.pos)
