@@ -209,10 +209,14 @@ class Product(models.Model):
     bbox_south = models.FloatField(null=True, blank=True, editable=False)
     bbox_east = models.FloatField(null=True, blank=True, editable=False)
     bbox_north = models.FloatField(null=True, blank=True, editable=False)
+    # `geometry` as shapely read it, in 2D WKB: what the exact spatial test reads, and on
+    # PostgreSQL with PostGIS what its GiST index covers (migration 0009). Null with the box.
+    footprint = models.BinaryField(null=True, blank=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 
     BBOX_FIELDS = ("bbox_west", "bbox_south", "bbox_east", "bbox_north")
+    SPATIAL_FIELDS = (*BBOX_FIELDS, "footprint")
 
     class Meta:
         ordering = ["id"]
@@ -226,17 +230,19 @@ class Product(models.Model):
         return self.provider_id
 
     def save(self, *args, **kwargs):
-        self.set_bbox()
+        self.set_footprint()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None and "geometry" in update_fields:
-            kwargs["update_fields"] = {*update_fields, *self.BBOX_FIELDS}
+            kwargs["update_fields"] = {*update_fields, *self.SPATIAL_FIELDS}
         super().save(*args, **kwargs)
 
-    def set_bbox(self):
-        """Set the bbox columns from `geometry` (all None when it has no point)."""
-        from products.spatial import geometry_bbox  # spatial imports shapely: load it lazily
+    def set_footprint(self):
+        """Set the bbox columns and the footprint from `geometry` (all None when it has no
+        point or is not a geometry shapely reads: such a product never matches a shape)."""
+        from products.spatial import footprint_of  # spatial imports shapely: load it lazily
 
-        bbox = geometry_bbox(self.geometry) or (None,) * 4
+        footprint, bbox = footprint_of(self.geometry)
+        self.footprint = footprint
         for name, value in zip(self.BBOX_FIELDS, bbox, strict=True):
             setattr(self, name, value)
 

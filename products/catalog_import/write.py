@@ -125,7 +125,7 @@ PRODUCT_UPDATE_FIELDS = [
     "geometry",
     "start_date",
     "end_date",
-    *Product.BBOX_FIELDS,
+    *Product.SPATIAL_FIELDS,
     "updated",
 ]
 FILE_UPDATE_FIELDS = [
@@ -152,7 +152,7 @@ def _write_products(entries, counts, file_counts):
     for entry in entries:
         fields = {k: v for k, v in entry.items() if k not in ("files", "dataset")}
         product = Product(dataset_id=datasets[entry["dataset"]], **fields)
-        product.set_bbox()  # bulk_create does not call save()
+        product.set_footprint()  # bulk_create does not call save()
         products.append(product)
     _upsert(Product, products, ["urn"], PRODUCT_UPDATE_FIELDS)
     counts.updated = sum(entry["urn"] in existing for entry in entries)

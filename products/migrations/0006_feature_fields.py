@@ -9,15 +9,15 @@ BATCH = 2000
 
 def fill_bboxes(apps, schema_editor):
     """The bbox columns of the products stored before they existed."""
-    from products.spatial import geometry_bbox
+    from products.spatial import footprint_of
 
     Product = apps.get_model("products", "Product")
     names = ["bbox_west", "bbox_south", "bbox_east", "bbox_north"]
     with_geometry = Product.objects.filter(geometry__isnull=False).only("id", "geometry")
     batch = []
     for product in with_geometry.order_by("id").iterator(chunk_size=BATCH):
-        bbox = geometry_bbox(product.geometry)
-        if bbox is None:
+        footprint, bbox = footprint_of(product.geometry)
+        if footprint is None:
             continue
         for name, value in zip(names, bbox, strict=True):
             setattr(product, name, value)

@@ -129,7 +129,11 @@ def snapshot():
         # Access rights are replaced on each import: they are compared by content, not id.
         skip = {"created", "updated"} | ({"id"} if model is AccessRight else set())
         fields = [f.attname for f in model._meta.concrete_fields if f.name not in skip]
-        rows[model.__name__] = sorted(map(repr, model.objects.values_list(*fields)))
+        values = model.objects.values_list(*fields)
+        # PostgreSQL reads binary columns (a footprint) as memoryviews, which repr by address.
+        rows[model.__name__] = sorted(
+            repr([bytes(v) if isinstance(v, memoryview) else v for v in row]) for row in values
+        )
     return rows
 
 
