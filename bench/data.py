@@ -27,8 +27,13 @@ PLATFORMS = (
 LOAD_USERS = [f"load{n:02d}@bench.example" for n in range(32)]
 PRODUCT_COLUMNS = (
     "urn, provider_id, label, dataset_id, model, tags, properties, geometry, "
+    "bbox_west, bbox_south, bbox_east, bbox_north, footprint, "
     "start_date, end_date, created, updated"
 )
+# Each product covers a square of FOOTPRINT degrees (a Sentinel-2 tile is about 1°) placed
+# at random between these latitudes, where the land lies.
+FOOTPRINT = 1.0
+LATITUDES = (-60.0, 70.0)
 COPY_BATCH = 50_000
 
 
@@ -159,10 +164,20 @@ def create_user(email, license, max_quota):
 
 
 def product_rows(dataset_id, first, last, rng, now):
-    """COPY text lines of products first..last-1: realistic properties, tags and dates."""
+    """COPY text lines of products first..last-1: realistic properties, tags, dates and
+    footprints (geometry, box and WKB footprint, as Product.set_footprint writes them)."""
+    import shapely
+
     epoch = datetime.datetime(2018, 1, 1, tzinfo=datetime.UTC)
+    count = last - first
+    wests = [rng.uniform(-180, 180 - FOOTPRINT) for _ in range(count)]
+    souths = [rng.uniform(LATITUDES[0], LATITUDES[1] - FOOTPRINT) for _ in range(count)]
+    squares = shapely.box(
+        wests, souths, [w + FOOTPRINT for w in wests], [s + FOOTPRINT for s in souths]
+    )
+    footprints = shapely.to_wkb(squares, hex=True, output_dimension=2)
     lines = []
-    for number in range(first, last):
+    for index, number in enumerate(range(first, last)):
         platform_name = rng.choice(PLATFORMS)
         start = epoch + datetime.timedelta(seconds=number * 97)
         properties = {
@@ -174,6 +189,9 @@ def product_rows(dataset_id, first, last, rng, now):
         }
         tags = ["optical", platform_name.split("-")[0].lower()]
         urn = f"URN:FEATURE:DATA:bench:{uuid.UUID(int=rng.getrandbits(128))}:V1"
+        west, south = wests[index], souths[index]
+        east, north = west + FOOTPRINT, south + FOOTPRINT
+        ring = [[west, south], [east, south], [east, north], [west, north], [west, south]]
         fields = (
             urn,
             f"P-{number:07d}",
@@ -182,7 +200,9 @@ def product_rows(dataset_id, first, last, rng, now):
             "DATA",
             json.dumps(tags),
             json.dumps(properties),
-            r"\N",
+            json.dumps({"type": "Polygon", "coordinates": [ring]}),
+            *(repr(value) for value in (west, south, east, north)),
+            "\\\\x" + footprints[index],  # bytea's hex form, its backslash escaped for COPY
             start.isoformat(),
             (start + datetime.timedelta(seconds=30)).isoformat(),
             now,
@@ -213,9 +233,9 @@ def products_generate(count):
             )
         cursor.execute(
             "INSERT INTO products_datafile (product_id, data_type, filename, mime_type, "
-            "checksum, digest_algorithm, filesize, reference, uri, storage, key, types) "
+            "checksum, digest_algorithm, filesize, reference, uri, storage, key, types, crc32) "
             "SELECT id, 'RAWDATA', provider_id || '.SAFE.zip', 'application/zip', md5(urn), "
-            "'MD5', 734003200, false, '', 'online', '', '[]'::jsonb "
+            "'MD5', 734003200, false, '', 'online', '', '[]'::jsonb, '' "
             "FROM products_product WHERE dataset_id = %s",
             [dataset.pk],
         )

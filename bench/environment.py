@@ -77,7 +77,7 @@ class Bench:
         self._store_files()
         self._load_catalog()
         self._create_users()
-        if "search" in self.selected:
+        if {"search", "stac"} & set(self.selected):
             self.products_load_seconds = products_generate(self.sizes.products)
         if "small" in self.selected:
             self.wrk = ensure_wrk()

@@ -66,6 +66,7 @@ def product_search(*, user, q="", ordering=(), dataset=None, shapes=(), exists=(
     files = files.order_by("data_type", "id")
     return (
         products.order_by(*order)
+        .defer("footprint")  # the spatial filters' own copy of `geometry`: never shown
         .select_related("dataset")
         .prefetch_related(Prefetch("files", files))
     )

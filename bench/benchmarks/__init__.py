@@ -2,7 +2,7 @@
 
 import traceback
 
-from bench.benchmarks import memory, quota, search, small, throughput
+from bench.benchmarks import memory, quota, search, small, stac, throughput
 from bench.results import Outcome, Target
 from bench.timing import log
 
@@ -11,6 +11,7 @@ RUNNERS = {
     "memory": memory.run,
     "small": small.run,
     "search": search.run,
+    "stac": stac.run,
     "quota": quota.run,
 }
 BENCHMARKS = tuple(RUNNERS)

@@ -102,9 +102,9 @@ def timed_searches(url, queries, facets=()):
     return latencies, totals
 
 
-def explain_search(q, page, pgoptions, facets=()):
-    """[(sql, times run, EXPLAIN ANALYZE text)] for each distinct SELECT the search runs,
-    under the planner settings `pgoptions` gives the servers."""
+def explain_request(path, pgoptions):
+    """[(sql, times run, EXPLAIN ANALYZE text)] for each distinct SELECT a GET of `path`
+    runs (in-process, anonymous), under the planner settings `pgoptions` gives the servers."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -115,9 +115,9 @@ def explain_search(q, page, pgoptions, facets=()):
             cursor.execute(f"SET {name} = {value}")
     try:
         with CaptureQueriesContext(connection) as captured:
-            response = Client().get(search_path(q, page, facets))
+            response = Client().get(path)
         if response.status_code != 200:
-            raise BenchError(f"search {q!r} in-process: HTTP {response.status_code}")
+            raise BenchError(f"GET {path} in-process: HTTP {response.status_code}")
         runs = Counter(query["sql"] for query in captured.captured_queries)
         plans = []
         with connection.cursor() as cursor:
@@ -133,10 +133,10 @@ def explain_search(q, page, pgoptions, facets=()):
     return plans
 
 
-def plan_section(title, q, page, pgoptions, facets=()):
+def plan_section(title, path, pgoptions):
     lines = [f"#### {title}", ""]
     try:
-        plans = explain_search(q, page, pgoptions, facets)
+        plans = explain_request(path, pgoptions)
     except Exception as error:  # a diagnostic: its failure must not hide the measures
         return lines + [f"Could not capture the plans: `{type(error).__name__}: {error}`", ""]
     executed = sum(float(EXECUTION.search(plan)[1]) for *_, plan in plans)
@@ -271,15 +271,15 @@ def run(bench):
     lines += [f"Under the last configuration ({tuned.name}), in-process, anonymous caller.", ""]
     for description, qs in queries.items():
         q, page = qs[0]
-        lines += plan_section(f"`{description}`: q=`{q}`, page={page}", q, page, tuned.pgoptions)
+        title = f"`{description}`: q=`{q}`, page={page}"
+        lines += plan_section(title, search_path(q, page), tuned.pgoptions)
     for description, qs in queries.items():
         q, page = qs[0]
         title = f"`{description}` with facets: q=`{q}`, page={page}"
-        lines += plan_section(title, q, page, tuned.pgoptions, FACETS)
+        lines += plan_section(title, search_path(q, page, FACETS), tuned.pgoptions)
     deep = f"properties.platform:…, page={DEEP_PAGE}"
     q, page = queries[deep][0]
-    lines += plan_section(
-        f"`{deep}` with PostgreSQL's default random_page_cost (4)", q, page, defaults.pgoptions
-    )
+    title = f"`{deep}` with PostgreSQL's default random_page_cost (4)"
+    lines += plan_section(title, search_path(q, page), defaults.pgoptions)
     bench.close_db()
     return Outcome("\n".join(lines), targets)
