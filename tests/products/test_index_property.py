@@ -1,3 +1,5 @@
+import json
+
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -130,3 +132,20 @@ def test_a_bad_property_name_is_refused():
 def test_sqlite_says_property_indexes_are_for_postgresql():
     with pytest.raises(CommandError, match="PostgreSQL"):
         call_command("index_property", "cloud_cover")
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True)
+def test_the_planner_knows_how_many_values_a_type_guard_keeps():
+    """Without statistics on `jsonb_typeof(...)` the planner guesses the guard of a range
+    keeps 0.5 % of the products, expects a handful of matches, and sorts them all."""
+    ProductFactory.create_batch(200, properties={"cloud_cover": 50})
+    ProductFactory(properties={"cloud_cover": "cloudy"})
+
+    call_command("index_property", "cloud_cover")
+
+    query = Product.objects.filter(lucene_to_q("properties.cloud_cover:>10"))
+    estimated = query.explain(format="json")
+    rows = json.loads(estimated)[0]["Plan"]["Plan Rows"]
+    assert rows >= 150  # 200 match; without the statistics the estimate is 1
+    call_command("index_property", "cloud_cover", "--drop")
