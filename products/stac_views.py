@@ -145,7 +145,9 @@ def item_collection(request, body, url, *, collection=None, extra_links=()):
     repeat the search at another offset (a GET query string, or a POST body to merge)."""
     search = stac.read_search(body, collection=collection)
     products = stac.search_products(request.user, search)
-    page = selectors.Page(products, offset=search["offset"], size=search["limit"])
+    page = selectors.Page(
+        products, offset=search["offset"], size=search["limit"], tracked=stac.MATCHES_COUNTED
+    )
     root = base_url(request)
     features = [
         stac.select_fields(

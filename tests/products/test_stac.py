@@ -7,6 +7,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from products import stac
 from products.models import AccessRight, DataFile
 from tests.factories import (
     AccessGroupFactory,
@@ -309,6 +310,18 @@ def test_the_items_of_a_collection_page_by_offset(client, catalog, open_dataset)
     assert not [link for link in second.json()["links"] if link["rel"] == "next"]
 
 
+def test_number_matched_is_given_up_to_the_counted_bound(client, catalog, monkeypatch):
+    monkeypatch.setattr(stac, "MATCHES_COUNTED", 2)
+
+    first = client.get(SEARCH, {"limit": 1})
+    last = client.get(SEARCH, {"limit": 1, "offset": 2})
+
+    assert "numberMatched" not in first.json()  # 3 matches, more than are counted
+    assert first.json()["numberReturned"] == 1
+    assert [link["rel"] for link in first.json()["links"]].count("next") == 1
+    assert last.json()["numberMatched"] == 3  # the last page tells the total for free
+
+
 # Item search
 
 
@@ -446,7 +459,8 @@ def test_a_bad_post_body_is_a_stac_error(client, catalog):
 def queries_for(client, url, data=None):
     with CaptureQueriesContext(connection) as queries:
         assert client.get(url, data).status_code == 200
-    return len(queries)
+    # PostgreSQL's list of indexes is read once a minute (property and spatial indexes).
+    return len([q for q in queries if "pg_indexes" not in q["sql"]])
 
 
 def test_a_search_page_and_the_collections_cost_a_fixed_number_of_queries(
