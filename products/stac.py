@@ -8,8 +8,7 @@ import datetime
 import json
 import re
 
-from django.db.models import Exists, Max, Min, OuterRef, Q
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 
@@ -162,20 +161,8 @@ def license_fields(license, root):
     return "other", [link("license", page, "text/html", title=license.title)]
 
 
-def collections_with_extent(datasets):
-    """`datasets` annotated with their products' extent, in the query that loads them."""
-    return datasets.annotate(
-        extent_west=Min("products__bbox_west"),
-        extent_south=Min("products__bbox_south"),
-        extent_east=Max("products__bbox_east"),
-        extent_north=Max("products__bbox_north"),
-        extent_start=Min("products__start_date"),
-        extent_end=Max(Coalesce("products__end_date", "products__start_date")),
-    )
-
-
 def collection_json(dataset, root, summaries=None):
-    """`dataset` comes from collections_with_extent."""
+    """`dataset`'s stored extent is current (services.datasets_summarize_stale)."""
     box = [dataset.extent_west, dataset.extent_south, dataset.extent_east, dataset.extent_north]
     if None in box:
         box = [-180.0, -90.0, 180.0, 90.0]  # no product has a geometry: the whole Earth
@@ -503,9 +490,10 @@ def read_collection_search(body):
 
 
 def search_collections(user, search):
-    """The collections (from collections_with_extent) `search` (from read_collection_search)
-    finds for `user`, by URN. Extents are matched as collection_json shows them: a collection
-    without geometries covers the whole Earth, one without dates an open interval."""
+    """The collections `search` (from read_collection_search) finds for `user`, by URN;
+    their stored extents must be current (services.datasets_summarize_stale). Extents are
+    matched as collection_json shows them: a collection without geometries covers the whole
+    Earth, one without dates an open interval."""
     datasets = visible_collections(user).order_by("urn", "id")
     if search["terms"]:
         matches = Q()
@@ -516,7 +504,6 @@ def search_collections(user, search):
         # One subquery: the collections holding at least one item the caller sees that matches.
         products = search_products(user, search["items"]).order_by()
         datasets = datasets.filter(Exists(products.filter(dataset=OuterRef("pk"))))
-    datasets = collections_with_extent(datasets)
     if search["boxes"] is not None:
         meets = Q(extent_west__isnull=True)
         for west, south, east, north in search["boxes"]:

@@ -7,8 +7,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from products import stac
-from products.models import AccessRight, DataFile
+from products import services, stac
+from products.models import AccessRight, DataFile, Dataset
 from tests.factories import (
     AccessGroupFactory,
     AccessRightFactory,
@@ -141,6 +141,42 @@ def test_a_collection_has_its_products_extent_licence_and_summaries(client, cata
     assert body["summaries"]["platform"] == ["L8", "S2A", "S2B"]
     items = next(link for link in body["links"] if link["rel"] == "items")
     assert items["href"] == f"http://testserver{STAC}/collections/{open_dataset.urn}/items"
+
+
+def test_a_collection_follows_its_products_as_they_change(client, catalog, open_dataset):
+    """The extent and summaries are stored (computing them reads every product), and done
+    again at the first read after a product was saved or deleted."""
+    url = f"{STAC}/collections/{open_dataset.urn}"
+    client.get(url)
+    with CaptureQueriesContext(connection) as unchanged:
+        client.get(url)
+    far = ProductFactory(
+        dataset=open_dataset, geometry=square(100, 10), properties={"cloud_cover": 99}
+    )
+
+    grown = client.get(url).json()
+    far.delete()
+    shrunk = client.get(url).json()
+
+    assert not [q for q in unchanged if "products_product" in q["sql"]]  # read, not computed
+    assert grown["extent"]["spatial"]["bbox"] == [[1.0, 10.0, 101.0, 49.0]]
+    assert grown["summaries"]["cloud_cover"] == {"minimum": 12.5, "maximum": 99}
+    assert shrunk["extent"]["spatial"]["bbox"] == [[1.0, 43.0, 8.0, 49.0]]
+    assert shrunk["summaries"]["cloud_cover"] == {"minimum": 12.5, "maximum": 80}
+
+
+def test_a_product_saved_while_its_dataset_is_summarized_leaves_it_to_do_again(
+    catalog, open_dataset
+):
+    open_dataset.refresh_from_db()
+    read_before = open_dataset.products_version
+    ProductFactory(dataset=open_dataset)  # lands between the version read and the write
+
+    Dataset.objects.filter(pk=open_dataset.pk).update(summarized_version=read_before)
+
+    assert services.datasets_summarize_stale(datasets=Dataset.objects.all()) >= 1
+    open_dataset.refresh_from_db()
+    assert open_dataset.summarized_version == open_dataset.products_version
 
 
 def test_a_licence_that_is_no_spdx_id_is_other_with_a_link(client, public_group):
@@ -475,11 +511,13 @@ def test_a_search_page_and_the_collections_cost_a_fixed_number_of_queries(
         AccessRightFactory(group=public_group, dataset=dataset)
 
     add_products(2)
+    client.get(f"{STAC}/collections")  # summarizes the changed datasets
     few = [
         queries_for(client, SEARCH, {"bbox": "0,0,3,3"}),
         queries_for(client, f"{STAC}/collections"),
     ]
     add_products(8)
+    client.get(f"{STAC}/collections")
     many = [
         queries_for(client, SEARCH, {"bbox": "0,0,3,3"}),
         queries_for(client, f"{STAC}/collections"),
@@ -784,9 +822,12 @@ def test_collection_search_costs_a_fixed_number_of_queries(client, public_group)
         "item_bbox": "0,0,3,3",
         "item_datetime": "2024-01-01T00:00:00Z",
     }
+    # The first read after products changed summarizes their datasets (Dataset.summaries).
     add_datasets(2)
+    client.get(COLLECTION_SEARCH, parameters)
     few = queries_for(client, COLLECTION_SEARCH, parameters)
     add_datasets(5)
+    client.get(COLLECTION_SEARCH, parameters)
     many = queries_for(client, COLLECTION_SEARCH, parameters)
 
     assert few == many
