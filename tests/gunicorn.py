@@ -1,4 +1,5 @@
-"""A real gunicorn, with the production config, serving the app on the test database."""
+"""A real gunicorn, with the production config, serving the app on the test database
+(the e2e and browser tests)."""
 
 import contextlib
 import functools
@@ -14,7 +15,7 @@ from django.db import connection
 from tests.nginx import free_port
 from tests.processes import answers_http, running
 
-ROOT = pathlib.Path(__file__).resolve().parents[2]
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def database_url():
