@@ -1,0 +1,148 @@
+"""A real browser (Debian's chromium, driven by Playwright) against the app under gunicorn.
+
+Playwright's own browser download cannot work here: it drives the system chromium through
+`executable_path`. Each person of a test gets their own browser context (their own
+cookies); when a test fails, each of their pages is saved as a screenshot and its HTML in
+the test's tmp_path, and the paths are printed.
+"""
+
+import contextlib
+import json
+import os
+import pathlib
+import shutil
+
+import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+from tests.factories import UserFactory
+
+HERE = pathlib.Path(__file__).resolve().parent
+AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
+PASSWORD = "a browser password"
+# Deadline of Playwright's auto-waiting and expect(): far beyond what a page takes here.
+TIMEOUT_MS = 20_000
+
+
+def missing(what):
+    """Skip for want of `what`, or fail under REQUIRE_EXTERNALS=1 (CI must run these)."""
+    if os.environ.get("REQUIRE_EXTERNALS") == "1":
+        pytest.fail(f"{what}, and REQUIRE_EXTERNALS=1 forbids skipping", pytrace=False)
+    pytest.skip(what)
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item, call):
+    """Keep each phase's report on the item (item.report_call...), for `new_page` to see
+    whether the test failed."""
+    report = yield
+    setattr(item, f"report_{report.when}", report)
+    return report
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One chromium per test module. Not per session: while Playwright runs, its event loop
+    counts as running in this thread, so that other tests' ORM calls in this process would
+    be refused as async-unsafe. Within this module the tests call the ORM between browser
+    steps, never inside the loop, so the check is switched off for the module only."""
+    chromium = shutil.which("chromium")
+    if chromium is None:
+        missing("chromium not installed (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing("playwright not installed (pip install -r requirements.txt)")
+    with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
+        patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+        browser = playwright.chromium.launch(executable_path=chromium)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def new_page(browser, request, tmp_path):
+    """new_page() → a page in a new browser context: a person with their own cookies."""
+    contexts = []
+
+    def make():
+        context = browser.new_context(accept_downloads=True)
+        context.set_default_timeout(TIMEOUT_MS)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    report = getattr(request.node, "report_call", None)
+    if report is not None and report.failed:
+        save_pages(contexts, tmp_path)
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def page(new_page):
+    return new_page()
+
+
+def save_pages(contexts, folder):
+    """A screenshot and the HTML of every open page, for the reader of a failed test."""
+    for number, page in enumerate(page for context in contexts for page in context.pages):
+        screenshot, html = folder / f"page-{number}.png", folder / f"page-{number}.html"
+        with contextlib.suppress(Exception):  # a crashed page must not hide the failure
+            page.screenshot(path=screenshot, full_page=True)
+            html.write_text(page.content())
+        print(f"page {number} ({page.url}): screenshot {screenshot}, HTML {html}")
+
+
+@pytest.fixture
+def server(start_gunicorn):
+    """The app under gunicorn; cookies without the Secure flag, the site being plain http."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=TIMEOUT_MS)
+    return start_gunicorn(THREADS="8", SECURE_COOKIES="0")
+
+
+@pytest.fixture
+def person(transactional_db):
+    """person(**UserFactory fields) → a user who logs in with PASSWORD on the server.
+
+    gunicorn runs with the production password hashers, which do not read the tests' fast
+    MD5 hashes: the password is hashed with PBKDF2 at few iterations (the count is stored
+    in the hash, so the server checks it at that cost too)."""
+
+    def make(**fields):
+        salt = PBKDF2PasswordHasher().salt()
+        password = PBKDF2PasswordHasher().encode(PASSWORD, salt, iterations=1000)
+        user = UserFactory(**fields)
+        user.password = password
+        user.save(update_fields=["password"])
+        return user
+
+    return make
+
+
+def log_in(page, user):
+    """Fill in the login form the page shows, as a person does."""
+    page.get_by_label("Username").fill(user.username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
+@pytest.fixture(scope="session")
+def axe_script():
+    if not AXE.exists():
+        missing(f"{AXE} missing: run `npm ci` in {HERE} (make install does)")
+    return AXE
+
+
+def axe_violations(page, axe_script):
+    """axe-core's serious and critical violations on the page, as printable lines."""
+    page.add_script_tag(path=str(axe_script))
+    results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        f"{violation['impact']}: {violation['id']} ({violation['help']}) at "
+        + json.dumps([node["target"] for node in violation["nodes"]])
+        for violation in results["violations"]
+        if violation["impact"] in ("serious", "critical")
+    ]
