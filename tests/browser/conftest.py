@@ -95,12 +95,20 @@ def save_pages(contexts, folder):
 
 
 @pytest.fixture
-def server(start_gunicorn):
-    """The app under gunicorn; cookies without the Secure flag, the site being plain http."""
+def server(start_gunicorn, storage):
+    """The app under gunicorn, with the `online` and `nearline` locations of `storage` (as
+    this process sees them: its process_restores fills the cache gunicorn reads); cookies
+    without the Secure flag, the site being plain http."""
     from playwright.sync_api import expect
 
     expect.set_options(timeout=TIMEOUT_MS)
-    return start_gunicorn(THREADS="8", SECURE_COOKIES="0")
+    nearline = {
+        "backend": "local",
+        "root": str(storage.root / "nearline"),
+        "tier": "nearline",
+        "cache": str(storage.root / "cache"),
+    }
+    return start_gunicorn({"nearline": nearline}, THREADS="8", SECURE_COOKIES="0")
 
 
 @pytest.fixture
