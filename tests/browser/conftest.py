@@ -108,7 +108,7 @@ def server(start_gunicorn, storage):
         "tier": "nearline",
         "cache": str(storage.root / "cache"),
     }
-    return start_gunicorn({"nearline": nearline}, THREADS="8", SECURE_COOKIES="0")
+    return start_gunicorn({"nearline": nearline}, WORKERS="1", THREADS="8", SECURE_COOKIES="0")
 
 
 @pytest.fixture
