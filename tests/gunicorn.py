@@ -28,46 +28,46 @@ def database_url():
     return f"postgres://{user}@{host}:{port}/{db['NAME']}"
 
 
+@contextlib.contextmanager
+def gunicorn_serving(storage_root, folder, locations=None, **environment):
+    """gunicorn.conf.py serving the app on the test database until the with-block ends;
+    gives its URL. Its `online` location is storage_root/online, beside any other
+    `locations` (their STORAGE_CONFIG entries); its config and log are written in `folder`.
+    Two workers unless WORKERS says otherwise: quota exactness must hold between processes,
+    not only threads."""
+    online = pathlib.Path(storage_root) / "online"
+    online.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    config = folder / f"storage-{port}.json"
+    locations = {"online": {"backend": "local", "root": str(online)}, **(locations or {})}
+    config.write_text(json.dumps({"locations": locations}))
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url(),
+        "STORAGE_CONFIG": str(config),
+        "VAR_DIR": str(folder / "var"),
+        "PORT": str(port),
+        "WORKERS": "2",
+        **environment,
+    }
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "regards_catalog.wsgi"]
+    ready = functools.partial(answers_http, url + "/api/v1/rs-catalog/licenses")
+    log = folder / f"gunicorn-{port}.log"
+    with running(command, ready=ready, log=log, name="gunicorn", cwd=ROOT, env=env):
+        yield url
+
+
 @pytest.fixture
 def start_gunicorn(storage, tmp_path):
-    """start_gunicorn(locations=None, **environment) → the URL of gunicorn.conf.py serving
-    the app, with the `online` location of `storage` and any other `locations` (their
-    STORAGE_CONFIG entries); stopped at the end of the test. Two workers unless WORKERS
-    says otherwise: quota exactness must hold between processes, not only threads.
-    """
-    online = storage.root / "online"
-    online.mkdir(parents=True, exist_ok=True)
+    """start_gunicorn(locations=None, **environment) → the URL of a gunicorn_serving the
+    `online` location of `storage` and any other `locations`; stopped at the end of the
+    test."""
     with contextlib.ExitStack() as servers:
 
         def start(locations=None, **environment):
-            port = free_port()
-            config = tmp_path / f"storage-{port}.json"
-            locations = {"online": {"backend": "local", "root": str(online)}, **(locations or {})}
-            config.write_text(json.dumps({"locations": locations}))
-            env = {
-                **os.environ,
-                "DATABASE_URL": database_url(),
-                "STORAGE_CONFIG": str(config),
-                "VAR_DIR": str(tmp_path / "var"),
-                "PORT": str(port),
-                "WORKERS": "2",
-                **environment,
-            }
-            url = f"http://127.0.0.1:{port}"
-            command = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py"]
-            ready = functools.partial(answers_http, url + "/api/v1/rs-catalog/licenses")
-            log = tmp_path / f"gunicorn-{port}.log"
-            servers.enter_context(
-                running(
-                    [*command, "regards_catalog.wsgi"],
-                    ready=ready,
-                    log=log,
-                    name="gunicorn",
-                    cwd=ROOT,
-                    env=env,
-                )
-            )
-            return url
+            serving = gunicorn_serving(storage.root, tmp_path, locations, **environment)
+            return servers.enter_context(serving)
 
         yield start
 

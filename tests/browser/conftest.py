@@ -14,8 +14,10 @@ import shutil
 
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from playwright.sync_api import expect, sync_playwright
 
 from tests.factories import UserFactory
+from tests.gunicorn import gunicorn_serving
 
 HERE = pathlib.Path(__file__).resolve().parent
 AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
@@ -49,10 +51,6 @@ def browser():
     chromium = shutil.which("chromium")
     if chromium is None:
         missing("chromium not installed (apt-get install chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        missing("playwright not installed (pip install -r requirements.txt)")
     with pytest.MonkeyPatch.context() as patch, sync_playwright() as playwright:
         patch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
         browser = playwright.chromium.launch(executable_path=chromium)
@@ -94,21 +92,37 @@ def save_pages(contexts, folder):
         print(f"page {number} ({page.url}): screenshot {screenshot}, HTML {html}")
 
 
-@pytest.fixture
-def server(start_gunicorn, storage):
-    """The app under gunicorn, with the `online` and `nearline` locations of `storage` (as
-    this process sees them: its process_restores fills the cache gunicorn reads); cookies
-    without the Secure flag, the site being plain http."""
-    from playwright.sync_api import expect
+@pytest.fixture(scope="module")
+def storage_root(tmp_path_factory):
+    """The folder of the `storage` locations, for the whole module, as its server reads
+    them (this process's own process_restores fills the cache the server serves from)."""
+    return tmp_path_factory.mktemp("storage")
 
-    expect.set_options(timeout=TIMEOUT_MS)
+
+@pytest.fixture(scope="module")
+def module_server(django_db_setup, storage_root, tmp_path_factory):
+    """One gunicorn per test module: starting one costs seconds on a busy machine, and
+    each test's data is in the database (emptied after each test) and in `storage_root`,
+    both of which it reads afresh at every request. One worker is enough for a browser;
+    cookies without the Secure flag, the site being plain http."""
     nearline = {
         "backend": "local",
-        "root": str(storage.root / "nearline"),
+        "root": str(storage_root / "nearline"),
         "tier": "nearline",
-        "cache": str(storage.root / "cache"),
+        "cache": str(storage_root / "cache"),
     }
-    return start_gunicorn({"nearline": nearline}, WORKERS="1", THREADS="8", SECURE_COOKIES="0")
+    folder = tmp_path_factory.mktemp("gunicorn")
+    environment = {"WORKERS": "1", "THREADS": "8", "SECURE_COOKIES": "0"}
+    with gunicorn_serving(storage_root, folder, {"nearline": nearline}, **environment) as url:
+        yield url
+
+
+@pytest.fixture
+def server(module_server, transactional_db, storage):
+    """The URL of the app under gunicorn, on this test's data (a transactional test: the
+    server, another process, sees what the test writes)."""
+    expect.set_options(timeout=TIMEOUT_MS)
+    return module_server
 
 
 @pytest.fixture
@@ -128,6 +142,16 @@ def person(transactional_db):
         return user
 
     return make
+
+
+@pytest.fixture
+def steward_page(server, new_page, person):
+    """A browser where a data steward has logged in to the admin."""
+    page = new_page()
+    page.goto(server + "/admin/")
+    log_in(page, person(steward=True))
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    return page
 
 
 def log_in(page, user):

@@ -21,16 +21,6 @@ from tests.helpers import download_url
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-@pytest.fixture
-def steward_page(server, new_page, person):
-    """A browser where a data steward has logged in to the admin."""
-    page = new_page()
-    page.goto(server + "/admin/")
-    log_in(page, person(steward=True))
-    expect(page.get_by_role("button", name="Log out")).to_be_visible()
-    return page
-
-
 def run_action(page, row_text, action):
     """Tick the list's row holding `row_text`, then run `action` on it, as a person does."""
     page.get_by_role("row").filter(has_text=row_text).get_by_role("checkbox").check()
