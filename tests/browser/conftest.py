@@ -7,21 +7,17 @@ the test's tmp_path, and the paths are printed.
 """
 
 import contextlib
-import json
 import os
-import pathlib
 import shutil
 
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from playwright.sync_api import expect, sync_playwright
 
+from tests.browser.helpers import AXE, PASSWORD, log_in
 from tests.factories import UserFactory
 from tests.gunicorn import gunicorn_serving
 
-HERE = pathlib.Path(__file__).resolve().parent
-AXE = HERE / "node_modules" / "axe-core" / "axe.min.js"
-PASSWORD = "a browser password"
 # Deadline of Playwright's auto-waiting and expect(): far beyond what a page takes here.
 TIMEOUT_MS = 20_000
 
@@ -154,27 +150,8 @@ def steward_page(server, new_page, person):
     return page
 
 
-def log_in(page, user):
-    """Fill in the login form the page shows, as a person does."""
-    page.get_by_label("Username").fill(user.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-
-
 @pytest.fixture(scope="session")
 def axe_script():
     if not AXE.exists():
-        missing(f"{AXE} missing: run `npm ci` in {HERE} (make install does)")
+        missing(f"{AXE} missing: run `npm ci` in {AXE.parents[2]} (make install does)")
     return AXE
-
-
-def axe_violations(page, axe_script):
-    """axe-core's serious and critical violations on the page, as printable lines."""
-    page.add_script_tag(path=str(axe_script))
-    results = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    return [
-        f"{violation['impact']}: {violation['id']} ({violation['help']}) at "
-        + json.dumps([node["target"] for node in violation["nodes"]])
-        for violation in results["violations"]
-        if violation["impact"] in ("serious", "critical")
-    ]

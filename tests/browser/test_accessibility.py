@@ -4,7 +4,7 @@ login, licence, account, and the error pages of refused downloads."""
 import pytest
 
 from products.models import AccessRight
-from tests.browser.conftest import axe_violations, log_in
+from tests.browser.helpers import axe_violations, log_in
 from tests.factories import LicenseFactory
 from tests.helpers import download_url
 
@@ -17,7 +17,7 @@ def assert_accessible(page, axe_script):
 
 
 def test_the_pages_people_use_have_no_serious_accessibility_violation(
-    server, page, person, stored_file, axe_script
+    axe_script, server, page, person, stored_file
 ):
     license = LicenseFactory(title="Ocean Data Licence", text="Cite the mission.\n\nShare alike.")
     licensed = stored_file(filename="licensed.csv")

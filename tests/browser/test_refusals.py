@@ -5,7 +5,7 @@ from playwright.sync_api import expect
 
 from downloads.models import QuotaDefaults, RestoreRequest
 from products.models import AccessRight
-from tests.browser.conftest import log_in
+from tests.browser.helpers import log_in
 from tests.factories import (
     AccessGroupFactory,
     AccessRightFactory,

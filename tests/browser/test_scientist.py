@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from downloads.models import LicenseAcceptance
-from tests.browser.conftest import log_in
+from tests.browser.helpers import log_in
 from tests.factories import LicenseFactory
 from tests.helpers import download_url, external, finished_records, md5
 from tests.processes import DEADLINE, wait_until

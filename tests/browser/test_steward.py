@@ -9,7 +9,7 @@ from playwright.sync_api import expect
 
 from downloads.models import LicenseAcceptance, Quota, RestoreRequest
 from products.models import License
-from tests.browser.conftest import log_in
+from tests.browser.helpers import log_in
 from tests.factories import (
     DownloadRecordFactory,
     LicenseAcceptanceFactory,
