@@ -8,10 +8,13 @@ from rest_framework.renderers import BaseRenderer, JSONRenderer
 def error_page(request, body, status_code, *, retry_after=None):
     """The HTML of an error for a browser: its reason and the next step (error.html picks
     it by code: log in, accept the licence, restore the file, try again at a time...)."""
-    context = {"error": body, "status": status_code}
-    if retry_after is not None and str(retry_after).isdigit():
-        context["retry_after"] = int(retry_after)
-        context["retry_at"] = timezone.now() + timedelta(seconds=int(retry_after))
+    seconds = int(retry_after) if str(retry_after).isdigit() else None
+    context = {
+        "error": body,
+        "status": status_code,
+        "retry_after": seconds,
+        "retry_at": None if seconds is None else timezone.now() + timedelta(seconds=seconds),
+    }
     return render_to_string("error.html", context, request)
 
 

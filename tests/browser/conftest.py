@@ -10,6 +10,7 @@ import contextlib
 import os
 import shutil
 
+import psutil
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from playwright.sync_api import expect, sync_playwright
@@ -17,6 +18,7 @@ from playwright.sync_api import expect, sync_playwright
 from tests.browser.helpers import AXE, PASSWORD, log_in
 from tests.factories import UserFactory
 from tests.gunicorn import gunicorn_serving
+from tests.processes import STOP_TIMEOUT
 
 # Deadline of Playwright's auto-waiting and expect(): far beyond what a page takes here.
 TIMEOUT_MS = 20_000
@@ -52,6 +54,19 @@ def browser():
         browser = playwright.chromium.launch(executable_path=chromium)
         yield browser
         browser.close()
+    reap_chromium_helpers()
+
+
+def reap_chromium_helpers():
+    """chromium's helpers (crashpad handler, zygote) outlive it as orphans, handed to this
+    process, the subreaper (tests/processes.py): wait for them to end, which also reaps
+    them. Left as zombies, they would be among the children other tests look through."""
+    helpers = []
+    for child in psutil.Process().children():
+        with contextlib.suppress(psutil.Error):
+            if child.name().startswith("chrom"):
+                helpers.append(child)
+    psutil.wait_procs(helpers, timeout=STOP_TIMEOUT)
 
 
 @pytest.fixture
