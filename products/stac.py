@@ -21,7 +21,9 @@ from regards_catalog.exceptions import InvalidRequest
 
 STAC_VERSION = "1.0.0"
 FILE_EXTENSION = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
-STORAGE_EXTENSION = "https://stac-extensions.github.io/storage/v1.0.0/schema.json"
+# A nearline file is marked with this field rather than the storage extension: its v1.0.0
+# `storage:tier` is gone from v2.0.0, and pystac warns on every item that carries it.
+TIER_FIELD = "regards:tier"
 CONFORMANCE = [
     "https://api.stacspec.org/v1.0.0/core",
     "https://api.stacspec.org/v1.0.0/collections",
@@ -247,8 +249,8 @@ def asset_json(data_file, product_urn, root):
             if data_file.digest_algorithm.upper() == "MD5"
             else {}
         ),
-        # The storage extension's tier: a nearline file must be restored before download.
-        "storage:tier": "online" if legacy["online"] else "nearline",
+        # A nearline file must be restored before download (README, "Nearline files").
+        TIER_FIELD: "online" if legacy["online"] else "nearline",
     }
 
 
@@ -265,15 +267,17 @@ def item_json(product, files, root):
     """A STAC Item of `product` (from selectors.product_search); `files`: those the caller
     may download."""
     start, end = product.start_date, product.end_date
-    times = {"datetime": _iso(start)}
-    if end is not None and end != start:
+    # STAC requires a datetime (null only with start_datetime and end_datetime): a product
+    # without dates shows when the catalog received it.
+    times = {"datetime": _iso(start or product.created)}
+    if start is not None and end is not None and end != start:
         times = {"datetime": None, "start_datetime": _iso(start), "end_datetime": _iso(end)}
     collection = product.dataset.urn
     files = list(files)
     return {
         "type": "Feature",
         "stac_version": STAC_VERSION,
-        "stac_extensions": [FILE_EXTENSION, STORAGE_EXTENSION],
+        "stac_extensions": [FILE_EXTENSION],
         "id": product.urn,
         "collection": collection,
         "geometry": product.geometry,

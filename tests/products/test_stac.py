@@ -210,13 +210,13 @@ def test_an_item_is_a_stac_feature_with_its_downloadable_files_as_assets(client,
         "roles": ["data"],
         "file:size": raw.filesize,
         "file:checksum": "d510" + raw.checksum,
-        "storage:tier": "online",
+        "regards:tier": "online",
     }
     assert assets["ql.png"]["roles"] == ["overview"]
     assert assets["d.pdf"]["roles"] == ["metadata"]
-    assert assets["old.tif"]["storage:tier"] == "nearline"
+    assert assets["old.tif"]["regards:tier"] == "nearline"
     assert assets["ext.nc"]["href"] == reference.uri
-    assert any("file" in extension for extension in item["stac_extensions"])
+    assert item["stac_extensions"] == ["https://stac-extensions.github.io/file/v2.1.0/schema.json"]
 
 
 def test_an_interval_product_has_start_and_end_datetime(client, catalog):
@@ -227,6 +227,18 @@ def test_an_interval_product_has_start_and_end_datetime(client, catalog):
     assert item["properties"]["datetime"] is None
     assert item["properties"]["start_datetime"] == "2024-01-02T00:00:00Z"
     assert item["properties"]["end_datetime"] == "2024-01-04T00:00:00Z"
+
+
+def test_a_product_without_dates_has_its_ingestion_time_as_datetime(client, open_dataset):
+    """STAC allows a null datetime only with start_datetime and end_datetime."""
+    product = ProductFactory(dataset=open_dataset, start_date=None, end_date=None)
+
+    item = client.get(f"{STAC}/collections/{open_dataset.urn}/items/{product.urn}").json()
+
+    created = product.created.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    assert item["properties"]["datetime"] == created
+    assert "start_datetime" not in item["properties"]
+    assert "end_datetime" not in item["properties"]
 
 
 def test_private_files_are_left_out_unless_the_caller_may_download_them(client, public_group):
