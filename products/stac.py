@@ -6,6 +6,7 @@ the files each caller may download, products.spatial for exact spatial matching.
 
 import datetime
 import json
+import math
 import re
 
 from django.db.models import Exists, Max, Min, OuterRef, Q
@@ -110,6 +111,8 @@ QUERY_OPERATORS = {
     "contains": "like",
     "in": "in",
 }
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+NUMERIC_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 SORTABLE = {
     "id": "urn",
     "collection": "dataset__urn",
@@ -124,6 +127,16 @@ COLLECTION_SEARCH_PARAMETERS = frozenset(
     {"q", "bbox", "datetime", "limit", "offset", "item_bbox", "item_datetime", "item_ids"}
 )
 ALWAYS_INCLUDED = ("type", "stac_version", "id", "links")
+# The fields extension's default set: what `fields` with neither include nor exclude gives.
+DEFAULT_FIELDS = (
+    "collection",
+    "geometry",
+    "bbox",
+    "assets",
+    "properties.datetime",
+    "properties.start_datetime",
+    "properties.end_datetime",
+)
 SEARCH_PARAMETERS = frozenset(
     {
         "bbox",
@@ -296,18 +309,26 @@ def item_json(product, files, root):
     }
 
 
-def select_fields(item, include, exclude):
-    """The fields extension: keep `include`d (dotted) paths with the ones every item needs,
-    then drop `exclude`d ones."""
-    if include:
-        kept = {name: item[name] for name in ALWAYS_INCLUDED if name in item}
-        for path in include:
+def select_fields(item, fields):
+    """The fields extension (`fields` from read_search): the item's base fields (every one,
+    the DEFAULT_FIELDS, or only those every item needs when paths are included), less the
+    `exclude`d paths, plus the `include`d ones: a path both included and excluded, or
+    included under an excluded one, is kept."""
+    if fields is None:
+        return item
+    base, include, exclude = fields["base"], fields["include"], fields["exclude"]
+    if base is not None:
+        kept = {}
+        for path in (*ALWAYS_INCLUDED, *base):
             _copy_path(item, kept, path.split("."))
-        item = kept
+    else:
+        kept = item
     for path in exclude:
         if path not in ALWAYS_INCLUDED:
-            _drop_path(item, path.split("."))
-    return item
+            _drop_path(kept, path.split("."))
+    for path in include:
+        _copy_path(item, kept, path.split("."))
+    return kept
 
 
 def _copy_path(source, target, parts):
@@ -349,7 +370,7 @@ def read_get_parameters(query):
     body = {}
     for name in ("bbox", "ids", "collections"):
         if (value := _single(query, name)) is not None:
-            body[name] = value.split(",") if name != "bbox" else value
+            body[name] = value.split(",")
     for name in ("datetime", "limit", "offset"):
         if (value := _single(query, name)) is not None:
             body[name] = value
@@ -371,23 +392,30 @@ def read_get_parameters(query):
         ]
     if (value := _single(query, "fields")) is not None:
         terms = [term.strip() for term in value.split(",") if term.strip()]
-        body["fields"] = {
-            "include": [term.lstrip("+") for term in terms if not term.startswith("-")],
-            "exclude": [term[1:] for term in terms if term.startswith("-")],
-        }
+        include = [term.lstrip("+") for term in terms if not term.startswith("-")]
+        exclude = [term[1:] for term in terms if term.startswith("-")]
+        # Only excluded paths: the rest of the item, as a POST body without `include`.
+        body["fields"] = (
+            {"exclude": exclude}
+            if exclude and not include
+            else {
+                "include": include,
+                "exclude": exclude,
+            }
+        )
     return body
 
 
 def read_search(body, *, collection=None):
     """A search body (POST, or read_get_parameters) → a dict of checked values:
-    shapes, ids, collections, interval, limit, offset, ordering, query, include, exclude."""
+    shapes, ids, collections, interval, limit, offset, ordering, query, filter, fields."""
     if not isinstance(body, dict):
         raise InvalidRequest("The search body is a JSON object.")
     refuse_unknown(body, SEARCH_PARAMETERS)
     search = {
         "shapes": [],
-        "ids": _strings(body, "ids"),
-        "collections": _strings(body, "collections"),
+        "ids": _identifiers(body, "ids"),
+        "collections": _identifiers(body, "collections"),
         "interval": None,
         "limit": _integer(body, "limit", DEFAULT_LIMIT, 1),
         "offset": _integer(body, "offset", 0, 0),
@@ -415,11 +443,7 @@ def read_search(body, *, collection=None):
             ) from None
     if body.get("datetime") is not None:
         search["interval"] = _interval(body["datetime"])
-    fields = body.get("fields") or {}
-    if not isinstance(fields, dict):
-        raise InvalidRequest("fields: an object with include and exclude lists.")
-    search["include"] = _strings(fields, "include", "fields.include") or []
-    search["exclude"] = _strings(fields, "exclude", "fields.exclude") or []
+    search["fields"] = _fields(body)
     return search
 
 
@@ -458,12 +482,13 @@ def search_products(user, search):
 
 def read_collection_get_parameters(query):
     """The collection search parameters of a GET query string, in the shape of a POST body:
-    `q` and `item_ids` are comma-separated lists."""
+    `q`, `item_ids` and the boxes are comma-separated lists."""
     refuse_unknown(query, {*COLLECTION_SEARCH_PARAMETERS, "token"})
     body = {}
     for name in sorted(COLLECTION_SEARCH_PARAMETERS):
         if (value := _single(query, name)) is not None:
-            body[name] = value.split(",") if name in ("q", "item_ids") else value
+            split = name in ("q", "item_ids", "bbox", "item_bbox")
+            body[name] = value.split(",") if split else value
     return body
 
 
@@ -540,6 +565,29 @@ def search_collections(user, search):
     return datasets
 
 
+def _fields(body):
+    """The fields extension's {base, include, exclude} (see select_fields), or None for the
+    whole item. As the extension says: include alone adds to the fields every item needs;
+    exclude alone takes from the whole item, or from the default set when `include` is
+    given empty; neither gives the default set."""
+    if "fields" not in body:
+        return None
+    fields = body["fields"]
+    if not isinstance(fields, dict):
+        raise InvalidRequest(
+            "fields: an object with include and exclude lists.", extra={"parameter": "fields"}
+        )
+    include = _strings(fields, "include", "fields.include") or []
+    exclude = _strings(fields, "exclude", "fields.exclude") or []
+    if include:
+        base = ()
+    elif exclude and "include" not in fields:
+        base = None
+    else:
+        base = DEFAULT_FIELDS
+    return {"base": base, "include": include, "exclude": exclude}
+
+
 def _filter(body):
     """(expression, language) of the body's CQL2 `filter`, or None. A POST body's filter is
     cql2-json by default (a JSON object), cql2-text when it is a string."""
@@ -588,6 +636,14 @@ def _single(query, name):
     return values[0] if values else None
 
 
+def _identifiers(body, name):
+    """A list of ids; also the GET form, one comma-separated string, which some clients
+    send in a POST body too (stac-api-validator sends `"collections": "<id>"`)."""
+    if isinstance(body.get(name), str):
+        return body[name].split(",")
+    return _strings(body, name)
+
+
 def _strings(body, name, label=None):
     value = body.get(name)
     if value is None:
@@ -611,8 +667,8 @@ def _integer(body, name, default, minimum):
 
 
 def _bbox(value, name="bbox"):
-    if isinstance(value, str):
-        value = value.split(",")
+    """A list of 4 or 6 numbers (GET: the comma-separated text, split): a POST body's CSV
+    string is a 400, as the STAC API says."""
     if isinstance(value, list) and len(value) == 6:  # 3D: drop the heights
         value = [value[0], value[1], value[3], value[4]]
     if isinstance(value, list):
@@ -644,8 +700,11 @@ def _interval(value, name="datetime"):
 
 
 def _moment(text, name):
+    text = text.strip()
     try:
-        moment = parse_datetime(text.strip())
+        # RFC 3339 only (`T` or `t`, a zone, `.` before fractions), which Django's parser
+        # would widen; it then checks the ranges (month 13, hour 25).
+        moment = parse_datetime(text.upper()) if RFC3339.fullmatch(text) else None
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
@@ -723,13 +782,29 @@ def _comparison(key, operator, value):
         )
     prop = {"property": key}
     if op != "like":
-        return {"op": op, "args": [prop, value]}
+        comparison = {"op": op, "args": [prop, value]}
+        number = _number(value) if op != "in" else None
+        if number is None:
+            return comparison
+        # A number written as a string (as stac-api-validator and some forms send it)
+        # compares with numeric properties as that number, and with text ones as text.
+        return {"op": "or", "args": [comparison, {"op": op, "args": [prop, number]}]}
     if not isinstance(value, str):
         raise InvalidRequest(f"query: {operator} takes a string.", extra={"parameter": "query"})
     text = re.sub(r"([\\%_])", r"\\\1", value)  # the value's own %, _ and \ are literal
     pattern = {"startsWith": f"{text}%", "endsWith": f"%{text}", "contains": f"%{text}%"}
     casei = {"op": "casei", "args": [pattern[operator]]}  # the text operators ignore case
     return {"op": "like", "args": [{"op": "casei", "args": [prop]}, casei]}
+
+
+def _number(value):
+    """The finite number a string spells (`"30"`, `"-2.5"`), else None."""
+    if not isinstance(value, str) or not NUMERIC_TEXT.fullmatch(value.strip()):
+        return None
+    number = float(value)
+    if not math.isfinite(number):
+        return None
+    return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 
 def _iso(moment):
