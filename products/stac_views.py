@@ -56,6 +56,7 @@ class LandingView(StacView):
                         stac.stac_url(root, "schema") + "?format=json",
                         "application/vnd.oai.openapi+json;version=3.0",
                     ),
+                    stac.link("service-doc", stac.stac_url(root, "api-docs"), "text/html"),
                 ],
             }
         )

@@ -109,6 +109,8 @@ def test_the_landing_page_links_the_api(client):
     schema = client.get(rels[("service-desc", None)])
     assert schema["Content-Type"] == "application/vnd.oai.openapi+json"
     assert f"{SEARCH}" in schema.json()["paths"]
+    assert rels[("service-doc", None)] == "http://testserver/api/v1/docs"
+    assert client.get(rels[("service-doc", None)]).status_code == 200
     assert "https://api.stacspec.org/v1.0.0/item-search" in body["conformsTo"]
 
 
