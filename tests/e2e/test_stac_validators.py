@@ -5,6 +5,7 @@ from tests/e2e/stac_schemas/ through `SchemaProxy`: the tests need no internet, 
 schema that is not vendored fails them instead of being skipped."""
 
 import datetime
+import io
 import json
 import os
 import subprocess
@@ -12,13 +13,17 @@ import sys
 
 import pytest
 import requests
+from django.contrib.auth import get_user_model
+from django.core.management import call_command
+from stac_validator.stac_validator import StacValidate
 
-from products.models import DataFile
+from products.models import DataFile, Dataset, License, Product
 from tests.e2e.schema_proxy import SchemaProxy
 from tests.factories import (
     AccessRightFactory,
     DataFileFactory,
     DatasetFactory,
+    LicenseAcceptanceFactory,
     LicenseFactory,
     ProductFactory,
 )
@@ -191,3 +196,70 @@ def test_stac_api_validator_passes_every_declared_conformance_class(
     for fragment in ("/core", "/collections", "/ogcapi-features", "/item-search"):
         assert any(uri.endswith(fragment) for uri in declared)
     assert any(uri.endswith("item-search#filter") for uri in declared)
+
+
+# stac-validator on the demo catalog (`make run`)
+
+
+@pytest.fixture
+def demo_server(storage, start_gunicorn):
+    """gunicorn serving the demo, loaded as `make run` loads it, with its nearline location."""
+    call_command("load_demo", stdout=io.StringIO())
+    nearline = {
+        "backend": "local",
+        "root": str(storage.root / "nearline"),
+        "tier": "nearline",
+        "cache": str(storage.root / "cache"),
+    }
+    return start_gunicorn(locations={"nearline": nearline}, THREADS="4")
+
+
+def test_stac_validator_passes_every_collection_and_item_of_the_demo(
+    demo_server, token_for, schema_proxy, monkeypatch
+):
+    for name, value in schema_proxy.environment().items():
+        monkeypatch.setenv(name, value)  # requests reads them on each call
+    steward = get_user_model().objects.get(email="steward@example.org")  # sees everything
+    for license in License.objects.all():  # and may download every online file
+        LicenseAcceptanceFactory(user=steward, license=license)
+    headers = {"Authorization": f"Bearer {token_for(steward)}"}
+    root = demo_server + STAC
+
+    def get(url):
+        response = requests.get(url, headers=headers, timeout=30)
+        assert response.status_code == 200, (url, response.content[:500])
+        return response.json()
+
+    def self_link(entity):
+        return next(link["href"] for link in entity["links"] if link["rel"] == "self")
+
+    urls = []
+    for collection in get(f"{root}/collections")["collections"]:
+        urls.append(self_link(collection))
+        items = get(f"{self_link(collection)}/items?limit=1000")
+        urls += [self_link(item) for item in items["features"]]
+    results = {}
+    for url in urls:
+        validator = StacValidate(links=True, assets=True, headers=headers)
+        validator.validate_dict(get(url))
+        results[url] = validator.message[-1]
+
+    assert len(urls) == Dataset.objects.count() + Product.objects.count() == 4 + 10
+    invalid = {url: m.get("error_message") for url, m in results.items() if not m["valid_stac"]}
+    assert invalid == {}
+    unreachable = set()  # nearline files (to restore first), and references on the internet
+    for url, message in results.items():
+        assert any("json-schema/" in schema for schema in message["schema"]), message
+        assert message["links_validated"]["request_invalid"] == [], (url, message)
+        for asset in get(url).get("assets", {}).values():
+            if asset.get("regards:tier") == "nearline" or not asset["href"].startswith(demo_server):
+                unreachable.add(asset["href"])
+        if "assets_validated" in message:
+            failed = set(message["assets_validated"]["request_invalid"])
+            assert failed <= unreachable, (url, failed - unreachable)
+    external_hosts = {
+        href.split("/")[2] for href in unreachable if not href.startswith(demo_server)
+    }
+    assert set(schema_proxy.misses) == {f"https://{host}/…" for host in external_hosts}
+    items = [m for m in results.values() if m["asset_type"] == "ITEM"]
+    assert all(any("file/v2.1.0" in schema for schema in m["schema"]) for m in items)
