@@ -24,8 +24,6 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.nginx import free_port
-
 SCHEMAS = pathlib.Path(__file__).resolve().parent / "stac_schemas"
 # The hosts the certificate names: every host the vendored schemas come from.
 HOSTS = sorted(path.name for path in SCHEMAS.iterdir() if path.is_dir())
@@ -122,7 +120,7 @@ class SchemaProxy(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
 
     def __init__(self, folder):
-        super().__init__(("127.0.0.1", free_port()), _Handler)
+        super().__init__(("127.0.0.1", 0), _Handler)
         self.cert, key = make_certificate(folder)
         self.tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         self.tls.load_cert_chain(self.cert, key)
