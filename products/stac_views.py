@@ -55,6 +55,7 @@ class LandingView(StacView):
                         stac.stac_url(root, "schema") + "?format=json",
                         "application/vnd.oai.openapi+json;version=3.0",
                     ),
+                    stac.link("service-doc", stac.stac_url(root, "api-docs"), "text/html"),
                 ],
             }
         )
@@ -137,7 +138,11 @@ def page_links(request, url, search, page, media_type):
 
     links = []
     if request.method == "GET":
-        links.append(page_link("self", search["offset"]))
+        # `self` is the URL asked, as asked (less a token).
+        query = request.GET.copy()
+        query.pop("token", None)
+        self_url = f"{url}?{query.urlencode()}" if query else url
+        links.append(stac.link("self", self_url, media_type, method="GET"))
     if page.has_next:
         links.append(page_link("next", search["offset"] + search["limit"]))
     if search["offset"] > 0:
@@ -155,11 +160,7 @@ def item_collection(request, body, url, *, collection=None, extra_links=()):
     )
     root = base_url(request)
     features = [
-        stac.select_fields(
-            stac.item_json(product, product.files.all(), root),
-            search["include"],
-            search["exclude"],
-        )
+        stac.select_fields(stac.item_json(product, product.files.all(), root), search["fields"])
         for product in page.items
     ]
 
