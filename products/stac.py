@@ -445,13 +445,16 @@ def search_products(user, search):
         products = products.filter(dataset__urn__in=search["collections"])
     if search["interval"] is not None:
         start, end = search["interval"]
-        products = products.filter(start_date__isnull=False)
+        dated = Q(start_date__isnull=False)
+        # A product without dates shows its ingestion time as its datetime (item_json).
+        undated = Q(start_date__isnull=True)
         if end is not None:
-            products = products.filter(start_date__lte=end)
+            dated &= Q(start_date__lte=end)
+            undated &= Q(created__lte=end)
         if start is not None:
-            products = products.filter(
-                Q(end_date__gte=start) | Q(end_date__isnull=True, start_date__gte=start)
-            )
+            dated &= Q(end_date__gte=start) | Q(end_date__isnull=True, start_date__gte=start)
+            undated &= Q(created__gte=start)
+        products = products.filter(dated | undated)
     for name, expression, lang in (
         ("query", search["query"], "cql2-json"),
         ("filter", *(search["filter"] or (None, None))),

@@ -279,6 +279,18 @@ def test_a_product_without_dates_has_its_ingestion_time_as_datetime(client, open
     assert "end_datetime" not in item["properties"]
 
 
+def test_a_datetime_search_finds_an_undated_product_at_its_ingestion_time(client, open_dataset):
+    product = ProductFactory(dataset=open_dataset, start_date=None, end_date=None)
+    created = product.created.astimezone(UTC)
+
+    def found(interval):
+        return ids(client.get(SEARCH, {"datetime": interval}))
+
+    assert found(f"{created:%Y-%m-%d}T00:00:00Z/..") == [product.urn]
+    assert found(f"../{created:%Y-%m-%d}T23:59:59Z") == [product.urn]
+    assert found("2000-01-01T00:00:00Z/2000-12-31T00:00:00Z") == []
+
+
 def test_private_files_are_left_out_unless_the_caller_may_download_them(client, public_group):
     dataset = DatasetFactory()
     AccessRightFactory(
