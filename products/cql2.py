@@ -215,8 +215,8 @@ def _contains_nul(value):
 def _standard_json(node):
     """The CQL2 JSON in the forms pygeofilter 0.4.0 reads right: it takes `between` args as
     [value, [low, high]] (an early draft, also read as given; the standard writes [value,
-    low, high]), and reads
-    a {"bbox": [west, south, east, north]} in the wrong order (given here as a polygon)."""
+    low, high]), and reads a {"bbox": [west, south, east, north]} in the wrong order (given
+    here as a polygon)."""
     if isinstance(node, list):
         return [_standard_json(item) for item in node]
     if not isinstance(node, dict):
