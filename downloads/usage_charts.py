@@ -1,0 +1,143 @@
+"""The usage dashboard's charts as plain geometry that templates/admin/usage_chart.html draws
+as inline SVG: no script, no CDN, readable with the table beside each chart."""
+
+import dataclasses
+import math
+
+# Dark enough against the admin's white and dark backgrounds to tell the bars apart
+# (WCAG non-text contrast ≥ 3:1 on white); the last colour is for "other datasets".
+PALETTE = ("#1f5fa8", "#b3541e", "#2e7d32", "#8e24aa", "#00727d", "#c2185b", "#6d4c41")
+OTHER_COLOUR = "#5f6368"
+WIDTH = 720
+PLOT_LEFT = 70  # room for the value axis labels
+PLOT_TOP = 10
+PLOT_HEIGHT = 200
+BAR_HEIGHT = 22
+LABEL_WIDTH = 250  # horizontal bars: room for the labels on their left
+
+
+@dataclasses.dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    colour: str
+    title: str  # the tooltip
+
+
+@dataclasses.dataclass(frozen=True)
+class Label:
+    x: float
+    y: float
+    text: str
+    anchor: str = "middle"
+
+
+@dataclasses.dataclass
+class Chart:
+    id: str
+    title: str
+    width: int
+    height: int
+    bars: list
+    labels: list
+    grid: list  # [(x1, x2, y)] of the horizontal grid lines
+    legend: list  # [(colour, label)]
+    empty: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Series:
+    key: object
+    label: str
+    colour: str
+
+
+def nice_ceiling(value):
+    """The smallest 1, 2, 2.5 or 5 × 10ⁿ at least `value` (the top of the value axis)."""
+    if value <= 0:
+        return 1
+    power = 10 ** math.floor(math.log10(value))
+    for step in (1, 2, 2.5, 5, 10):
+        if value <= step * power:
+            return step * power
+    return 10 * power  # pragma: no cover - the loop ends at 10
+
+
+def palette_series(items):
+    """[Series] for `items` [(key, label)], most important first: the first ones get a
+    colour each, the others share OTHER_COLOUR as one series keyed "other"."""
+    limit = len(PALETTE)
+    series = [Series(key, label, PALETTE[n]) for n, (key, label) in enumerate(items[:limit])]
+    if len(items) > limit:
+        series.append(Series("other", f"{len(items) - limit} other datasets", OTHER_COLOUR))
+    return series
+
+
+def stacked_columns(*, id, title, columns, series, value, text):
+    """A column per `columns` [(key, label)], stacked by `series`; value(column, series)
+    gives a height, text(number) its words."""
+    totals = [sum(value(column, s.key) for s in series) for column, _ in columns]
+    top = nice_ceiling(max(totals, default=0))
+    plot_width = WIDTH - PLOT_LEFT - 10
+    step = plot_width / max(len(columns), 1)
+    bar_width = max(step * 0.75, 1)
+    scale = PLOT_HEIGHT / top
+    bars, labels, grid = [], [], []
+    for tick in range(5):
+        y = PLOT_TOP + PLOT_HEIGHT - tick * PLOT_HEIGHT / 4
+        grid.append((PLOT_LEFT, WIDTH - 10, y))
+        labels.append(Label(PLOT_LEFT - 6, y + 4, text(top * tick / 4), "end"))
+    every = max(1, math.ceil(len(columns) / 10))  # at most ten column labels
+    for n, (column, column_label) in enumerate(columns):
+        x = PLOT_LEFT + n * step + (step - bar_width) / 2
+        y = PLOT_TOP + PLOT_HEIGHT
+        for s in series:
+            amount = value(column, s.key)
+            if amount:
+                height = amount * scale
+                y -= height
+                tooltip = f"{column_label}, {s.label}: {text(amount)}"
+                bars.append(Bar(x, y, bar_width, height, s.colour, tooltip))
+        if n % every == 0:
+            labels.append(Label(x + bar_width / 2, PLOT_TOP + PLOT_HEIGHT + 16, column_label))
+    return Chart(
+        id=id,
+        title=title,
+        width=WIDTH,
+        height=PLOT_TOP + PLOT_HEIGHT + 26,
+        bars=bars,
+        labels=labels,
+        grid=grid,
+        legend=[(s.colour, s.label) for s in series],
+        empty=not any(totals),
+    )
+
+
+def horizontal_bars(*, id, title, items, text):
+    """A bar per `items` [(label, value)], labels on the left, values at the bars' ends."""
+    top = nice_ceiling(max((amount for _, amount in items), default=0))
+    plot_width = WIDTH - LABEL_WIDTH - 90
+    bars, labels = [], []
+    for n, (label, amount) in enumerate(items):
+        y = PLOT_TOP + n * (BAR_HEIGHT + 8)
+        width = amount / top * plot_width
+        shown = label if len(label) <= 36 else label[:35] + "…"
+        labels.append(Label(LABEL_WIDTH - 8, y + 16, shown, "end"))
+        if amount:
+            bars.append(
+                Bar(LABEL_WIDTH, y, width, BAR_HEIGHT, PALETTE[0], f"{label}: {text(amount)}")
+            )
+        labels.append(Label(LABEL_WIDTH + width + 6, y + 16, text(amount), "start"))
+    return Chart(
+        id=id,
+        title=title,
+        width=WIDTH,
+        height=PLOT_TOP + len(items) * (BAR_HEIGHT + 8) + 4,
+        bars=bars,
+        labels=labels,
+        grid=[],
+        legend=[],
+        empty=not any(amount for _, amount in items),
+    )
