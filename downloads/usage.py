@@ -20,6 +20,8 @@ from products.models import Dataset
 Outcome = DownloadRecord.Outcome
 DEFAULT_DAYS = 30
 MAX_DAYS = 366
+# Dates a range may hold: the days before and after stay within what Python represents.
+EARLIEST, LATEST = datetime.date(1970, 1, 1), datetime.date(9998, 12, 31)
 
 # A download is an attempt that began sending bytes: these outcomes. Its bytes are the
 # bytes sent (an aborted or resumed download sends part of the file).
@@ -55,6 +57,17 @@ class UsageFilterForm(forms.Form):
         required=False,
         empty_label="All datasets",
     )
+
+    def clean_start(self):
+        return self._within_bounds(self.cleaned_data["start"])
+
+    def clean_end(self):
+        return self._within_bounds(self.cleaned_data["end"])
+
+    def _within_bounds(self, date):
+        if date is not None and not EARLIEST <= date <= LATEST:
+            raise forms.ValidationError(f"Choose a date between {EARLIEST} and {LATEST}.")
+        return date
 
     def clean(self):
         cleaned = super().clean()
