@@ -2,7 +2,7 @@
 
 import traceback
 
-from bench.benchmarks import memory, quota, search, small, throughput
+from bench.benchmarks import memory, quota, search, small, throughput, usage
 from bench.results import Outcome, Target
 from bench.timing import log
 
@@ -12,6 +12,7 @@ RUNNERS = {
     "small": small.run,
     "search": search.run,
     "quota": quota.run,
+    "usage": usage.run,
 }
 BENCHMARKS = tuple(RUNNERS)
 

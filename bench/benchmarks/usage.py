@@ -1,0 +1,163 @@
+"""6. The stewards' usage dashboard over 1,000,000 download records (PostgreSQL): page latency
+under gunicorn, and the plans of its queries."""
+
+import datetime
+import re
+import statistics
+import time
+
+from bench.results import BenchError, Outcome, Target
+from bench.timing import log, percentile
+
+REQUESTS = 30  # per page, after 3 warm-up requests
+TARGET_MS = 200
+EXECUTION = re.compile(r"Execution Time: ([\d.]+) ms")
+
+
+def pages():
+    """{description: what follows /admin/usage/} of the pages timed; the first holds the target."""
+    from django.utils import timezone
+
+    from products.models import Dataset
+
+    dataset = Dataset.objects.filter(label="Usage dataset 00").values_list("pk", flat=True)[0]
+    today = timezone.localdate()
+    year_ago = today - datetime.timedelta(days=365)
+    return {
+        "default page: last 30 days, all datasets": "",
+        "last 30 days, one dataset (the busiest)": f"?dataset={dataset}",
+        "the whole year (366 days: every record)": f"?start={year_ago}&end={today}",
+        "CSV of the default page": "csv",
+    }
+
+
+def steward_cookie():
+    """The session cookie of a steward logged in through the test client (same database)."""
+    from django.test import Client
+
+    from tests.factories import UserFactory
+
+    client = Client()
+    client.force_login(UserFactory(email="usage-steward@bench.example", steward=True))
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+def timed_pages(url, cookie, path):
+    import requests
+
+    latencies = []
+    with requests.Session() as session:
+        session.headers["Cookie"] = cookie
+        for n in range(REQUESTS + 3):
+            started = time.perf_counter()
+            response = session.get(url + path, timeout=60)
+            if n >= 3:
+                latencies.append(time.perf_counter() - started)
+            if response.status_code != 200:
+                raise BenchError(f"usage {path}: HTTP {response.status_code} {response.text[:300]}")
+    return latencies, response
+
+
+def explain_page(path):
+    """[(sql, execution ms, EXPLAIN (ANALYZE, BUFFERS) text)] of the figure queries of a page
+    (those that read download records or restore requests), heaviest first."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    client.force_login(_steward())
+    with CaptureQueriesContext(connection) as captured:
+        response = client.get("/admin/usage/" + path)
+    if response.status_code != 200:
+        raise BenchError(f"usage {path} in-process: HTTP {response.status_code}")
+    plans = []
+    with connection.cursor() as cursor:
+        for query in captured.captured_queries:
+            sql = query["sql"]
+            if "downloads_downloadrecord" not in sql and "downloads_restorerequest" not in sql:
+                continue
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+            plans.append((sql, float(EXECUTION.search(plan)[1]), plan))
+    return sorted(plans, key=lambda item: -item[1])
+
+
+def _steward():
+    from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.get(email="usage-steward@bench.example")
+
+
+def record_counts():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*), count(*) FILTER (WHERE started >= now() - interval '30 days'), "
+            "pg_size_pretty(pg_total_relation_size('downloads_downloadrecord')) "
+            "FROM downloads_downloadrecord"
+        )
+        return cursor.fetchone()
+
+
+def run(bench):
+    total, recent, size = record_counts()
+    cookie = steward_cookie()
+    lines = [
+        f"## 6. Usage dashboard over {total:,} download records (PostgreSQL)",
+        "",
+        f"{bench.sizes.download_records:,} records generated with INSERT … SELECT FROM "
+        f"generate_series in {bench.records_load_seconds:.0f} s, spread evenly over a year in "
+        f"the order they happened ({recent:,} in the last 30 days), 12 datasets, 500 users and "
+        "a fifth anonymous, 85 % completed and 9 % refused or failed; 20,000 restore requests "
+        f"and 40 running downloads; then VACUUM ANALYZE. Table with its indexes: {size}. "
+        f"A steward's session; {REQUESTS} sequential requests per page on one keep-alive "
+        "connection after 3 warm-up requests; gunicorn 2 workers × 1 thread.",
+        "",
+        "| page | requests | p50 ms | p95 ms | max ms | body |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    targets = []
+    described = pages()
+    bench.close_db()
+    with bench.catalog_server(workers=2, threads=1) as app:
+        for description, query in described.items():
+            path = "/admin/usage/" + query
+            log(f"usage: {description}")
+            latencies, response = timed_pages(app.url, cookie, path)
+            p95 = percentile(latencies, 0.95) * 1000
+            lines.append(
+                f"| {description} (`{path}`) | {len(latencies)} "
+                f"| {statistics.median(latencies) * 1000:.1f} | {p95:.1f} "
+                f"| {max(latencies) * 1000:.1f} | {len(response.content):,} B |"
+            )
+            if query == "":
+                targets.append(
+                    Target(
+                        "usage",
+                        f"p95 of the dashboard, {total:,} records",
+                        f"{p95:.1f} ms",
+                        f"< {TARGET_MS} ms",
+                        p95 < TARGET_MS,
+                    )
+                )
+    lines += ["", "### Query plans", ""]
+    for description, query in list(described.items())[:3]:
+        plans = explain_page(query)
+        executed = sum(ms for _, ms, _ in plans)
+        heaviest_sql, heaviest_ms, heaviest_plan = plans[0]
+        lines += [
+            f"#### {description}",
+            "",
+            f"{len(plans)} figure queries, {executed:.1f} ms of execution in all; "
+            + ", ".join(f"{ms:.1f}" for _, ms, _ in plans)
+            + " ms each. The heaviest:",
+            "",
+            f"```sql\n{heaviest_sql}\n```",
+            "",
+            f"```\n{heaviest_plan}\n```",
+            "",
+        ]
+    bench.close_db()
+    return Outcome("\n".join(lines), targets)
