@@ -1,8 +1,16 @@
-"""The usage dashboard's charts as plain geometry that templates/admin/usage_chart.html draws
-as inline SVG: no script, no CDN, readable with the table beside each chart."""
+"""The usage dashboard's charts, drawn as inline SVG on the server: no script, no CDN,
+readable with the table beside each chart (templates/admin/usage_chart.html places them).
+
+The markup is written here rather than by template loops: a year of days by a dozen
+datasets is thousands of bars, which Django's template engine renders a hundred times
+slower than these f-strings (the dashboard must answer in < 200 ms).
+"""
 
 import dataclasses
 import math
+
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 # Dark enough against the admin's white and dark backgrounds to tell the bars apart
 # (WCAG non-text contrast ≥ 3:1 on white); the last colour is for "other datasets".
@@ -45,6 +53,32 @@ class Chart:
     grid: list  # [(x1, x2, y)] of the horizontal grid lines
     legend: list  # [(colour, label)]
     empty: bool = False
+
+    def svg(self):
+        """The chart as an <svg> element, its title naming it for assistive technology."""
+        parts = [
+            f'<svg id="{self.id}" xmlns="http://www.w3.org/2000/svg" '
+            f'viewBox="0 0 {self.width} {self.height}" width="100%" role="img" '
+            f'aria-labelledby="{self.id}-title" focusable="false">',
+            f'<title id="{self.id}-title">{escape(self.title)}</title>',
+        ]
+        parts += [
+            f'<line x1="{x1}" x2="{x2}" y1="{y:.1f}" y2="{y:.1f}" class="usage-grid"></line>'
+            for x1, x2, y in self.grid
+        ]
+        parts += [
+            f'<rect x="{bar.x:.2f}" y="{bar.y:.2f}" width="{bar.width:.2f}" '
+            f'height="{bar.height:.2f}" fill="{bar.colour}">'
+            f"<title>{escape(bar.title)}</title></rect>"
+            for bar in self.bars
+        ]
+        parts += [
+            f'<text x="{label.x:.1f}" y="{label.y:.1f}" text-anchor="{label.anchor}">'
+            f"{escape(label.text)}</text>"
+            for label in self.labels
+        ]
+        parts.append("</svg>")
+        return mark_safe("\n".join(parts))  # noqa: S308 - every text above is escaped
 
 
 @dataclasses.dataclass(frozen=True)

@@ -92,17 +92,21 @@ def page_tables(figures):
             value=lambda day, key: per_series.get((day, key), (0, 0))[index],
             text=text,
         )
-        rows = [
-            {
-                "day": day,
-                "cells": [
-                    {"series": s, "value": per_series.get((day, s.key), (0, 0))[index]}
-                    for s in series
-                ],
-                "total": totals[day][index],
-            }
-            for day, _ in days
-        ]
+        rows = []
+        for day, _ in days:
+            values = [per_series.get((day, s.key), (0, 0))[index] for s in series]
+            rows.append(
+                {
+                    "day": day.isoformat(),
+                    "label": f"{day:%a} {day.day} {day:%b}",
+                    # Formatted here: thousands of cells through template filters are slow.
+                    "cells": [
+                        (s.key, str(v), text(v)) for s, v in zip(series, values, strict=True)
+                    ],
+                    "total": totals[day][index],
+                    "total_text": text(totals[day][index]),
+                }
+            )
         return chart, rows
 
     downloads_chart, downloads_rows = daily(
