@@ -10,6 +10,7 @@ import dataclasses
 import datetime
 
 from django import forms
+from django.contrib.auth import get_user_model
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -192,23 +193,32 @@ def usage(filters):
 def _by_day_dataset_and_outcome(records):
     """One pass over the range's records for the downloads per day and dataset and the
     refusals: ({(day, dataset): (downloads, bytes)}, {dataset: [downloads, bytes]},
-    {outcome: refusals})."""
+    {outcome: refusals}).
+
+    Grouped by day and dataset only, the outcomes counted by FILTER: a few hundred rows for
+    Python to read rather than one per outcome too. Counts of `started` (never null), not
+    of the id: the covering index (migration 0006) holds no id.
+    """
+    delivered = Q(outcome__in=DELIVERED)
     rows = (
         records.annotate(day=TruncDate("started"))
-        .values("day", "dataset_id", "outcome")
-        .annotate(count=Count("id"), bytes=Sum("bytes_sent"))
+        .values("day", "dataset_id")
+        .annotate(
+            downloads=Count("started", filter=delivered),
+            bytes=Sum("bytes_sent", filter=delivered),
+            **{outcome: Count("started", filter=Q(outcome=outcome)) for outcome in REFUSALS},
+        )
     )
-    per_day, per_dataset, refused = {}, {}, {}
+    per_day, per_dataset, refused = {}, {}, dict.fromkeys(REFUSALS, 0)
     for row in rows:
-        if row["outcome"] in DELIVERED:
-            key = (row["day"], row["dataset_id"])
-            count, size = per_day.get(key, (0, 0))
-            per_day[key] = (count + row["count"], size + (row["bytes"] or 0))
+        for outcome in REFUSALS:
+            refused[outcome] += row[outcome]
+        if row["downloads"]:
+            size = row["bytes"] or 0
+            per_day[(row["day"], row["dataset_id"])] = (row["downloads"], size)
             totals = per_dataset.setdefault(row["dataset_id"], [0, 0])
-            totals[0] += row["count"]
-            totals[1] += row["bytes"] or 0
-        elif row["outcome"] in REFUSALS:
-            refused[row["outcome"]] = refused.get(row["outcome"], 0) + row["count"]
+            totals[0] += row["downloads"]
+            totals[1] += size
     return per_day, per_dataset, refused
 
 
@@ -224,16 +234,20 @@ def _datasets(per_dataset):
 
 
 def _top_users(records):
-    rows = (
+    """The users sent the most bytes, grouped by id alone (the covering index has it), their
+    emails read for those ten only."""
+    rows = list(
         records.filter(user__isnull=False, outcome__in=DELIVERED)
-        .values("user_id", "user__email")
-        .annotate(downloads=Count("id"), bytes=Sum("bytes_sent"))
-        .order_by("-bytes", "-downloads", "user__email")[:TOP_USERS]
+        .values("user_id")
+        .annotate(downloads=Count("*"), bytes=Sum("bytes_sent"))
+        .order_by("-bytes", "-downloads", "user_id")[:TOP_USERS]
     )
+    users = get_user_model().objects.filter(pk__in=[row["user_id"] for row in rows])
+    emails = dict(users.values_list("pk", "email"))
     return [
         {
             "user_id": row["user_id"],
-            "email": row["user__email"],
+            "email": emails[row["user_id"]],
             "downloads": row["downloads"],
             "bytes": row["bytes"] or 0,
         }

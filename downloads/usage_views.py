@@ -6,7 +6,6 @@ import csv
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse, JsonResponse
-from django.template.defaultfilters import filesizeformat
 from django.template.response import TemplateResponse
 from django.urls import reverse
 
@@ -83,44 +82,43 @@ def page_tables(figures):
     days = [(day, f"{day:%b} {day.day}") for day in figures.filters.days]
     totals = {day: (count, size) for day, count, size in figures.day_totals()}
 
-    def daily(index, text, chart_id, title):
+    def daily(index, text, figure, title):
         chart = usage_charts.stacked_columns(
-            id=chart_id,
+            id=f"chart-{figure}-per-day",
             title=title,
             columns=days,
             series=series,
             value=lambda day, key: per_series.get((day, key), (0, 0))[index],
             text=text,
         )
-        rows = []
-        for day, _ in days:
-            values = [per_series.get((day, s.key), (0, 0))[index] for s in series]
-            rows.append(
-                {
-                    "day": day.isoformat(),
-                    "label": f"{day:%a} {day.day} {day:%b}",
-                    # Formatted here: thousands of cells through template filters are slow.
-                    "cells": [
-                        (s.key, str(v), text(v)) for s, v in zip(series, values, strict=True)
-                    ],
-                    "total": totals[day][index],
-                    "total_text": text(totals[day][index]),
-                }
-            )
-        return chart, rows
+        table = usage_charts.DayTable(
+            figure=figure,
+            caption=title,
+            series=series,
+            rows=[
+                (
+                    day,
+                    f"{day:%a} {day.day} {day:%b}",
+                    [per_series.get((day, s.key), (0, 0))[index] for s in series],
+                    totals[day][index],
+                )
+                for day, _ in days
+            ],
+            text=text,
+        )
+        return chart, table
 
-    downloads_chart, downloads_rows = daily(
-        0, count_text, "chart-downloads-per-day", "Downloads per day, by dataset"
+    downloads_chart, downloads_table = daily(
+        0, count_text, "downloads", "Downloads per day, by dataset"
     )
-    bytes_chart, bytes_rows = daily(
-        1, filesizeformat, "chart-bytes-per-day", "Bytes sent per day, by dataset"
+    bytes_chart, bytes_table = daily(
+        1, usage_charts.size_text, "bytes", "Bytes sent per day, by dataset"
     )
     return {
-        "series": series,
         "downloads_chart": downloads_chart,
-        "downloads_rows": downloads_rows,
+        "downloads_table": downloads_table,
         "bytes_chart": bytes_chart,
-        "bytes_rows": bytes_rows,
+        "bytes_table": bytes_table,
         "refusals_chart": usage_charts.horizontal_bars(
             id="chart-refusals",
             title="Refusals and storage failures, by code",
@@ -131,7 +129,7 @@ def page_tables(figures):
             id="chart-top-users",
             title=f"Top {len(figures.top_users)} users by bytes sent",
             items=[(user["email"], user["bytes"]) for user in figures.top_users],
-            text=filesizeformat,
+            text=usage_charts.size_text,
         ),
         "restores_chart": usage_charts.horizontal_bars(
             id="chart-restores",
