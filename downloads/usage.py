@@ -101,6 +101,13 @@ class UsageFilters:
         end = timezone.localdate()
         return cls(start=end - datetime.timedelta(days=DEFAULT_DAYS - 1), end=end)
 
+    def as_query(self):
+        """The filters as the page's query parameters."""
+        query = {"start": self.start.isoformat(), "end": self.end.isoformat()}
+        if self.dataset is not None:
+            query["dataset"] = self.dataset.pk
+        return query
+
     @property
     def days(self):
         return [

@@ -2,6 +2,7 @@
 charts laid out in downloads.usage_charts)."""
 
 import csv
+from urllib.parse import urlencode
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -37,11 +38,14 @@ def usage_page(request):
             for message in messages
         ]
         return TemplateResponse(request, "admin/usage.html", context, status=400)
-    figures = usage(form.filters())
-    query = request.GET.urlencode()
+    filters = form.filters()
+    figures = usage(filters)
+    query = urlencode(filters.as_query())
     context |= {
+        # The form shows the dates in effect, the defaults included.
+        "form": UsageFilterForm(filters.as_query()),
         "figures": figures,
-        "csv_url": reverse("admin-usage-csv") + (f"?{query}" if query else ""),
+        "csv_url": f"{reverse('admin-usage-csv')}?{query}",
         **page_tables(figures),
     }
     return TemplateResponse(request, "admin/usage.html", context)

@@ -407,10 +407,19 @@ def csv_of(response):
     return list(csv.reader(io.StringIO(response.content.decode())))
 
 
-def test_the_page_links_the_csv_with_its_filters(client, steward, archive):
+def test_the_page_links_the_csv_with_the_filters_in_effect(client, steward, archive):
     response = client.get(URL, {"dataset": archive["beta"].pk})
 
-    assert f'href="/admin/usage/csv?dataset={archive["beta"].pk}"'.encode() in response.content
+    query = f"start={day(29)}&amp;end={day(0)}&amp;dataset={archive['beta'].pk}"
+    assert f'href="/admin/usage/csv?{query}"' in response.content.decode()
+
+
+def test_the_form_shows_the_dates_in_effect(client, steward):
+    response = client.get(URL, {"end": day(3).isoformat()})
+
+    html = response.content.decode()
+    assert f'name="start" value="{day(32)}"' in html
+    assert f'name="end" value="{day(3)}"' in html
 
 
 def test_the_csv_holds_the_figures_of_the_page(client, steward, archive):
