@@ -182,7 +182,8 @@ def filtered_records(filters):
 
 
 def usage(filters):
-    """The dashboard's figures: seven queries whatever the number of records."""
+    """The dashboard's figures: six queries (days and datasets, dataset labels, top users,
+    their emails, restores, slots) whatever the number of records."""
     records = filtered_records(filters)
     per_day, per_dataset, refused = _by_day_dataset_and_outcome(records)
     return Usage(
