@@ -78,13 +78,17 @@ def timed_pages(app, cookie, path, requests_count):
                 latencies.append(time.perf_counter() - started)
             if response.status_code != 200:
                 raise BenchError(f"usage {path}: HTTP {response.status_code} {response.text[:300]}")
-    after = cpu_seconds(workers + backends)
+    # A worker reconnects after CONN_MAX_AGE: its new backend counts from zero; the CPU of
+    # one that ended meanwhile is lost (an undercount, on runs longer than a minute).
+    workers_after, backends_after = app.worker_pids(), database_backends()
+    after = cpu_seconds(workers_after + backends_after)
 
     def per_request(pids):
-        used = sum(after.get(pid, 0) - before.get(pid, 0) for pid in pids)
+        used = sum(after[pid] - before.get(pid, 0) for pid in pids if pid in after)
         return used * 1000 / requests_count
 
-    return latencies, response, {"workers": per_request(workers), "postgres": per_request(backends)}
+    cpu = {"workers": per_request(workers_after), "postgres": per_request(backends_after)}
+    return latencies, response, cpu
 
 
 def explain_page(path):
