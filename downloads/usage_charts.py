@@ -113,6 +113,15 @@ def nice_ceiling(value):
     return 10 * power  # pragma: no cover - the loop ends at 10
 
 
+def nice_size_ceiling(size):
+    """nice_ceiling in the byte unit of `size` (KB, MB, GB…): axis labels of 1.0, 2.0…
+    GB rather than 1.2, 2.3… GB."""
+    unit = 1
+    while size / unit >= 1024:
+        unit *= 1024
+    return nice_ceiling(size / unit) * unit
+
+
 def palette_series(items):
     """[Series] for `items` [(key, label)], most important first: the first ones get a
     colour each, the others share OTHER_COLOUR as one series keyed "other"."""
@@ -123,11 +132,11 @@ def palette_series(items):
     return series
 
 
-def stacked_columns(*, id, title, columns, series, value, text):
+def stacked_columns(*, id, title, columns, series, value, text, ceiling=nice_ceiling):
     """A column per `columns` [(key, label)], stacked by `series`; value(column, series)
     gives a height, text(number) its words."""
     totals = [sum(value(column, s.key) for s in series) for column, _ in columns]
-    top = nice_ceiling(max(totals, default=0))
+    top = ceiling(max(totals, default=0))
     plot_width = WIDTH - PLOT_LEFT - 10
     step = plot_width / max(len(columns), 1)
     bar_width = max(step * 0.75, 1)
@@ -163,9 +172,9 @@ def stacked_columns(*, id, title, columns, series, value, text):
     )
 
 
-def horizontal_bars(*, id, title, items, text):
+def horizontal_bars(*, id, title, items, text, ceiling=nice_ceiling):
     """A bar per `items` [(label, value)], labels on the left, values at the bars' ends."""
-    top = nice_ceiling(max((amount for _, amount in items), default=0))
+    top = ceiling(max((amount for _, amount in items), default=0))
     plot_width = WIDTH - LABEL_WIDTH - 90
     bars, labels = [], []
     for n, (label, amount) in enumerate(items):

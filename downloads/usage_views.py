@@ -86,7 +86,7 @@ def page_tables(figures):
     days = [(day, f"{day:%b} {day.day}") for day in figures.filters.days]
     totals = {day: (count, size) for day, count, size in figures.day_totals()}
 
-    def daily(index, text, figure, title):
+    def daily(index, text, figure, title, ceiling=usage_charts.nice_ceiling):
         chart = usage_charts.stacked_columns(
             id=f"chart-{figure}-per-day",
             title=title,
@@ -94,6 +94,7 @@ def page_tables(figures):
             series=series,
             value=lambda day, key: per_series.get((day, key), (0, 0))[index],
             text=text,
+            ceiling=ceiling,
         )
         table = usage_charts.DayTable(
             figure=figure,
@@ -116,7 +117,11 @@ def page_tables(figures):
         0, count_text, "downloads", "Downloads per day, by dataset"
     )
     bytes_chart, bytes_table = daily(
-        1, usage_charts.size_text, "bytes", "Bytes sent per day, by dataset"
+        1,
+        usage_charts.size_text,
+        "bytes",
+        "Bytes sent per day, by dataset",
+        usage_charts.nice_size_ceiling,
     )
     return {
         "downloads_chart": downloads_chart,
@@ -134,6 +139,7 @@ def page_tables(figures):
             title=f"Top {len(figures.top_users)} users by bytes sent",
             items=[(user["email"], user["bytes"]) for user in figures.top_users],
             text=usage_charts.size_text,
+            ceiling=usage_charts.nice_size_ceiling,
         ),
         "restores_chart": usage_charts.horizontal_bars(
             id="chart-restores",
