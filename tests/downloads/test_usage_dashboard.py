@@ -7,9 +7,11 @@ import io
 from html.parser import HTMLParser
 
 import pytest
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from downloads.models import DownloadRecord, RestoreRequest
+from downloads.usage_charts import size_text
 from tests.factories import (
     DataFileFactory,
     DatasetFactory,
@@ -313,6 +315,21 @@ def test_the_charts_are_inline_svg_with_tooltips(client, steward, archive):
         assert f'aria-labelledby="{chart}-title"' in html
     assert f"<title>{day(0):%b} {day(0).day}, Alpha: 5</title>" in html
     assert "<script" not in html.split('<div id="content-main"')[1]
+
+
+def test_labels_are_escaped_in_charts_and_tables(client, steward):
+    dataset = DatasetFactory(label="<b>bold</b>")
+    record(DataFileFactory(product__dataset=dataset))
+
+    html = client.get(URL).content.decode()
+
+    assert "<b>bold</b>" not in html
+    assert "&lt;b&gt;bold&lt;/b&gt;" in html
+
+
+@pytest.mark.parametrize("size", [0, 1, 2, 1023, 1024, 1536, 2**20 - 1, 5 * 2**30 + 7, 3 * 2**50])
+def test_sizes_read_as_the_admin_writes_them(size):
+    assert size_text(size) == filesizeformat(size)
 
 
 def test_an_empty_archive_shows_zeros_and_no_chart_bars(client, steward):
