@@ -23,7 +23,9 @@ def parse_args(argv):
         help=f"comma-separated benchmarks among {', '.join(BENCHMARKS)} (default: all)",
     )
     parser.add_argument(
-        "--quick", action="store_true", help="smoke run: 256 MiB file, 100k products, 5 s loads"
+        "--quick",
+        action="store_true",
+        help="smoke run: 256 MiB file, 100k products and download records, 5 s loads",
     )
     parser.add_argument(
         "--keep", action="store_true", help="keep the temporary folder and the database"

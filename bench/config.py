@@ -28,7 +28,8 @@ class Sizes:
     max_quota: int = 100
     small_file: int = 10 * KiB
     rounds: int = 3  # best of, for throughput
+    download_records: int = 1_000_000  # the usage dashboard's history
 
 
 FULL = Sizes(big_file=1024 * MiB, products=1_000_000, load_seconds=10)
-QUICK = Sizes(big_file=256 * MiB, products=100_000, load_seconds=5)
+QUICK = Sizes(big_file=256 * MiB, products=100_000, load_seconds=5, download_records=100_000)

@@ -250,3 +250,179 @@ def products_generate(count):
     seconds = time.perf_counter() - started
     log(f"loaded in {seconds:.0f} s")
     return seconds
+
+
+# The download history for the usage dashboard benchmark ----------------------------------------
+
+USAGE_DATASETS = 12
+USAGE_USERS = 500
+HISTORY_DAYS = 365
+# Record outcomes by share of the history (cumulative bounds on one random number per row).
+OUTCOME_SHARES = (
+    (0.85, "COMPLETED", 200),
+    (0.90, "ABORTED", 200),
+    (0.91, "OFFLOADED", 200),
+    (0.95, "QUOTA_EXCEEDED", 429),
+    (0.98, "RATE_LIMITED", 429),
+    (1.00, "STORAGE_ERROR", 502),
+)
+
+
+def usage_catalog():
+    """(files, user ids) the records point at: a product and file in each of USAGE_DATASETS
+    datasets, and USAGE_USERS users."""
+    from django.contrib.auth import get_user_model
+
+    from products.models import DataFile, Dataset, Product
+
+    files = []
+    for n in range(USAGE_DATASETS):
+        dataset = Dataset.objects.create(
+            urn=bench_urn("AIP:DATASET", f"usage-{n}"), label=f"Usage dataset {n:02d}"
+        )
+        product = Product.objects.create(
+            urn=bench_urn("FEATURE:DATA", f"usage-{n}"),
+            provider_id=f"usage-{n}",
+            label=f"usage product {n}",
+            dataset=dataset,
+        )
+        files.append(
+            DataFile.objects.create(
+                product=product,
+                data_type="RAWDATA",
+                filename=f"usage-{n}.zip",
+                mime_type="application/zip",
+                checksum=hashlib.md5(product.urn.encode()).hexdigest(),
+                digest_algorithm="MD5",
+                filesize=700 * MiB,
+                storage="online",
+            )
+        )
+    users = get_user_model().objects.bulk_create(
+        get_user_model()(username=email, email=email)
+        for email in (f"usage{n:03d}@bench.example" for n in range(USAGE_USERS))
+    )
+    return files, [user.pk for user in users]
+
+
+def download_records_generate(count):
+    """INSERT … SELECT FROM generate_series `count` download records over the last
+    HISTORY_DAYS days, in the order they happened (as the service appends them), then
+    restore requests and a few running downloads; VACUUM ANALYZE. The seconds it took.
+
+    A fifth are anonymous; users and datasets are skewed (the first ones download most),
+    sizes up to the 700 MiB file; the outcomes as OUTCOME_SHARES.
+    """
+    from django.db import connection, transaction
+
+    started = time.perf_counter()
+    log(f"loading {count:,} download records with INSERT … generate_series")
+    files, user_ids = usage_catalog()
+    outcome = (
+        "CASE "
+        + " ".join(f"WHEN r < {bound} THEN '{name}'" for bound, name, _ in OUTCOME_SHARES)
+        + " END"
+    )
+    status = (
+        "CASE "
+        + " ".join(f"WHEN r < {bound} THEN {code}" for bound, _, code in OUTCOME_SHARES)
+        + " END"
+    )
+    delivered = f"r < {OUTCOME_SHARES[2][0]}"
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT setseed(0.2024)")
+        cursor.execute(
+            f"""
+            INSERT INTO downloads_downloadrecord (
+                user_id, client_address, product_id, data_file_id, dataset_id, product_urn,
+                checksum, filename, status_code, range_start, bytes_expected, bytes_sent,
+                outcome, error, started, ended, quota_id, lease_expires)
+            SELECT
+                CASE WHEN a < 0.2 THEN NULL
+                     ELSE (%(users)s::int[])[1 + floor(u * u * %(user_count)s)::int] END,
+                CASE WHEN a < 0.2 THEN ('10.0.' || (n %% 200) || '.' || (n %% 250))::inet END,
+                (%(products)s::int[])[f], (%(files)s::int[])[f], (%(datasets)s::int[])[f],
+                (%(urns)s::text[])[f], (%(checksums)s::text[])[f], 'usage.zip',
+                {status}, 0, %(size)s,
+                CASE WHEN {delivered} THEN floor(b * %(size)s)::bigint ELSE 0 END,
+                {outcome}, '', at, at + interval '30 seconds', NULL, NULL
+            FROM (
+                SELECT n, random() AS r, random() AS u, random() AS a, random() AS b,
+                       1 + floor(power(random(), 2) * %(file_count)s)::int AS f,
+                       now() - (%(count)s - n) * (%(days)s * interval '1 day') / %(count)s AS at
+                FROM generate_series(1, %(count)s) AS n
+            ) AS draws
+            ORDER BY n
+            """,
+            {
+                "users": user_ids,
+                "user_count": len(user_ids),
+                "products": [f.product_id for f in files],
+                "files": [f.pk for f in files],
+                "datasets": [f.product.dataset_id for f in files],
+                "urns": [f.product.urn for f in files],
+                "checksums": [f.checksum for f in files],
+                "file_count": len(files),
+                "size": files[0].filesize,
+                "count": count,
+                "days": HISTORY_DAYS,
+            },
+        )
+        restores_generate(cursor, files, user_ids)
+        running_downloads_generate(files, user_ids)
+    with connection.cursor() as cursor:  # autocommit: VACUUM cannot run in a transaction
+        cursor.execute("VACUUM ANALYZE downloads_downloadrecord")
+        cursor.execute("VACUUM ANALYZE downloads_restorerequest")
+        cursor.execute("VACUUM ANALYZE auth_user")
+    seconds = time.perf_counter() - started
+    log(f"loaded in {seconds:.0f} s")
+    return seconds
+
+
+def restores_generate(cursor, files, user_ids, count=20_000):
+    """Finished restores over the history (DONE or FAILED; those may repeat on a file)."""
+    cursor.execute(
+        """
+        INSERT INTO downloads_restorerequest (data_file_id, requested_by_id, status, error,
+            attempts, requested, started, finished, available_until, purged)
+        SELECT (%(files)s::int[])[1 + n %% %(file_count)s], (%(users)s::int[])[1 + n %% 50],
+               CASE WHEN n %% 10 = 0 THEN 'FAILED' ELSE 'DONE' END, '', 1, at, at, at, at, true
+        FROM (SELECT n, now() - n * (%(days)s * interval '1 day') / %(count)s AS at
+              FROM generate_series(1, %(count)s) AS n) AS restores
+        """,
+        {
+            "files": [f.pk for f in files],
+            "file_count": len(files),
+            "users": user_ids,
+            "days": HISTORY_DAYS,
+            "count": count,
+        },
+    )
+
+
+def running_downloads_generate(files, user_ids, count=40):
+    """Downloads running now, each holding a slot of one of 10 users' quotas."""
+    from django.utils import timezone
+
+    from downloads.models import DownloadRecord, Quota
+
+    quotas = Quota.objects.bulk_create(Quota(user_id=pk) for pk in user_ids[:10])
+    now = timezone.now()
+    DownloadRecord.objects.bulk_create(
+        DownloadRecord(
+            user_id=quotas[n % 10].user_id,
+            product_id=files[n % len(files)].product_id,
+            data_file=files[n % len(files)],
+            dataset_id=files[n % len(files)].product.dataset_id,
+            product_urn=files[n % len(files)].product.urn,
+            checksum=files[n % len(files)].checksum,
+            filename="usage.zip",
+            status_code=200,
+            bytes_expected=files[0].filesize,
+            outcome=DownloadRecord.Outcome.IN_PROGRESS,
+            started=now,
+            quota=quotas[n % 10],
+            lease_expires=now + datetime.timedelta(minutes=10),
+        )
+        for n in range(count)
+    )

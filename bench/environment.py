@@ -15,6 +15,7 @@ from bench.data import (
     LOAD_USERS,
     catalog_document,
     create_user,
+    download_records_generate,
     files_store,
     products_generate,
 )
@@ -40,6 +41,7 @@ class Bench:
         self.wrk = None
         self.postgres = "not measured"
         self.products_load_seconds = 0.0
+        self.records_load_seconds = 0.0
         self.load_before = os.getloadavg()
         self.stack = contextlib.ExitStack()
 
@@ -79,6 +81,8 @@ class Bench:
         self._create_users()
         if {"search", "stac"} & set(self.selected):
             self.products_load_seconds = products_generate(self.sizes.products)
+        if "usage" in self.selected:
+            self.records_load_seconds = download_records_generate(self.sizes.download_records)
         if "small" in self.selected:
             self.wrk = ensure_wrk()
         self.close_db()

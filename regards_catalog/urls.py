@@ -15,6 +15,8 @@ handler500 = "regards_catalog.errors.server_error"
 admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
+    # Before the admin's URLs, whose catch-all would take it.
+    path("admin/usage/", include("downloads.admin_urls")),
     path("admin/", admin.site.urls),
     path("api/v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),

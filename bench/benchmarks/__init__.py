@@ -2,7 +2,7 @@
 
 import traceback
 
-from bench.benchmarks import memory, quota, search, small, stac, throughput
+from bench.benchmarks import memory, quota, search, small, stac, throughput, usage
 from bench.results import Outcome, Target
 from bench.timing import log
 
@@ -13,6 +13,7 @@ RUNNERS = {
     "search": search.run,
     "stac": stac.run,
     "quota": quota.run,
+    "usage": usage.run,
 }
 BENCHMARKS = tuple(RUNNERS)
 

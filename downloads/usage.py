@@ -1,0 +1,330 @@
+"""The stewards' usage dashboard (/admin/usage/): its filters and the aggregate reads behind
+each figure.
+
+Every figure is one GROUP BY over the filtered records, whatever their number: the
+page's query count is constant (a test holds it), and its time depends on the rows in the
+date range, read through the `started` index.
+"""
+
+import dataclasses
+import datetime
+
+from django import forms
+from django.contrib.auth import get_user_model
+from django.db.models import Count, Q, Sum
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from downloads.models import DownloadRecord, RestoreRequest
+from products.models import Dataset
+
+Outcome = DownloadRecord.Outcome
+DEFAULT_DAYS = 30
+MAX_DAYS = 366
+# Dates a range may hold: the days before and after stay within what Python represents.
+EARLIEST, LATEST = datetime.date(1970, 1, 1), datetime.date(9998, 12, 31)
+
+# A download is an attempt that began sending bytes: these outcomes. Its bytes are the
+# bytes sent (an aborted or resumed download sends part of the file).
+DELIVERED = (
+    Outcome.COMPLETED,
+    Outcome.ABORTED,
+    Outcome.OFFLOADED,
+    Outcome.CORRUPT,
+    Outcome.IN_PROGRESS,
+)
+# The refusals and failures a record keeps, with the API error code the caller got. Checks
+# 1 to 8 (token, access, licence, restore) answer before a record is written (SPEC §4):
+# they are not counted here.
+REFUSALS = {
+    Outcome.QUOTA_EXCEEDED: "quota_exceeded",
+    Outcome.RATE_LIMITED: "rate_limited",
+    Outcome.STORAGE_ERROR: "storage_unavailable / storage_file_missing",
+}
+TOP_USERS = 10
+
+
+class UsageFilterForm(forms.Form):
+    """The date range (whole days, in the server's time zone) and the dataset of the figures."""
+
+    start = forms.DateField(
+        label="From", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    end = forms.DateField(
+        label="To", required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    dataset = forms.ModelChoiceField(
+        queryset=Dataset.objects.order_by("label", "pk"),
+        required=False,
+        empty_label="All datasets",
+    )
+
+    def clean_start(self):
+        return self._within_bounds(self.cleaned_data["start"])
+
+    def clean_end(self):
+        return self._within_bounds(self.cleaned_data["end"])
+
+    def _within_bounds(self, date):
+        if date is not None and not EARLIEST <= date <= LATEST:
+            raise forms.ValidationError(f"Choose a date between {EARLIEST} and {LATEST}.")
+        return date
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        today = timezone.localdate()
+        end = cleaned.get("end") or today
+        start = cleaned.get("start") or end - datetime.timedelta(days=DEFAULT_DAYS - 1)
+        if start > end:
+            raise forms.ValidationError("The start date must not be after the end date.")
+        if (end - start).days + 1 > MAX_DAYS:
+            raise forms.ValidationError(f"Choose a range of at most {MAX_DAYS} days.")
+        cleaned["start"], cleaned["end"] = start, end
+        return cleaned
+
+    def filters(self):
+        """The valid filters (call after is_valid())."""
+        data = self.cleaned_data
+        return UsageFilters(start=data["start"], end=data["end"], dataset=data["dataset"])
+
+
+@dataclasses.dataclass(frozen=True)
+class UsageFilters:
+    start: datetime.date
+    end: datetime.date  # included
+    dataset: Dataset | None = None
+
+    @classmethod
+    def default(cls):
+        end = timezone.localdate()
+        return cls(start=end - datetime.timedelta(days=DEFAULT_DAYS - 1), end=end)
+
+    def as_query(self):
+        """The filters as the page's query parameters."""
+        query = {"start": self.start.isoformat(), "end": self.end.isoformat()}
+        if self.dataset is not None:
+            query["dataset"] = self.dataset.pk
+        return query
+
+    @property
+    def days(self):
+        return [
+            self.start + datetime.timedelta(days=n) for n in range((self.end - self.start).days + 1)
+        ]
+
+    def time_range(self):
+        """[first instant, instant after the last day) in the current time zone."""
+        zone = timezone.get_current_timezone()
+
+        def midnight(day):
+            return datetime.datetime.combine(day, datetime.time(), tzinfo=zone)
+
+        return midnight(self.start), midnight(self.end + datetime.timedelta(days=1))
+
+
+@dataclasses.dataclass
+class DatasetUsage:
+    dataset_id: int | None  # None: the dataset was deleted since
+    label: str
+    urn: str
+    downloads: int = 0
+    bytes: int = 0
+
+
+@dataclasses.dataclass
+class Usage:
+    """Every figure of the dashboard for one set of filters."""
+
+    filters: UsageFilters
+    # {(day, dataset id): (downloads, bytes)}
+    per_day: dict
+    # Datasets with downloads in the range, most downloaded first.
+    datasets: list[DatasetUsage]
+    # [(outcome, API code, count)], every recorded refusal kind (zeros included).
+    refusals: list
+    # [{"user_id", "email", "downloads", "bytes"}], most bytes first.
+    top_users: list
+    # [(status, count)], every status (zeros included).
+    restores: list
+    # [{"caller", "slots"}] of the running downloads now, most slots first.
+    live_slots: list
+    stale_slots: int  # leases that ran out (a killed worker), freed by the next sweep
+
+    @property
+    def downloads(self):
+        return sum(d.downloads for d in self.datasets)
+
+    @property
+    def bytes(self):
+        return sum(d.bytes for d in self.datasets)
+
+    @property
+    def live_slot_count(self):
+        return sum(row["slots"] for row in self.live_slots)
+
+    def day_totals(self):
+        """[(day, downloads, bytes)] of every day of the range, zeros included."""
+        totals = {day: [0, 0] for day in self.filters.days}
+        for (day, _), (count, size) in self.per_day.items():
+            totals[day][0] += count
+            totals[day][1] += size
+        return [(day, count, size) for day, (count, size) in totals.items()]
+
+
+def filtered_records(filters):
+    start, end = filters.time_range()
+    records = DownloadRecord.objects.filter(started__gte=start, started__lt=end)
+    if filters.dataset is not None:
+        records = records.filter(dataset=filters.dataset)
+    return records.order_by()  # no Meta ordering inside the GROUP BYs
+
+
+def usage(filters):
+    """The dashboard's figures: six queries (days and datasets, dataset labels, top users,
+    their emails, restores, slots) whatever the number of records."""
+    records = filtered_records(filters)
+    per_day, per_dataset, refused = _by_day_dataset_and_outcome(records)
+    return Usage(
+        filters=filters,
+        per_day=per_day,
+        datasets=_datasets(per_dataset),
+        refusals=[(outcome, code, refused.get(outcome, 0)) for outcome, code in REFUSALS.items()],
+        top_users=_top_users(records),
+        restores=_restores(filters),
+        live_slots=(slots := _slots(filters))[0],
+        stale_slots=slots[1],
+    )
+
+
+def _by_day_dataset_and_outcome(records):
+    """One pass over the range's records for the downloads per day and dataset and the
+    refusals: ({(day, dataset): (downloads, bytes)}, {dataset: [downloads, bytes]},
+    {outcome: refusals}).
+
+    Grouped by day and dataset only, the outcomes counted by FILTER: a few hundred rows for
+    Python to read rather than one per outcome too. Counts of `started` (never null), not
+    of the id: the covering index (migration 0006) holds no id.
+    """
+    delivered = Q(outcome__in=DELIVERED)
+    rows = (
+        records.annotate(day=TruncDate("started"))
+        .values("day", "dataset_id")
+        .annotate(
+            downloads=Count("started", filter=delivered),
+            bytes=Sum("bytes_sent", filter=delivered),
+            **{outcome: Count("started", filter=Q(outcome=outcome)) for outcome in REFUSALS},
+        )
+    )
+    per_day, per_dataset, refused = {}, {}, dict.fromkeys(REFUSALS, 0)
+    for row in rows:
+        for outcome in REFUSALS:
+            refused[outcome] += row[outcome]
+        if row["downloads"]:
+            size = row["bytes"] or 0
+            per_day[(row["day"], row["dataset_id"])] = (row["downloads"], size)
+            totals = per_dataset.setdefault(row["dataset_id"], [0, 0])
+            totals[0] += row["downloads"]
+            totals[1] += size
+    return per_day, per_dataset, refused
+
+
+def _datasets(per_dataset):
+    """The datasets with downloads, with their labels (one query), most downloaded first."""
+    known = Dataset.objects.filter(pk__in=[pk for pk in per_dataset if pk is not None])
+    labels = {pk: (label, urn) for pk, label, urn in known.values_list("pk", "label", "urn")}
+    datasets = [
+        DatasetUsage(pk, *labels.get(pk, ("(deleted dataset)", "")), downloads=count, bytes=size)
+        for pk, (count, size) in per_dataset.items()
+    ]
+    return sorted(datasets, key=lambda d: (-d.downloads, -d.bytes, d.label))
+
+
+def _top_users(records):
+    """The users sent the most bytes, grouped by id alone (the covering index has it), their
+    emails read for those ten only."""
+    rows = list(
+        records.filter(user__isnull=False, outcome__in=DELIVERED)
+        .values("user_id")
+        .annotate(downloads=Count("*"), bytes=Sum("bytes_sent"))
+        .order_by("-bytes", "-downloads", "user_id")[:TOP_USERS]
+    )
+    users = get_user_model().objects.filter(pk__in=[row["user_id"] for row in rows])
+    emails = dict(users.values_list("pk", "email"))
+    return [
+        {
+            "user_id": row["user_id"],
+            "email": emails[row["user_id"]],
+            "downloads": row["downloads"],
+            "bytes": row["bytes"] or 0,
+        }
+        for row in rows
+    ]
+
+
+def _restores(filters):
+    """Restore requests made in the range, by status."""
+    start, end = filters.time_range()
+    requests = RestoreRequest.objects.filter(requested__gte=start, requested__lt=end)
+    if filters.dataset is not None:
+        requests = requests.filter(data_file__product__dataset=filters.dataset)
+    counts = dict(requests.order_by().values_list("status").annotate(count=Count("id")))
+    return [(status, counts.get(status, 0)) for status in RestoreRequest.Status.values]
+
+
+def _slots(filters):
+    """([{"caller", "slots"}] of the downloads running now, stale leases): whatever the date
+    range, as slots are about now; the dataset filter applies."""
+    now = timezone.now()
+    leased = DownloadRecord.objects.filter(lease_expires__isnull=False)
+    if filters.dataset is not None:
+        leased = leased.filter(dataset=filters.dataset)
+    rows = (
+        leased.order_by()
+        .values("quota_id", "quota__user__email", "quota__client_address")
+        .annotate(
+            live=Count("id", filter=Q(lease_expires__gt=now)),
+            stale=Count("id", filter=Q(lease_expires__lte=now)),
+        )
+    )
+    live, stale = [], 0
+    for row in rows:
+        stale += row["stale"]
+        if row["live"]:
+            caller = row["quota__user__email"] or (
+                f"anonymous {row['quota__client_address']}"
+                if row["quota__client_address"]
+                else "no quota (public file types)"
+            )
+            live.append({"caller": caller, "slots": row["live"]})
+    return sorted(live, key=lambda row: (-row["slots"], row["caller"])), stale
+
+
+def csv_rows(figures):
+    """The figures as rows of (figure, day, dataset, key, count, bytes): one table for all,
+    so a spreadsheet filters it by its first column."""
+    yield ("figure", "day", "dataset", "key", "count", "bytes")
+    datasets = {d.dataset_id: d for d in figures.datasets}
+    for (day, dataset_id), (count, size) in sorted(
+        figures.per_day.items(), key=lambda item: (item[0][0], datasets[item[0][1]].label)
+    ):
+        dataset = datasets[dataset_id]
+        yield ("downloads_per_day", day.isoformat(), dataset.urn, dataset.label, count, size)
+    for dataset in figures.datasets:
+        yield (
+            "downloads_per_dataset",
+            "",
+            dataset.urn,
+            dataset.label,
+            dataset.downloads,
+            dataset.bytes,
+        )
+    for outcome, code, count in figures.refusals:
+        yield ("refusals", "", "", f"{outcome} ({code})", count, "")
+    for user in figures.top_users:
+        yield ("top_users", "", "", user["email"], user["downloads"], user["bytes"])
+    for status, count in figures.restores:
+        yield ("restores", "", "", status, count, "")
+    for row in figures.live_slots:
+        yield ("live_slots", "", "", row["caller"], row["slots"], "")
