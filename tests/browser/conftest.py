@@ -13,6 +13,8 @@ import shutil
 import psutil
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.core.management import call_command
+from django.test import override_settings
 from playwright.sync_api import expect, sync_playwright
 
 from tests.browser.helpers import AXE, PASSWORD, log_in
@@ -115,7 +117,8 @@ def module_server(django_db_setup, storage_root, tmp_path_factory):
     """One gunicorn per test module: starting one costs seconds on a busy machine, and
     each test's data is in the database (emptied after each test) and in `storage_root`,
     both of which it reads afresh at every request. One worker is enough for a browser;
-    cookies without the Secure flag, the site being plain http."""
+    cookies without the Secure flag, the site being plain http; static files collected, so
+    that the admin looks and behaves as in production."""
     nearline = {
         "backend": "local",
         "root": str(storage_root / "nearline"),
@@ -123,6 +126,9 @@ def module_server(django_db_setup, storage_root, tmp_path_factory):
         "cache": str(storage_root / "cache"),
     }
     folder = tmp_path_factory.mktemp("gunicorn")
+    # The admin's styles and scripts, as `make serve` collects them for whitenoise.
+    with override_settings(STATIC_ROOT=folder / "var" / "static"):
+        call_command("collectstatic", interactive=False, verbosity=0)
     environment = {"WORKERS": "1", "THREADS": "8", "SECURE_COOKIES": "0"}
     with gunicorn_serving(storage_root, folder, {"nearline": nearline}, **environment) as url:
         yield url
