@@ -84,9 +84,12 @@ class S3Location(Location):
             raise ValueError("fields 'timeout' and 'connect_timeout' must be positive")
         if retries < 0:
             raise ValueError("field 'retries' must not be negative")
-        prefix = prefix.strip("/")
-        if prefix:
-            validate_key(prefix)  # keys must not climb out of it, nor it out of the bucket
+        if prefix.startswith("/"):
+            raise ValueError("field 'prefix' must be relative to the bucket")
+        prefix = prefix.rstrip("/")
+        # Keys cannot climb out of the prefix (validate_key), nor the prefix out of the bucket.
+        if prefix and (".." in prefix.split("/") or "\\" in prefix):
+            raise ValueError("field 'prefix' must not hold '..' or a backslash")
         self.bucket = bucket
         self.prefix = prefix + "/" if prefix else ""
         self.endpoint_url = endpoint_url
@@ -173,6 +176,7 @@ class S3Location(Location):
 
     def restore_state(self, key: str) -> RestoreState:
         self._check_nearline()
+        validate_key(key)  # an invalid key is an error, not an object that is not there
         try:
             head = self._head(key)
         except StorageFileNotFound:

@@ -16,7 +16,7 @@ from tests.factories import (
     UserFactory,
 )
 
-pytest_plugins = ["tests.processes", "tests.nginx"]
+pytest_plugins = ["tests.processes", "tests.nginx", "tests.s3"]
 
 
 @pytest.fixture
