@@ -139,7 +139,8 @@ def test_a_nearline_http_location_takes_cache_evict_and_timeout(tmp_path):
     assert tape.restore_timeout == 1800
 
 
-S3 = {"backend": "s3", "bucket": "archive", "access_key": "k", "secret_key": "s"}
+S3_BUCKET = {"backend": "s3", "bucket": "archive"}
+S3 = {**S3_BUCKET, "access_key": "k", "secret_key": "s"}
 
 
 @pytest.mark.parametrize(
@@ -180,7 +181,7 @@ S3 = {"backend": "s3", "bucket": "archive", "access_key": "k", "secret_key": "s"
         ({"backend": "http", "url": "http://h/{key}", "verify": 0}, "'verify' has the wrong"),
         ({"backend": "local", "root": "a", "verify": False}, "unknown field 'verify'"),
         ({"backend": "s3"}, "'bucket' is required"),
-        ({**S3, "access_key": "k"}, "'access_key' and 'secret_key' go together"),
+        ({**S3_BUCKET, "access_key": "k"}, "'access_key' and 'secret_key' go together"),
         ({**S3, "prefix": "a/../../b"}, "field 'prefix'"),
         ({**S3, "prefix": "/etc"}, "field 'prefix'"),
         ({**S3, "tier": "nearline", "redirect": True}, "'redirect' is only for online"),
