@@ -34,7 +34,8 @@ pytestmark = pytest.mark.django_db
 Outcome = DownloadRecord.Outcome
 MIB = 1024 * 1024
 # Location name -> its prefix in the bucket.
-PREFIXES = {"s3": "online/", "s3-redirect": "online/", "glacier": "tape/"}
+PREFIXES = {"s3": "online/", "s3-redirect": "online/", "s3-unverified": "online/"}
+PREFIXES["glacier"] = "tape/"
 RESTORE = "/api/v1/rs-catalog/restore"
 
 
@@ -44,6 +45,7 @@ def write_config(settings, storage, tmp_path, s3_server):
             "online": {"backend": "local", "root": str(storage.root / "online")},
             "s3": s3_server.location(prefix="online"),
             "s3-redirect": s3_server.location(prefix="online", redirect=True),
+            "s3-unverified": s3_server.location(prefix="online", verify=False),
             "glacier": s3_server.location(prefix="tape", tier="nearline"),
         }
     }
@@ -137,6 +139,18 @@ def test_if_range_resumes_with_the_etag_and_restarts_without_it(api_client, s3_f
     stale = api_client.get(url, HTTP_RANGE="bytes=100-", HTTP_IF_RANGE='"0123456789abcdef"')
     assert stale.status_code == 200
     assert body_of(stale) == content
+
+
+def test_an_unverified_s3_location_is_relayed_even_with_nginx_offload(
+    api_client, s3_file, settings
+):
+    # nginx cannot sign S3 requests: DOWNLOAD_OFFLOAD=nginx leaves s3 locations relayed.
+    settings.DOWNLOAD_OFFLOAD = "nginx"
+    data_file = s3_file(b"not for nginx\n", location="s3-unverified")
+    response = api_client.get(download_url(data_file))
+    assert "X-Accel-Redirect" not in response
+    assert body_of(response) == b"not for nginx\n"
+    assert DownloadRecord.objects.get().outcome == Outcome.COMPLETED
 
 
 def test_head_of_an_s3_file_takes_nothing(api_client, s3_file):
