@@ -7,7 +7,6 @@ import logging
 import boto3
 import pytest
 import requests
-from moto.server import ThreadedMotoServer
 
 BUCKET = "archive"
 REGION = "us-east-1"
@@ -18,6 +17,9 @@ RESTORE_MODEL = "s3::keyrestore"
 
 class S3Server:
     def __init__(self):
+        # Imported here: moto takes seconds to import, and most test processes need none.
+        from moto.server import ThreadedMotoServer
+
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self.running = False
         self.url = None
