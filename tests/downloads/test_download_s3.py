@@ -14,7 +14,9 @@ import pytest
 import requests
 from django.core.management import call_command
 from django.core.management.base import SystemCheckError
+from django.utils import timezone
 
+from downloads import services
 from downloads.models import DownloadRecord, Quota, RestoreRequest
 from tests.e2e.test_resume import external
 from tests.factories import AccessGroupFactory, AccessRightFactory, QuotaFactory, UserFactory
@@ -336,6 +338,20 @@ def test_a_glacier_file_is_restored_by_the_worker_and_then_downloads(
     response = api_client.get(url)
     assert response.status_code == 200
     assert body_of(response) == content
+
+
+@pytest.mark.parametrize("poll_seconds", [0, 60])
+def test_a_due_poll_is_claimed_by_one_worker_once_per_pass(s3_file, settings, poll_seconds):
+    settings.RESTORE_POLL_SECONDS = poll_seconds
+    data_file = s3_file(b"cold\n", location="glacier", storage_class="GLACIER")
+    RestoreRequest.objects.create(
+        data_file=data_file, status=RestoreRequest.Status.RUNNING, next_poll=timezone.now()
+    )
+    now = timezone.now()
+    assert services.restore_poll_claim(now=now).data_file == data_file
+    # Another worker, or the same --once pass, finds nothing due until the next poll.
+    assert services.restore_poll_claim(now=now) is None
+    assert RestoreRequest.objects.get().next_poll > now
 
 
 @pytest.mark.django_db(transaction=True)
