@@ -16,7 +16,15 @@ $(BIN)/.installed: requirements.txt
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $@
 
-install: $(BIN)/.installed
+# axe-core, which the browser tests inject to check accessibility; without npm those tests
+# skip (and fail under REQUIRE_EXTERNALS=1, as in .ci/run).
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+$(AXE): tests/browser/package.json tests/browser/package-lock.json
+	@if command -v npm >/dev/null; then \
+	  cd tests/browser && npm ci --no-audit --no-fund --silent && touch node_modules/axe-core/axe.min.js; \
+	else echo "npm not found: the browser tests' accessibility checks will skip"; fi
+
+install: $(BIN)/.installed $(AXE)
 
 run: install
 	$(BIN)/python manage.py migrate --no-input -v 0

@@ -244,6 +244,9 @@ def products_generate(count):
         cursor.execute("VACUUM ANALYZE products_datafile")
     # What a steward does for a property users query with ranges (README, index_property).
     call_command("index_property", "cloud_cover", stdout=io.StringIO())
+    # COPY sends no signal: STAC's extent and summaries are computed as after such a load.
+    log("summarize_collections (STAC extent and summaries)")
+    call_command("summarize_collections", stdout=io.StringIO())
     seconds = time.perf_counter() - started
     log(f"loaded in {seconds:.0f} s")
     return seconds

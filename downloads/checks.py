@@ -116,12 +116,12 @@ def license_accepted(request, requested):
 
 
 def _accept_license_url(request, license_page):
-    """This download URL with acceptLicense=true (and never the caller's token); for a
-    browser session, the licence page, whose Accept button (a CSRF-checked POST) links
-    back to the download."""
+    """This download URL with acceptLicense=true (and never the caller's token), for a
+    token caller; for a browser, session or anonymous, the licence page, whose Accept button
+    (a CSRF-checked POST, after logging in) leads back to the download."""
     query = request.GET.copy()
     query.pop("token", None)
-    if request.user.is_authenticated and not token_authenticated(request):
+    if not token_authenticated(request):
         query.pop("acceptLicense", None)
         download = request.path + ("?" + query.urlencode() if query else "")
         return license_page + "?" + urlencode({"next": download})

@@ -3,30 +3,29 @@ account page (quota, licences, an API token)."""
 
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.shortcuts import render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from downloads import quotas, selectors, services
 from products.models import License
 from regards_catalog.auth import issue_token
+from regards_catalog.links import local_url
 
 
 @require_http_methods(["GET", "POST"])
 def license_page(request, slug):
-    """HTML page of a licence with an Accept button (session login)."""
+    """HTML page of a licence with an Accept button (session login); once accepted, back
+    to `next` (the download that asked for the licence) when there is one."""
     license = selectors.license_or_404(slug)
     user = request.user
+    next_url = local_url(request, request.GET.get("next", ""))
     if request.method == "POST":
         if not user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         services.license_accept(user=user, license=license)
+        if next_url:
+            return redirect(next_url)  # a browser follows with a GET: the download starts
     accepted = user.is_authenticated and selectors.license_is_accepted(user=user, license=license)
-    next_url = request.GET.get("next", "")
-    if not url_has_allowed_host_and_scheme(
-        next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        next_url = ""  # never a link to another site or a script
     return render(
         request, "license.html", {"license": license, "accepted": accepted, "next": next_url}
     )

@@ -36,7 +36,7 @@ from products.access import sees_everything
 from products.models import License
 from regards_catalog.auth import client_address, request_user
 from regards_catalog.exceptions import InvalidRequest, NotFound
-from regards_catalog.links import base_url
+from regards_catalog.links import base_url, local_url
 
 
 def byte_range(request, data_file, headers):
@@ -440,6 +440,10 @@ class RestoreView(APIView):
     def post(self, request):
         products = requested_products(request)
         body, restoring = restore_products(request, products, retry_failed=True)
+        # The Restore button of a 409 page (error.html) names the download to go back to:
+        # a browser then sees its 503 page, with the time to try again.
+        if next_url := local_url(request, request.POST.get("next", "")):
+            return HttpResponseRedirect(next_url, status=303)
         return restore_answer(body, restoring=restoring)
 
 

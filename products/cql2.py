@@ -214,7 +214,8 @@ def _contains_nul(value):
 
 def _standard_json(node):
     """The CQL2 JSON in the forms pygeofilter 0.4.0 reads right: it takes `between` args as
-    [value, [low, high]] (an early draft; the standard writes [value, low, high]), and reads
+    [value, [low, high]] (an early draft, also read as given; the standard writes [value,
+    low, high]), and reads
     a {"bbox": [west, south, east, north]} in the wrong order (given here as a polygon)."""
     if isinstance(node, list):
         return [_standard_json(item) for item in node]
@@ -224,9 +225,12 @@ def _standard_json(node):
     if node.get("op") == "t_overlaps":  # pygeofilter would read it as t_intersects
         raise FilterError("T_INTERSECTS is the only temporal operator supported.")
     if node.get("op") == "between" and isinstance(node.get("args"), list):
-        if len(node["args"]) != 3:
+        args = node["args"]
+        # The draft's form is still sent (stac-api-validator does): it is read as well.
+        draft = len(args) == 2 and isinstance(args[1], list) and len(args[1]) == 2
+        if len(args) != 3 and not draft:
             raise FilterError("between takes a value, a lower and an upper bound.")
-        node["args"] = [node["args"][0], node["args"][1:]]
+        node["args"] = args if draft else [args[0], args[1:]]
     if "bbox" in node and "op" not in node:
         node = _bbox_polygon(node["bbox"])
     return node

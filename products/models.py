@@ -4,6 +4,7 @@ import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils import timezone
@@ -141,6 +142,20 @@ class Dataset(models.Model):
         limit_choices_to={"data_type": "DESCRIPTION"},
         help_text="A DESCRIPTION file of one of this dataset's products.",
     )
+    # What STAC shows of the products: their extent and the summaries of their properties
+    # (products.stac.dataset_summarize). Stored, because computing them reads every product
+    # (seconds for a million); recomputed when read after a product changed, that is when
+    # `summarized_version` lags `products_version`, which every product save and delete
+    # moves on (products/signals.py), and by the catalog import.
+    extent_west = models.FloatField(null=True, editable=False)
+    extent_south = models.FloatField(null=True, editable=False)
+    extent_east = models.FloatField(null=True, editable=False)
+    extent_north = models.FloatField(null=True, editable=False)
+    extent_start = models.DateTimeField(null=True, editable=False)
+    extent_end = models.DateTimeField(null=True, editable=False)
+    summaries = models.JSONField(null=True, editable=False, encoder=DjangoJSONEncoder)
+    products_version = models.PositiveBigIntegerField(default=0, editable=False)
+    summarized_version = models.PositiveBigIntegerField(null=True, editable=False)
     created = models.DateTimeField(auto_now_add=True)
     updated = models.DateTimeField(auto_now=True)
 

@@ -156,25 +156,26 @@ def entity_datasets(*, user, q=""):
 
 
 class Page:
-    """One page of a queryset, and the number of matches: exact up to TRACKED_TOTAL, else the
-    number known to exist (`exact` is then False).
+    """One page of a queryset, and the number of matches: exact up to `tracked` (default
+    TRACKED_TOTAL), else the number known to exist (`exact` is then False).
 
     The page is read first, with one row more than it shows: that row tells whether a next
     page exists, and the last page tells the total by itself. Only a full page with more
     behind it, or an empty page past the start, costs a count, which stops at
-    TRACKED_TOTAL + 1 matches.
+    `tracked` + 1 matches.
 
     `offset`, given instead of `number`, starts the page at any row (OpenSearch's
     startIndex need not fall on a whole number of pages).
     """
 
-    def __init__(self, queryset, *, size, number=None, offset=None, limit=None):
+    def __init__(self, queryset, *, size, number=None, offset=None, limit=None, tracked=None):
         """`limit` reads another number of rows than `size` (EntityPage)."""
         if offset is None:
             offset = number * size
         elif number is None:
             number = offset // size
         limit = size if limit is None else limit
+        self.tracked = TRACKED_TOTAL if tracked is None else tracked
         self.number, self.size, self.offset = number, size, offset
         rows = list(queryset[offset : offset + limit + 1])
         self.items = rows[:limit]
@@ -182,23 +183,23 @@ class Page:
         known = offset + len(rows) if rows else 0  # matches known to exist
         if not self.has_next and (rows or offset == 0):
             self.total, self.exact = known, True  # the last page
-        elif self.has_next and known > TRACKED_TOTAL:
+        elif self.has_next and known > self.tracked:
             self.total, self.exact = known, False  # deeper than a count would go
         else:
             counted = self._count(queryset, offset, limit)
             # At least the rows just read, should products have gone in between.
-            self.total, self.exact = max(counted, known), counted <= TRACKED_TOTAL
+            self.total, self.exact = max(counted, known), counted <= self.tracked
         self.total_pages = math.ceil(self.total / size)
 
     def _count(self, queryset, offset, limit):
-        """The matches, counted up to TRACKED_TOTAL + 1."""
+        """The matches, counted up to `tracked` + 1."""
         if self.has_next and self.items and queryset.query.order_by == ("id",):
             # In id order, this page's last row ends the first offset + limit matches: only
             # those after it are left to count (for page 400, 2,000 rows instead of 10,000).
             before = offset + limit
             after = queryset.filter(id__gt=self.items[-1].id).order_by()
-            return before + after[: TRACKED_TOTAL + 1 - before].count()
-        return queryset.order_by()[: TRACKED_TOTAL + 1].count()  # in any order
+            return before + after[: self.tracked + 1 - before].count()
+        return queryset.order_by()[: self.tracked + 1].count()  # in any order
 
     @property
     def has_previous(self):

@@ -9,11 +9,14 @@ from django.contrib.auth.models import Group
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
+from django.db.models import F, Max, Min
+from django.db.models.functions import Coalesce
 
 from products.access import STEWARD_GROUP
 from products.lucene import PROPERTY_NAME
-from products.models import AccessGroup
+from products.models import AccessGroup, Dataset, Product
 from products.selectors import property_indexes_changed
+from products.stac import collection_summaries
 from storage_client import CHUNK_SIZE, LocalLocation
 
 
@@ -125,3 +128,30 @@ def property_index_create(*, names, drop=False):
             cursor.execute("ANALYZE products_product")
     property_indexes_changed()  # this process writes its equalities for it at once
     return index
+
+
+def dataset_summarize(*, dataset):
+    """Store the extent and summaries of the dataset's products, as of the products_version
+    read first: a product changed meanwhile leaves the dataset stale, to be done again."""
+    version = Dataset.objects.values_list("products_version", flat=True).get(pk=dataset.pk)
+    products = Product.objects.filter(dataset_id=dataset.pk)
+    extent = products.aggregate(
+        extent_west=Min("bbox_west"),
+        extent_south=Min("bbox_south"),
+        extent_east=Max("bbox_east"),
+        extent_north=Max("bbox_north"),
+        extent_start=Min("start_date"),
+        extent_end=Max(Coalesce("end_date", "start_date")),
+    )
+    Dataset.objects.filter(pk=dataset.pk).update(
+        **extent, summaries=collection_summaries(products), summarized_version=version
+    )
+
+
+def datasets_summarize_stale(*, datasets):
+    """Summarize those of `datasets` whose products changed since they last were; the number
+    done. Nothing but one query when none did."""
+    stale = list(datasets.exclude(summarized_version=F("products_version")).order_by("pk"))
+    for dataset in stale:
+        dataset_summarize(dataset=dataset)
+    return len(stale)

@@ -6,10 +6,10 @@ the files each caller may download, products.spatial for exact spatial matching.
 
 import datetime
 import json
+import math
 import re
 
-from django.db.models import Exists, Max, Min, OuterRef, Q
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef, Q
 from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 
@@ -21,7 +21,9 @@ from regards_catalog.exceptions import InvalidRequest
 
 STAC_VERSION = "1.0.0"
 FILE_EXTENSION = "https://stac-extensions.github.io/file/v2.1.0/schema.json"
-STORAGE_EXTENSION = "https://stac-extensions.github.io/storage/v1.0.0/schema.json"
+# A nearline file is marked with this field rather than the storage extension: its v1.0.0
+# `storage:tier` is gone from v2.0.0, and pystac warns on every item that carries it.
+TIER_FIELD = "regards:tier"
 CONFORMANCE = [
     "https://api.stacspec.org/v1.0.0/core",
     "https://api.stacspec.org/v1.0.0/collections",
@@ -86,6 +88,11 @@ ROLES = {
     DataFile.DataType.DESCRIPTION: "metadata",
 }
 MD5_MULTIHASH_PREFIX = "d510"  # multihash: md5 (0xd5), 16 bytes (0x10)
+# An item search counts its matches up to this many, and gives numberMatched only then:
+# counting reads every match (10,000 take 50-90 ms among a million products), and OGC API
+# Features lets a server omit a number that is costly to compute. The `next` link still
+# leads through every page.
+MATCHES_COUNTED = 1_000
 MAX_SUMMARIZED = 20  # properties in a collection's summaries
 SUMMARY_SAMPLE = 100  # products whose property names the summaries list
 SUMMARY_VALUES = 10  # distinct text values of a property in the summaries
@@ -103,6 +110,8 @@ QUERY_OPERATORS = {
     "contains": "like",
     "in": "in",
 }
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
+NUMERIC_TEXT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?")
 SORTABLE = {
     "id": "urn",
     "collection": "dataset__urn",
@@ -117,6 +126,16 @@ COLLECTION_SEARCH_PARAMETERS = frozenset(
     {"q", "bbox", "datetime", "limit", "offset", "item_bbox", "item_datetime", "item_ids"}
 )
 ALWAYS_INCLUDED = ("type", "stac_version", "id", "links")
+# The fields extension's default set: what `fields` with neither include nor exclude gives.
+DEFAULT_FIELDS = (
+    "collection",
+    "geometry",
+    "bbox",
+    "assets",
+    "properties.datetime",
+    "properties.start_datetime",
+    "properties.end_datetime",
+)
 SEARCH_PARAMETERS = frozenset(
     {
         "bbox",
@@ -157,20 +176,8 @@ def license_fields(license, root):
     return "other", [link("license", page, "text/html", title=license.title)]
 
 
-def collections_with_extent(datasets):
-    """`datasets` annotated with their products' extent, in the query that loads them."""
-    return datasets.annotate(
-        extent_west=Min("products__bbox_west"),
-        extent_south=Min("products__bbox_south"),
-        extent_east=Max("products__bbox_east"),
-        extent_north=Max("products__bbox_north"),
-        extent_start=Min("products__start_date"),
-        extent_end=Max(Coalesce("products__end_date", "products__start_date")),
-    )
-
-
 def collection_json(dataset, root, summaries=None):
-    """`dataset` comes from collections_with_extent."""
+    """`dataset`'s stored extent is current (services.datasets_summarize_stale)."""
     box = [dataset.extent_west, dataset.extent_south, dataset.extent_east, dataset.extent_north]
     if None in box:
         box = [-180.0, -90.0, 180.0, 90.0]  # no product has a geometry: the whole Earth
@@ -242,8 +249,8 @@ def asset_json(data_file, product_urn, root):
             if data_file.digest_algorithm.upper() == "MD5"
             else {}
         ),
-        # The storage extension's tier: a nearline file must be restored before download.
-        "storage:tier": "online" if legacy["online"] else "nearline",
+        # A nearline file must be restored before download (README, "Nearline files").
+        TIER_FIELD: "online" if legacy["online"] else "nearline",
     }
 
 
@@ -260,15 +267,17 @@ def item_json(product, files, root):
     """A STAC Item of `product` (from selectors.product_search); `files`: those the caller
     may download."""
     start, end = product.start_date, product.end_date
-    times = {"datetime": _iso(start)}
-    if end is not None and end != start:
+    # STAC requires a datetime (null only with start_datetime and end_datetime): a product
+    # without dates shows when the catalog received it.
+    times = {"datetime": _iso(start or product.created)}
+    if start is not None and end is not None and end != start:
         times = {"datetime": None, "start_datetime": _iso(start), "end_datetime": _iso(end)}
     collection = product.dataset.urn
     files = list(files)
     return {
         "type": "Feature",
         "stac_version": STAC_VERSION,
-        "stac_extensions": [FILE_EXTENSION, STORAGE_EXTENSION],
+        "stac_extensions": [FILE_EXTENSION],
         "id": product.urn,
         "collection": collection,
         "geometry": product.geometry,
@@ -287,18 +296,26 @@ def item_json(product, files, root):
     }
 
 
-def select_fields(item, include, exclude):
-    """The fields extension: keep `include`d (dotted) paths with the ones every item needs,
-    then drop `exclude`d ones."""
-    if include:
-        kept = {name: item[name] for name in ALWAYS_INCLUDED if name in item}
-        for path in include:
+def select_fields(item, fields):
+    """The fields extension (`fields` from read_search): the item's base fields (every one,
+    the DEFAULT_FIELDS, or only those every item needs when paths are included), less the
+    `exclude`d paths, plus the `include`d ones: a path both included and excluded, or
+    included under an excluded one, is kept."""
+    if fields is None:
+        return item
+    base, include, exclude = fields["base"], fields["include"], fields["exclude"]
+    if base is not None:
+        kept = {}
+        for path in (*ALWAYS_INCLUDED, *base):
             _copy_path(item, kept, path.split("."))
-        item = kept
+    else:
+        kept = item
     for path in exclude:
         if path not in ALWAYS_INCLUDED:
-            _drop_path(item, path.split("."))
-    return item
+            _drop_path(kept, path.split("."))
+    for path in include:
+        _copy_path(item, kept, path.split("."))
+    return kept
 
 
 def _copy_path(source, target, parts):
@@ -340,7 +357,7 @@ def read_get_parameters(query):
     body = {}
     for name in ("bbox", "ids", "collections"):
         if (value := _single(query, name)) is not None:
-            body[name] = value.split(",") if name != "bbox" else value
+            body[name] = value.split(",")
     for name in ("datetime", "limit", "offset"):
         if (value := _single(query, name)) is not None:
             body[name] = value
@@ -362,23 +379,30 @@ def read_get_parameters(query):
         ]
     if (value := _single(query, "fields")) is not None:
         terms = [term.strip() for term in value.split(",") if term.strip()]
-        body["fields"] = {
-            "include": [term.lstrip("+") for term in terms if not term.startswith("-")],
-            "exclude": [term[1:] for term in terms if term.startswith("-")],
-        }
+        include = [term.lstrip("+") for term in terms if not term.startswith("-")]
+        exclude = [term[1:] for term in terms if term.startswith("-")]
+        # Only excluded paths: the rest of the item, as a POST body without `include`.
+        body["fields"] = (
+            {"exclude": exclude}
+            if exclude and not include
+            else {
+                "include": include,
+                "exclude": exclude,
+            }
+        )
     return body
 
 
 def read_search(body, *, collection=None):
     """A search body (POST, or read_get_parameters) → a dict of checked values:
-    shapes, ids, collections, interval, limit, offset, ordering, query, include, exclude."""
+    shapes, ids, collections, interval, limit, offset, ordering, query, filter, fields."""
     if not isinstance(body, dict):
         raise InvalidRequest("The search body is a JSON object.")
     refuse_unknown(body, SEARCH_PARAMETERS)
     search = {
         "shapes": [],
-        "ids": _strings(body, "ids"),
-        "collections": _strings(body, "collections"),
+        "ids": _identifiers(body, "ids"),
+        "collections": _identifiers(body, "collections"),
         "interval": None,
         "limit": _integer(body, "limit", DEFAULT_LIMIT, 1),
         "offset": _integer(body, "offset", 0, 0),
@@ -406,11 +430,7 @@ def read_search(body, *, collection=None):
             ) from None
     if body.get("datetime") is not None:
         search["interval"] = _interval(body["datetime"])
-    fields = body.get("fields") or {}
-    if not isinstance(fields, dict):
-        raise InvalidRequest("fields: an object with include and exclude lists.")
-    search["include"] = _strings(fields, "include", "fields.include") or []
-    search["exclude"] = _strings(fields, "exclude", "fields.exclude") or []
+    search["fields"] = _fields(body)
     return search
 
 
@@ -425,13 +445,16 @@ def search_products(user, search):
         products = products.filter(dataset__urn__in=search["collections"])
     if search["interval"] is not None:
         start, end = search["interval"]
-        products = products.filter(start_date__isnull=False)
+        dated = Q(start_date__isnull=False)
+        # A product without dates shows its ingestion time as its datetime (item_json).
+        undated = Q(start_date__isnull=True)
         if end is not None:
-            products = products.filter(start_date__lte=end)
+            dated &= Q(start_date__lte=end)
+            undated &= Q(created__lte=end)
         if start is not None:
-            products = products.filter(
-                Q(end_date__gte=start) | Q(end_date__isnull=True, start_date__gte=start)
-            )
+            dated &= Q(end_date__gte=start) | Q(end_date__isnull=True, start_date__gte=start)
+            undated &= Q(created__gte=start)
+        products = products.filter(dated | undated)
     for name, expression, lang in (
         ("query", search["query"], "cql2-json"),
         ("filter", *(search["filter"] or (None, None))),
@@ -449,12 +472,13 @@ def search_products(user, search):
 
 def read_collection_get_parameters(query):
     """The collection search parameters of a GET query string, in the shape of a POST body:
-    `q` and `item_ids` are comma-separated lists."""
+    `q`, `item_ids` and the boxes are comma-separated lists."""
     refuse_unknown(query, {*COLLECTION_SEARCH_PARAMETERS, "token"})
     body = {}
     for name in sorted(COLLECTION_SEARCH_PARAMETERS):
         if (value := _single(query, name)) is not None:
-            body[name] = value.split(",") if name in ("q", "item_ids") else value
+            split = name in ("q", "item_ids", "bbox", "item_bbox")
+            body[name] = value.split(",") if split else value
     return body
 
 
@@ -498,9 +522,10 @@ def read_collection_search(body):
 
 
 def search_collections(user, search):
-    """The collections (from collections_with_extent) `search` (from read_collection_search)
-    finds for `user`, by URN. Extents are matched as collection_json shows them: a collection
-    without geometries covers the whole Earth, one without dates an open interval."""
+    """The collections `search` (from read_collection_search) finds for `user`, by URN;
+    their stored extents must be current (services.datasets_summarize_stale). Extents are
+    matched as collection_json shows them: a collection without geometries covers the whole
+    Earth, one without dates an open interval."""
     datasets = visible_collections(user).order_by("urn", "id")
     if search["terms"]:
         matches = Q()
@@ -511,7 +536,6 @@ def search_collections(user, search):
         # One subquery: the collections holding at least one item the caller sees that matches.
         products = search_products(user, search["items"]).order_by()
         datasets = datasets.filter(Exists(products.filter(dataset=OuterRef("pk"))))
-    datasets = collections_with_extent(datasets)
     if search["boxes"] is not None:
         meets = Q(extent_west__isnull=True)
         for west, south, east, north in search["boxes"]:
@@ -529,6 +553,29 @@ def search_collections(user, search):
         if start is not None:
             datasets = datasets.filter(Q(extent_end__isnull=True) | Q(extent_end__gte=start))
     return datasets
+
+
+def _fields(body):
+    """The fields extension's {base, include, exclude} (see select_fields), or None for the
+    whole item. As the extension says: include alone adds to the fields every item needs;
+    exclude alone takes from the whole item, or from the default set when `include` is
+    given empty; neither gives the default set."""
+    if "fields" not in body:
+        return None
+    fields = body["fields"]
+    if not isinstance(fields, dict):
+        raise InvalidRequest(
+            "fields: an object with include and exclude lists.", extra={"parameter": "fields"}
+        )
+    include = _strings(fields, "include", "fields.include") or []
+    exclude = _strings(fields, "exclude", "fields.exclude") or []
+    if include:
+        base = ()
+    elif exclude and "include" not in fields:
+        base = None
+    else:
+        base = DEFAULT_FIELDS
+    return {"base": base, "include": include, "exclude": exclude}
 
 
 def _filter(body):
@@ -579,6 +626,14 @@ def _single(query, name):
     return values[0] if values else None
 
 
+def _identifiers(body, name):
+    """A list of ids; also the GET form, one comma-separated string, which some clients
+    send in a POST body too (stac-api-validator sends `"collections": "<id>"`)."""
+    if isinstance(body.get(name), str):
+        return body[name].split(",")
+    return _strings(body, name)
+
+
 def _strings(body, name, label=None):
     value = body.get(name)
     if value is None:
@@ -602,8 +657,8 @@ def _integer(body, name, default, minimum):
 
 
 def _bbox(value, name="bbox"):
-    if isinstance(value, str):
-        value = value.split(",")
+    """A list of 4 or 6 numbers (GET: the comma-separated text, split): a POST body's CSV
+    string is a 400, as the STAC API says."""
     if isinstance(value, list) and len(value) == 6:  # 3D: drop the heights
         value = [value[0], value[1], value[3], value[4]]
     if isinstance(value, list):
@@ -635,8 +690,11 @@ def _interval(value, name="datetime"):
 
 
 def _moment(text, name):
+    text = text.strip()
     try:
-        moment = parse_datetime(text.strip())
+        # RFC 3339 only (`T` or `t`, a zone, `.` before fractions), which Django's parser
+        # would widen; it then checks the ranges (month 13, hour 25).
+        moment = parse_datetime(text.upper()) if RFC3339.fullmatch(text) else None
     except ValueError:
         moment = None
     if moment is None or moment.tzinfo is None:
@@ -714,13 +772,29 @@ def _comparison(key, operator, value):
         )
     prop = {"property": key}
     if op != "like":
-        return {"op": op, "args": [prop, value]}
+        comparison = {"op": op, "args": [prop, value]}
+        number = _number(value) if op != "in" else None
+        if number is None:
+            return comparison
+        # A number written as a string (as stac-api-validator and some forms send it)
+        # compares with numeric properties as that number, and with text ones as text.
+        return {"op": "or", "args": [comparison, {"op": op, "args": [prop, number]}]}
     if not isinstance(value, str):
         raise InvalidRequest(f"query: {operator} takes a string.", extra={"parameter": "query"})
     text = re.sub(r"([\\%_])", r"\\\1", value)  # the value's own %, _ and \ are literal
     pattern = {"startsWith": f"{text}%", "endsWith": f"%{text}", "contains": f"%{text}%"}
     casei = {"op": "casei", "args": [pattern[operator]]}  # the text operators ignore case
     return {"op": "like", "args": [{"op": "casei", "args": [prop]}, casei]}
+
+
+def _number(value):
+    """The finite number a string spells (`"30"`, `"-2.5"`), else None."""
+    if not isinstance(value, str) or not NUMERIC_TEXT.fullmatch(value.strip()):
+        return None
+    number = float(value)
+    if not math.isfinite(number):
+        return None
+    return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 
 def _iso(moment):

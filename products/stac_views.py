@@ -6,8 +6,7 @@ from drf_spectacular.utils import extend_schema
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from products import selectors, stac
-from products.models import Product
+from products import selectors, services, stac
 from regards_catalog.errors import api_exception_handler
 from regards_catalog.exceptions import NotFound
 from regards_catalog.links import base_url
@@ -56,6 +55,7 @@ class LandingView(StacView):
                         stac.stac_url(root, "schema") + "?format=json",
                         "application/vnd.oai.openapi+json;version=3.0",
                     ),
+                    stac.link("service-doc", stac.stac_url(root, "api-docs"), "text/html"),
                 ],
             }
         )
@@ -87,7 +87,7 @@ class CollectionsView(StacView):
         if set(request.query_params) - {"token"}:
             body = stac.read_collection_get_parameters(request.query_params)
             return collection_search(request, body, stac.stac_url(root, "stac-collections"))
-        datasets = stac.collections_with_extent(stac.visible_collections(request.user))
+        datasets = summarized_collections(request.user)
         return Response(
             {
                 "collections": [stac.collection_json(dataset, root) for dataset in datasets],
@@ -99,10 +99,18 @@ class CollectionsView(StacView):
         )
 
 
+def summarized_collections(user):
+    """The collections `user` sees, their stored extents and summaries brought up to date."""
+    datasets = stac.visible_collections(user)
+    services.datasets_summarize_stale(datasets=datasets)
+    return datasets
+
+
 def visible_collection_or_404(request, urn):
     """A collection the caller does not see does not exist."""
-    datasets = stac.collections_with_extent(stac.visible_collections(request.user))
-    dataset = datasets.filter(urn=urn).first()
+    datasets = stac.visible_collections(request.user).filter(urn=urn)
+    services.datasets_summarize_stale(datasets=datasets)
+    dataset = datasets.first()
     if dataset is None:
         raise NotFound(f"No collection {urn}.")
     return dataset
@@ -112,9 +120,7 @@ class CollectionView(StacView):
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def get(self, request, collection):
         dataset = visible_collection_or_404(request, collection)
-        products = Product.objects.filter(dataset=dataset)
-        summaries = stac.collection_summaries(products)
-        return Response(stac.collection_json(dataset, base_url(request), summaries))
+        return Response(stac.collection_json(dataset, base_url(request), dataset.summaries))
 
 
 def page_links(request, url, search, page, media_type):
@@ -132,7 +138,11 @@ def page_links(request, url, search, page, media_type):
 
     links = []
     if request.method == "GET":
-        links.append(page_link("self", search["offset"]))
+        # `self` is the URL asked, as asked (less a token).
+        query = request.GET.copy()
+        query.pop("token", None)
+        self_url = f"{url}?{query.urlencode()}" if query else url
+        links.append(stac.link("self", self_url, media_type, method="GET"))
     if page.has_next:
         links.append(page_link("next", search["offset"] + search["limit"]))
     if search["offset"] > 0:
@@ -145,14 +155,12 @@ def item_collection(request, body, url, *, collection=None, extra_links=()):
     repeat the search at another offset (a GET query string, or a POST body to merge)."""
     search = stac.read_search(body, collection=collection)
     products = stac.search_products(request.user, search)
-    page = selectors.Page(products, offset=search["offset"], size=search["limit"])
+    page = selectors.Page(
+        products, offset=search["offset"], size=search["limit"], tracked=stac.MATCHES_COUNTED
+    )
     root = base_url(request)
     features = [
-        stac.select_fields(
-            stac.item_json(product, product.files.all(), root),
-            search["include"],
-            search["exclude"],
-        )
+        stac.select_fields(stac.item_json(product, product.files.all(), root), search["fields"])
         for product in page.items
     ]
 
@@ -211,6 +219,7 @@ class SearchView(StacView):
 def collection_search(request, body, url):
     """One page of the collections the search `body` finds, with next/prev links to `url`."""
     search = stac.read_collection_search(body)
+    summarized_collections(request.user)
     datasets = stac.search_collections(request.user, search)
     page = selectors.Page(datasets, offset=search["offset"], size=search["limit"])
     root = base_url(request)

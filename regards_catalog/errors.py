@@ -10,11 +10,11 @@ import logging
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404, HttpResponse, JsonResponse
-from django.template.loader import render_to_string
 from rest_framework import exceptions
 from rest_framework.views import exception_handler
 
 from regards_catalog.exceptions import ApiError, Forbidden, NotFound
+from regards_catalog.renderers import error_page
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ def error_response(request, status_code, code, message, **extra):
     """An error outside DRF views (Django's 404/500 handlers, plain views)."""
     body = error_body(code, message, **extra)
     if wants_html(request):
-        html = render_to_string("error.html", {"error": body, "status": status_code}, request)
+        html = error_page(request, body, status_code)
         return HttpResponse(html, status=status_code, content_type="text/html; charset=utf-8")
     return JsonResponse(body, status=status_code)
 

@@ -16,7 +16,7 @@ from tests.factories import (
     UserFactory,
 )
 
-pytest_plugins = ["tests.processes", "tests.nginx", "tests.s3"]
+pytest_plugins = ["tests.processes", "tests.nginx", "tests.gunicorn", "tests.s3"]
 
 
 @pytest.fixture
@@ -92,10 +92,15 @@ class Storage:
 
 
 @pytest.fixture
-def storage(settings, tmp_path):
+def storage_root(tmp_path):
+    return tmp_path / "storage"
+
+
+@pytest.fixture
+def storage(settings, storage_root):
     settings.STORAGE_CONFIG = ""
-    settings.STORAGE_DEFAULT_ROOT = tmp_path / "storage"
-    return Storage(tmp_path / "storage")
+    settings.STORAGE_DEFAULT_ROOT = storage_root
+    return Storage(storage_root)
 
 
 @pytest.fixture

@@ -3,8 +3,11 @@
 import hashlib
 import io
 import json
+import os
+import shutil
 import threading
 
+import pytest
 import requests
 from django.contrib.auth.hashers import MD5PasswordHasher
 from django.core.management import call_command
@@ -13,6 +16,16 @@ from django.db.models import Q
 
 from downloads.models import DownloadRecord, Quota
 from tests.processes import DEADLINE
+
+
+def external(name):
+    """Path of a command-line client; skips without it, unless REQUIRE_EXTERNALS=1."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("REQUIRE_EXTERNALS") == "1":
+            pytest.fail(f"{name} not installed, and REQUIRE_EXTERNALS=1 forbids skipping")
+        pytest.skip(f"{name} not installed")
+    return path
 
 
 def assert_api_error(response, status, code, **expected_fields):

@@ -2,9 +2,12 @@
 
 import dataclasses
 
+from django.db.models import F
+
 from products.catalog_import.rows import BATCH, batches, ids
 from products.catalog_import.validate import Plan
 from products.models import AccessGroup, AccessRight, DataFile, Dataset, License, Product
+from products.services import dataset_summarize
 
 
 @dataclasses.dataclass
@@ -37,7 +40,12 @@ def write_plan(plan: Plan) -> ImportSummary:
     _write_licenses(plan.licenses, summary.licenses)
     _write_groups(plan.groups, summary.groups)
     _write_datasets(plan.datasets, summary.datasets)
-    _write_products(plan.products, summary.products, summary.files)
+    changed = _write_products(plan.products, summary.products, summary.files)
+    # Bulk writes send no signals: the datasets whose products changed are summarized here
+    # (Dataset.summaries), so that STAC's first reader does not wait for it.
+    Dataset.objects.filter(pk__in=changed).update(products_version=F("products_version") + 1)
+    for dataset in Dataset.objects.filter(pk__in=changed).order_by("pk"):
+        dataset_summarize(dataset=dataset)
     return summary
 
 
@@ -146,8 +154,13 @@ FILE_UPDATE_FIELDS = [
 
 
 def _write_products(entries, counts, file_counts):
+    """Upsert the products and their files; the ids of the datasets whose products changed
+    (a product moved to another dataset changes both)."""
     datasets = ids(Dataset, "urn", [entry["dataset"] for entry in entries])
     existing = ids(Product, "urn", [entry["urn"] for entry in entries])
+    changed = set(datasets.values())
+    for batch in batches(list(existing.values())):
+        changed.update(Product.objects.filter(pk__in=batch).values_list("dataset_id", flat=True))
     products = []
     for entry in entries:
         fields = {k: v for k, v in entry.items() if k not in ("files", "dataset")}
@@ -162,7 +175,7 @@ def _write_products(entries, counts, file_counts):
     # stays keeps its id (download records point to it); a product without a list keeps its files.
     replaced = [entry for entry in entries if entry["files"] is not None]
     if not replaced:
-        return
+        return changed
     product_ids = ids(Product, "urn", [entry["urn"] for entry in replaced])
     stored = {}
     for batch in batches(list(product_ids.values())):
@@ -188,3 +201,4 @@ def _write_products(entries, counts, file_counts):
     _upsert(DataFile, files, ["product", "checksum"], FILE_UPDATE_FIELDS)
     file_counts.created = len(files) - file_counts.updated
     file_counts.deleted = len(gone)
+    return changed

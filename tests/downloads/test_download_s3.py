@@ -18,13 +18,13 @@ from django.utils import timezone
 
 from downloads import services
 from downloads.models import DownloadRecord, Quota, RestoreRequest
-from tests.e2e.test_resume import external
 from tests.factories import AccessGroupFactory, AccessRightFactory, QuotaFactory, UserFactory
 from tests.helpers import (
     assert_api_error,
     assert_nothing_consumed,
     body_of,
     download_url,
+    external,
     md5,
     run_command,
 )

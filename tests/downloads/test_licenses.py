@@ -193,8 +193,8 @@ def test_a_browser_session_accepts_on_the_licence_page_then_downloads(licensed_f
         f"{accept_link.path}?{accept_link.query}",
         {"csrfmiddlewaretoken": license_page.context["csrf_token"]},
     )
-    assert accepted.status_code == 200
-    assert f'href="{download_url(data_file)}"' in accepted.content.decode()
+    assert accepted.status_code == 302  # back to the download, which starts
+    assert accepted["Location"] == download_url(data_file)
     assert LicenseAcceptance.objects.filter(user=user).count() == 1
 
     assert body_of(client.get(download_url(data_file))) == content

@@ -13,9 +13,14 @@ import pytest
 import requests
 
 from downloads.models import DownloadRecord, Quota
-from tests.e2e.test_resume import external
 from tests.factories import AccessGroupFactory, AccessRightFactory, QuotaFactory, UserFactory
-from tests.helpers import download_url, finished_records, parallel_gets, running_downloads
+from tests.helpers import (
+    download_url,
+    external,
+    finished_records,
+    parallel_gets,
+    running_downloads,
+)
 from tests.processes import DEADLINE, ProcessGroup, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -2,7 +2,6 @@
 
 import hashlib
 import os
-import shutil
 import subprocess
 
 import pytest
@@ -10,22 +9,12 @@ import pytest
 from downloads.models import DownloadRecord
 from products.models import AccessRight
 from tests.factories import AccessGroupFactory, AccessRightFactory, UserFactory
-from tests.helpers import download_url, finished_records
+from tests.helpers import download_url, external, finished_records
 from tests.processes import running, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SIZE = 4 * 1024 * 1024 + 5
-
-
-def external(name):
-    """Path of a command-line client; skips without it, unless REQUIRE_EXTERNALS=1."""
-    path = shutil.which(name)
-    if path is None:
-        if os.environ.get("REQUIRE_EXTERNALS") == "1":
-            pytest.fail(f"{name} not installed, and REQUIRE_EXTERNALS=1 forbids skipping")
-        pytest.skip(f"{name} not installed")
-    return path
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from knox.auth import TokenAuthentication
 
 from products.access import STEWARD_GROUP
 from products.models import AccessGroup, DataFile, Dataset, Product
-from tests.factories import AccessGroupFactory, UserFactory
+from tests.factories import AccessGroupFactory, DatasetFactory, ProductFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -259,3 +259,20 @@ def test_load_demo_creates_the_demo_users(storage):
     assert not bob.access_groups.exists()
     assert steward.is_staff and steward.groups.filter(name=STEWARD_GROUP).exists()
     assert all(user.check_password("demo-password") for user in (alice, bob, steward))
+
+
+def test_summarize_collections_redoes_what_sql_changed_behind_its_back(db):
+    dataset = DatasetFactory()
+    ProductFactory(dataset=dataset, properties={"cloud_cover": 5})
+    call_command("summarize_collections", stdout=io.StringIO())
+    Product.objects.filter(dataset=dataset).update(properties={"cloud_cover": 7})  # no signal
+
+    quiet = io.StringIO()
+    call_command("summarize_collections", stdout=quiet)
+    everything = io.StringIO()
+    call_command("summarize_collections", "--all", stdout=everything)
+
+    assert quiet.getvalue().strip() == "summarized 0 dataset(s)"
+    assert everything.getvalue().strip() == "summarized 1 dataset(s)"
+    dataset.refresh_from_db()
+    assert dataset.summaries["cloud_cover"] == {"minimum": 7, "maximum": 7}

@@ -326,6 +326,14 @@ def test_the_stac_api_validator_filters_are_understood(catalog):
     assert found(body, "cql2-json") == {"E"}
 
 
+def test_between_in_the_draft_json_form_is_read_too(catalog):
+    """stac-api-validator sends [value, [low, high]], the form of CQL2's drafts."""
+    draft = {"op": "between", "args": [prop("cloud"), [0, 12.5]]}
+
+    assert found(draft, "cql2-json") == {"A", "E"}
+    assert found({"op": "not", "args": [draft]}, "cql2-json") == {"B"}
+
+
 def test_keywords_are_case_insensitive(catalog):
     assert found("cloud < 50 and not platform like 'S2A%' or orbit in (7)") == {"B"}
 

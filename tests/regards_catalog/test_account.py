@@ -41,7 +41,7 @@ def test_the_page_shows_groups_quota_and_licenses(client):
     page = client.get("/account").content.decode()
 
     assert "ana@example.org" in page and "science" in page
-    assert re.search(r"<td>downloads</td><td>3</td><td>10</td>", page)
+    assert re.search(r'<th scope="row">downloads</th><td>3</td><td>10</td>', page)
     assert re.search(r"Open terms</a> \(version 1\):\s+accepted", page)
     assert re.search(r"Strict terms</a> \(version 1\):\s+not accepted", page)
     assert pending.title in page
