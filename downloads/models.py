@@ -39,6 +39,7 @@ class DownloadRecord(models.Model):
         STORAGE_ERROR = "STORAGE_ERROR"
         CORRUPT = "CORRUPT", "Checksum mismatch"
         OFFLOADED = "OFFLOADED", "Handed to nginx"
+        REDIRECTED = "REDIRECTED", "Redirected to the storage"
         QUOTA_EXCEEDED = "QUOTA_EXCEEDED", "Refused: quota exceeded"
         RATE_LIMITED = "RATE_LIMITED", "Refused: too many simultaneous downloads"
 
@@ -196,6 +197,9 @@ class RestoreRequest(models.Model):
     finished = models.DateTimeField(null=True, blank=True)
     available_until = models.DateTimeField(null=True, blank=True, db_index=True)
     purged = models.BooleanField(default=False, help_text="The cached copy has been deleted.")
+    # RUNNING on a storage that restores in the background (s3): when a worker next asks
+    # the storage whether the copy is ready. None while a worker copies the file itself.
+    next_poll = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-requested"]

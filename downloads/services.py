@@ -11,7 +11,7 @@ from django.utils import timezone
 from downloads.availability import file_states
 from downloads.models import LicenseAcceptance, RestoreRequest
 from regards_catalog.storage import get_location
-from storage_client import StorageError
+from storage_client import RestoreState, StorageError
 
 logger = logging.getLogger(__name__)
 
@@ -74,29 +74,83 @@ def restore_claim(*, worker):
 
 
 def restore_run(*, restore):
-    """Copy the file of a claimed request into its location's cache; DONE or FAILED."""
+    """Restore the file of a claimed request; returns its new status. DONE once the copy
+    is readable, FAILED on an error; a location that restores in the background (s3) is
+    asked once, and the request stays RUNNING until a poll finds the copy (restore_poll)."""
     data_file = restore.data_file
     location = get_location(data_file.storage)
     try:
         if location is None or not location.is_nearline:
             raise StorageError(f"location {data_file.storage!r} is not a nearline location")
-        location.restore(data_file.storage_key)
+        location.restore(data_file.storage_key, hours=settings.RESTORE_AVAILABILITY_HOURS)
+        if location.restores_in_background:
+            state = location.restore_state(data_file.storage_key)
+        else:
+            state = RestoreState(ready=True)
     except (StorageError, OSError, ValueError) as error:
-        logger.error("restore of %s failed: %s", data_file, error)
-        RestoreRequest.objects.filter(pk=restore.pk).update(
-            status=RestoreRequest.Status.FAILED,
-            error=str(error)[:2000],
-            finished=timezone.now(),
-        )
-        return False
+        return _restore_failed(restore, error)
+    return _restore_progressed(restore, state)
+
+
+def restore_poll_claim(*, now=None):
+    """Claim a restore running in the background that was due for a poll at `now`, or None:
+    one worker polls it, and it is due again RESTORE_POLL_SECONDS later (after `now` even
+    at 0 seconds: `process_restores --once` polls each restore once)."""
+    now = now or timezone.now()
+    due = RestoreRequest.objects.filter(
+        status=RestoreRequest.Status.RUNNING, next_poll__lte=now
+    ).order_by("next_poll", "id")
+    for restore in due[:10]:
+        # The conditional UPDATE makes the claim exact: only one worker moves next_poll on.
+        claimed = RestoreRequest.objects.filter(
+            pk=restore.pk, status=RestoreRequest.Status.RUNNING, next_poll=restore.next_poll
+        ).update(next_poll=timezone.now() + timedelta(seconds=settings.RESTORE_POLL_SECONDS))
+        if claimed:
+            return RestoreRequest.objects.select_related("data_file").get(pk=restore.pk)
+    return None
+
+
+def restore_poll(*, restore):
+    """Ask the storage whether a background restore is done; returns the request's status."""
+    data_file = restore.data_file
+    location = get_location(data_file.storage)
+    try:
+        if location is None or not location.is_nearline:
+            raise StorageError(f"location {data_file.storage!r} is not a nearline location")
+        state = location.restore_state(data_file.storage_key)
+    except (StorageError, OSError, ValueError) as error:
+        return _restore_failed(restore, error)
+    return _restore_progressed(restore, state)
+
+
+def _restore_progressed(restore, state):
     now = timezone.now()
-    RestoreRequest.objects.filter(pk=restore.pk).update(
+    running = RestoreRequest.objects.filter(pk=restore.pk, status=RestoreRequest.Status.RUNNING)
+    if not state.ready:
+        running.update(next_poll=now + timedelta(seconds=settings.RESTORE_POLL_SECONDS))
+        return RestoreRequest.Status.RUNNING
+    # The storage's own expiry when it has one (S3's `Restore` header): the copy is gone
+    # after it, whatever RESTORE_AVAILABILITY_HOURS says.
+    until = state.until or now + timedelta(hours=settings.RESTORE_AVAILABILITY_HOURS)
+    running.update(
         status=RestoreRequest.Status.DONE,
         error="",
         finished=now,
-        available_until=now + timedelta(hours=settings.RESTORE_AVAILABILITY_HOURS),
+        available_until=until,
+        next_poll=None,
     )
-    return True
+    return RestoreRequest.Status.DONE
+
+
+def _restore_failed(restore, error):
+    logger.error("restore of %s failed: %s", restore.data_file, error)
+    RestoreRequest.objects.filter(pk=restore.pk).update(
+        status=RestoreRequest.Status.FAILED,
+        error=str(error)[:2000],
+        finished=timezone.now(),
+        next_poll=None,
+    )
+    return RestoreRequest.Status.FAILED
 
 
 def restore_retry(*, restores):
@@ -106,7 +160,11 @@ def restore_retry(*, restores):
         try:
             with transaction.atomic():
                 retried += RestoreRequest.objects.filter(pk=restore.pk).update(
-                    status=RestoreRequest.Status.PENDING, error="", started=None, finished=None
+                    status=RestoreRequest.Status.PENDING,
+                    error="",
+                    started=None,
+                    finished=None,
+                    next_poll=None,
                 )
         except IntegrityError:
             pass  # another request for this file is already pending

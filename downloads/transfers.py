@@ -1,9 +1,10 @@
 """Sending a file's bytes, and the DownloadRecord written when the response closes.
 
 Local files go out through `FileResponse` (sendfile under gunicorn) or, with
-`DOWNLOAD_OFFLOAD=nginx`, through nginx's `X-Accel-Redirect`; files on an HTTP
+`DOWNLOAD_OFFLOAD=nginx`, through nginx's `X-Accel-Redirect`; files on an HTTP or S3
 location are relayed chunk by chunk with their digest checked on the way, unless the
-location says `"verify": false`, in which case nginx may also send them.
+location says `"verify": false`, in which case nginx may also send an HTTP location's.
+An S3 location with `"redirect": true` sends the client to a presigned URL instead.
 """
 
 import contextlib
@@ -20,7 +21,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.db import transaction
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.utils import timezone
 
 import storage_client
@@ -36,6 +37,8 @@ from regards_catalog.auth import client_address, request_user
 
 logger = logging.getLogger(__name__)
 Outcome = DownloadRecord.Outcome
+# Downloads whose bytes another server sends: counted as sent whole.
+HANDED_OFF = (Outcome.OFFLOADED, Outcome.REDIRECTED)
 
 
 def content_disposition(filename, inline):
@@ -107,22 +110,25 @@ class Transfer:
     def fail(self, outcome, error):
         self.outcome, self.error = outcome, str(error)
 
-    def begin(self, *, claim, offloaded=False):
+    def begin(self, *, claim, handed_to=None):
         """Write the record and, for a private file (`claim`, from check 9), count the
         download, reserve its bytes and take its slot (the record's lease): one
-        transaction, which a parallel download may still refuse (429, nothing written)."""
+        transaction, which a parallel download may still refuse (429, nothing written).
+
+        `handed_to` (OFFLOADED, REDIRECTED): another server sends the bytes; the record is
+        complete at once, and no slot is held, since nothing here sees the transfer end."""
         with transaction.atomic():
             if claim is not None:
-                quotas.quota_take(claim=claim, lease=not offloaded)
+                quotas.quota_take(claim=claim, lease=handed_to is None)
             self.record = self._write_record(
-                Outcome.OFFLOADED if offloaded else Outcome.IN_PROGRESS,
+                handed_to or Outcome.IN_PROGRESS,
                 status=self.status,
-                ended=offloaded,
+                ended=handed_to is not None,
                 quota_id=claim and claim.quota_id,
-                lease_expires=None if offloaded else timezone.now() + quotas.slot_lease(),
+                lease_expires=None if handed_to else timezone.now() + quotas.slot_lease(),
             )
         self.claim = claim
-        if not offloaded:
+        if handed_to is None:
             quotas.slot_keeper.hold(self.record.pk)
 
     def finish(self):
@@ -170,7 +176,7 @@ class Transfer:
             status_code=status,
             range_start=self.start,
             bytes_expected=self.length,
-            bytes_sent=self.length if outcome == Outcome.OFFLOADED else self.sent,
+            bytes_sent=self.length if outcome in HANDED_OFF else self.sent,
             outcome=outcome,
             error=self.error,
             started=self.started,
@@ -414,18 +420,22 @@ class OverlappedDigest:
             self.digest.update(chunk)
 
 
-def open_transfer(request, data_file, location, *, start, length, status, claim):
+def open_transfer(request, data_file, location, *, start, length, status, claim, headers):
     """Open the bytes (check 10: errors before the first byte become 502 and cost nothing),
     then count the download and respond.
 
     `claim` is what check 9 found (None: a public file type, no quota). The download is
     counted only once the first bytes are ready to go out, and its slot is released,
-    with the reserved bytes not sent, when the response closes.
+    with the reserved bytes not sent, when the response closes. `headers` are the
+    download's (file_headers), which a presigned URL makes the storage send.
     """
     transfer = Transfer(request, data_file, status=status, start=start, length=length)
-    response, source = _open(request, transfer, location)
+    response, source = _open(request, transfer, location, headers)
+    handed_to = None
+    if source is None:
+        handed_to = Outcome.REDIRECTED if response.status_code == 303 else Outcome.OFFLOADED
     try:
-        transfer.begin(claim=claim, offloaded=source is None)
+        transfer.begin(claim=claim, handed_to=handed_to)
     except (QuotaExceeded, RateLimited) as refusal:
         # A parallel download took the last of the quota between check 9 and now.
         if source is not None:
@@ -441,15 +451,31 @@ def offloaded(location, path):
     whose digest is not checked (`"verify": false`): nginx could not check it."""
     if settings.DOWNLOAD_OFFLOAD != "nginx":
         return False
-    return path is not None or not location.verify
+    return path is not None or (location.offloadable and not location.verify)
 
 
-def _open(request, transfer, location):
-    """(response, source to close) for the transfer's bytes; source is None when nginx
-    sends them. Storage errors are recorded and raised as their 502."""
+def redirected(location, key, headers):
+    """A 303 to a presigned URL of the storage (an s3 location with `"redirect": true`),
+    which answers with the download's Content-Disposition and Content-Type. The URL is
+    the caller's alone for S3_PRESIGN_SECONDS: nothing may cache the answer."""
+    url = location.presigned_url(key, seconds=settings.S3_PRESIGN_SECONDS, headers=headers)
+    response = HttpResponseRedirect(url, status=303)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _open(request, transfer, location, headers):
+    """(response, source to close) for the transfer's bytes; source is None when nginx or
+    the storage itself sends them. Storage errors are recorded and raised as their 502."""
     data_file, start, length = transfer.data_file, transfer.start, transfer.length
     key = data_file.storage_key
     try:
+        if location.redirect:
+            # The storage holds the file at its size before anything is counted; after
+            # the 303 nothing here sees the bytes (no digest check, no slot held).
+            check_catalog_size(data_file, location.stat(key))
+            transfer.status = 303
+            return redirected(location, key, headers), None
         path = location.local_path(key)
         if path is not None:
             check_catalog_size(data_file, path.stat().st_size)

@@ -113,7 +113,10 @@ class DownloadView(APIView):
                 length=length,
                 status=status,
                 claim=claim,
+                headers=headers,
             )
+            if response.status_code == 303:
+                return response  # the storage answers the download, with its headers
         else:
             checks.storage_holds(data_file, location)
             response = HttpResponse(status=status)

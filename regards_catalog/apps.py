@@ -6,3 +6,7 @@ class RegardsCatalogConfig(AppConfig):
 
     name = "regards_catalog"
     verbose_name = "Authentication"
+
+    def ready(self):
+        # Registers the storage locations' start-up check.
+        from regards_catalog import storage  # noqa: F401

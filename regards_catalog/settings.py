@@ -195,6 +195,11 @@ STORAGE_DEFAULT_ROOT = VAR_DIR / "storage"
 # "nginx": local files are handed to nginx with X-Accel-Redirect; "" = Django sends them.
 DOWNLOAD_OFFLOAD = env_str("DOWNLOAD_OFFLOAD", "")
 RESTORE_AVAILABILITY_HOURS = env_int("RESTORE_AVAILABILITY_HOURS", 24)
+# How often process_restores asks a storage that restores in the background (S3 Glacier)
+# whether a copy is ready.
+RESTORE_POLL_SECONDS = env_int("RESTORE_POLL_SECONDS", 60)
+# Lifetime of the presigned URL a download of an s3 location with "redirect": true gets.
+S3_PRESIGN_SECONDS = env_int("S3_PRESIGN_SECONDS", 300)
 
 LOGGING = {
     "version": 1,

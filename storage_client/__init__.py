@@ -1,10 +1,18 @@
-"""Reads bytes from storage locations (local folders, HTTP servers). Knows nothing of Django."""
+"""Reads bytes from storage locations (local folders, HTTP servers, S3 buckets). Knows nothing
+of Django."""
 
-from .base import CHUNK_SIZE, ByteStream, Location
+from .base import CHUNK_SIZE, ByteStream, Location, RestoreState
 from .config import load_locations
-from .exceptions import InvalidKey, StorageError, StorageFileNotFound, StorageUnavailable
+from .exceptions import (
+    InvalidKey,
+    StorageConfigError,
+    StorageError,
+    StorageFileNotFound,
+    StorageUnavailable,
+)
 from .http import HttpLocation
 from .local import LocalLocation
+from .s3 import S3Location
 
 __all__ = [
     "CHUNK_SIZE",
@@ -13,6 +21,9 @@ __all__ = [
     "InvalidKey",
     "LocalLocation",
     "Location",
+    "RestoreState",
+    "S3Location",
+    "StorageConfigError",
     "StorageError",
     "StorageFileNotFound",
     "StorageUnavailable",

@@ -1,6 +1,8 @@
 import abc
+import dataclasses
 import pathlib
 from collections.abc import Callable, Iterator
+from datetime import datetime
 
 from .exceptions import InvalidKey, StorageUnavailable
 
@@ -67,8 +69,29 @@ class ByteStream:
         self.close()
 
 
+@dataclasses.dataclass(frozen=True)
+class RestoreState:
+    """Where a restore of a nearline file stands: is the readable copy there yet, and until
+    when does the storage keep it (None: until it is evicted)."""
+
+    ready: bool
+    until: datetime | None = None
+
+
 class Location(abc.ABC):
     """A place that stores files under keys; the readable copy of a nearline file is cached."""
+
+    # A location whose storage restores in the background (s3, from Glacier): restore()
+    # only asks, and restore_state() says when the copy is readable. Local and http
+    # locations return from restore() once the copy is readable.
+    restores_in_background = False
+    # Whether the bytes are checked against the catalog's digest as they are relayed.
+    verify = True
+    # Whether a download is answered with a redirect to the storage itself (s3 presigned
+    # URLs) rather than relayed.
+    redirect = False
+    # Whether nginx can send this location's bytes through accel_path (X-Accel-Redirect).
+    offloadable = True
 
     def __init__(self, name: str, tier: str, accel_prefix: str | None = None):
         if tier not in TIERS:
@@ -108,8 +131,19 @@ class Location(abc.ABC):
         """True if a readable copy of `key` is in the cache."""
 
     @abc.abstractmethod
-    def restore(self, key: str) -> pathlib.Path | None:
-        """Make a readable copy of `key` in the cache; returns once it is readable."""
+    def restore(self, key: str, *, hours: float | None = None) -> pathlib.Path | None:
+        """Make a readable copy of `key` in the cache; returns once it is readable, or, when
+        `restores_in_background`, once the storage has been asked. `hours`: how long the
+        storage should keep the copy, for one that expires copies itself (s3)."""
+
+    def restore_state(self, key: str) -> RestoreState:
+        """Whether the readable copy of `key` is there, and until when the storage keeps it."""
+        return RestoreState(ready=self.is_cached(key))
+
+    def check(self) -> None:
+        """Find, once at start-up, what would make every read fail (credentials refused, no
+        such bucket: StorageConfigError; unreachable: StorageUnavailable)."""
+        return None  # nothing to find for a folder or a plain HTTP server
 
     @abc.abstractmethod
     def evict(self, key: str) -> None:

@@ -4,6 +4,7 @@ import pathlib
 from .base import Location
 from .http import HttpLocation
 from .local import LocalLocation
+from .s3 import S3Location
 
 # Field name -> accepted types, per backend; anything else in the file is a typo to report.
 _FIELDS = {
@@ -22,8 +23,22 @@ _FIELDS = {
         "verify": bool,
         "accel_prefix": str,
     },
+    "s3": {
+        "bucket": str,
+        "prefix": str,
+        "tier": str,
+        "endpoint_url": str,
+        "region": str,
+        "access_key": str,
+        "secret_key": str,
+        "verify": bool,
+        "redirect": bool,
+        "timeout": (int, float),
+        "connect_timeout": (int, float),
+        "retries": int,
+    },
 }
-_REQUIRED = {"local": "root", "http": "url"}
+_REQUIRED = {"local": "root", "http": "url", "s3": "bucket"}
 
 
 def load_locations(config_path: str | None, default_root: pathlib.Path) -> dict[str, Location]:
@@ -66,7 +81,7 @@ def _location(name: str, fields: object, folder: pathlib.Path) -> Location:
     fields = dict(fields)
     backend = fields.pop("backend", None)
     if backend not in _FIELDS:
-        raise ValueError(f"field 'backend' must be 'local' or 'http', not {backend!r}")
+        raise ValueError(f"field 'backend' must be 'local', 'http' or 's3', not {backend!r}")
     if _REQUIRED[backend] not in fields:
         raise ValueError(f"field {_REQUIRED[backend]!r} is required")
     for field, value in fields.items():
@@ -84,6 +99,8 @@ def _location(name: str, fields: object, folder: pathlib.Path) -> Location:
         if not all(isinstance(v, str) for v in headers.values()):
             raise ValueError("field 'headers' must map names to strings")
         return HttpLocation(name, **fields)
+    if backend == "s3":
+        return S3Location(name, **fields)
     # Relative folders are relative to the config file, not to wherever the server starts.
     for field in ("root", "cache"):
         if field in fields:

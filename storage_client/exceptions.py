@@ -15,3 +15,7 @@ class StorageUnavailable(StorageError):
 
 class InvalidKey(StorageFileNotFound):
     """The key could name a file outside the location's root, so it names nothing."""
+
+
+class StorageConfigError(StorageError):
+    """The location's settings are wrong: its credentials are refused, its bucket missing."""

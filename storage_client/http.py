@@ -162,7 +162,7 @@ class HttpLocation(Location):
         response = self._request("HEAD", template, key, absent=_NOT_CACHED)
         return response.status_code not in _NOT_CACHED
 
-    def restore(self, key: str) -> None:
+    def restore(self, key: str, *, hours: float | None = None) -> None:
         """Ask the remote storage to stage `key` at `cache_url`; returns once it has.
 
         Returns None, not a path as LocalLocation does: the copy is not on this machine.

@@ -70,7 +70,7 @@ class LocalLocation(Location):
     def is_cached(self, key: str) -> bool:
         return self._cached(key).is_file()
 
-    def restore(self, key: str) -> pathlib.Path:
+    def restore(self, key: str, *, hours: float | None = None) -> pathlib.Path:
         """Copy the file into the cache; readers see either no copy or a complete one."""
         source = self._inside(self.root, key)
         target = self._cached(key)

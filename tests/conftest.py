@@ -16,7 +16,7 @@ from tests.factories import (
     UserFactory,
 )
 
-pytest_plugins = ["tests.processes", "tests.nginx", "tests.gunicorn"]
+pytest_plugins = ["tests.processes", "tests.nginx", "tests.gunicorn", "tests.s3"]
 
 
 @pytest.fixture

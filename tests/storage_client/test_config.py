@@ -139,12 +139,16 @@ def test_a_nearline_http_location_takes_cache_evict_and_timeout(tmp_path):
     assert tape.restore_timeout == 1800
 
 
+S3_BUCKET = {"backend": "s3", "bucket": "archive"}
+S3 = {**S3_BUCKET, "access_key": "k", "secret_key": "s"}
+
+
 @pytest.mark.parametrize(
     ("fields", "message"),
     [
         ("not an object", "expected an object"),
         ({"root": "a"}, "'backend'"),
-        ({"backend": "s3", "root": "a"}, "'backend'"),
+        ({"backend": "ftp", "root": "a"}, "'backend'"),
         ({"backend": "local"}, "'root' is required"),
         ({"backend": "local", "root": ""}, "'root' is empty"),
         ({"backend": "local", "root": 5}, "'root' has the wrong type"),
@@ -176,6 +180,14 @@ def test_a_nearline_http_location_takes_cache_evict_and_timeout(tmp_path):
         ({"backend": "http", "url": "http://h/{key}", "verify": "no"}, "'verify' has the wrong"),
         ({"backend": "http", "url": "http://h/{key}", "verify": 0}, "'verify' has the wrong"),
         ({"backend": "local", "root": "a", "verify": False}, "unknown field 'verify'"),
+        ({"backend": "s3"}, "'bucket' is required"),
+        ({**S3_BUCKET, "access_key": "k"}, "'access_key' and 'secret_key' go together"),
+        ({**S3, "prefix": "a/../../b"}, "field 'prefix'"),
+        ({**S3, "prefix": "/etc"}, "field 'prefix'"),
+        ({**S3, "tier": "nearline", "redirect": True}, "'redirect' is only for online"),
+        ({**S3, "redirect": "yes"}, "'redirect' has the wrong type"),
+        ({**S3, "root": "a"}, "unknown field 'root'"),
+        ({**S3, "retries": -1}, "'retries'"),
     ],
 )
 def test_a_bad_location_is_an_error_naming_the_location_and_field(tmp_path, fields, message):

@@ -5,15 +5,18 @@ import threading
 
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections
+from django.utils import timezone
 
 from downloads import services
 
 
 class Command(BaseCommand):
     help = (
-        "Restore nearline files into their location's cache, oldest request first. Runs until "
-        "stopped (SIGTERM/SIGINT finish the current copy first); --once empties the queue and "
-        "exits. Several workers may run at once: each request is claimed by exactly one."
+        "Restore nearline files into their location's cache, oldest request first, and poll "
+        "the restores a storage runs in the background (S3 Glacier) every "
+        "RESTORE_POLL_SECONDS. Runs until stopped (SIGTERM/SIGINT finish the current copy "
+        "first); --once empties the queue, polls each restore due once, and exits. Several "
+        "workers may run at once: each request, and each poll, is claimed by exactly one."
     )
 
     def add_arguments(self, parser):
@@ -28,23 +31,29 @@ class Command(BaseCommand):
         if threading.current_thread() is threading.main_thread():
             for signum in (signal.SIGTERM, signal.SIGINT):
                 signal.signal(signum, lambda *_: stopping.set())
-        done = failed = 0
+        counts = {status: 0 for status in self.SAYS}
+        started = timezone.now()
         while not stopping.is_set():
             close_old_connections()
             restore = services.restore_claim(worker=worker)
-            if restore is None:
-                if once:
-                    break
-                stopping.wait(interval)
+            if restore is not None:
+                self.report(services.restore_run(restore=restore), restore, counts)
                 continue
-            if services.restore_run(restore=restore):
-                done += 1
-                self.stdout.write(
-                    f"restored {restore.data_file.filename} ({restore.data_file.checksum})"
-                )
-            else:
-                failed += 1
-                self.stdout.write(
-                    f"FAILED {restore.data_file.filename} ({restore.data_file.checksum})"
-                )
-        self.stdout.write(f"{done} restored, {failed} failed.")
+            restore = services.restore_poll_claim(now=started if once else None)
+            if restore is not None:
+                self.report(services.restore_poll(restore=restore), restore, counts)
+                continue
+            if once:
+                break
+            stopping.wait(interval)
+        summary = f"{counts['DONE']} restored, {counts['FAILED']} failed."
+        if counts["RUNNING"]:
+            summary += f" {counts['RUNNING']} still restoring in their storage."
+        self.stdout.write(summary)
+
+    SAYS = {"DONE": "restored", "FAILED": "FAILED", "RUNNING": "still restoring"}
+
+    def report(self, status, restore, counts):
+        counts[status] += 1
+        data_file = restore.data_file
+        self.stdout.write(f"{self.SAYS[status]} {data_file.filename} ({data_file.checksum})")
