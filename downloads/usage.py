@@ -30,6 +30,7 @@ DELIVERED = (
     Outcome.COMPLETED,
     Outcome.ABORTED,
     Outcome.OFFLOADED,
+    Outcome.REDIRECTED,
     Outcome.CORRUPT,
     Outcome.IN_PROGRESS,
 )

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("downloads", "0005_record_leases"),
+        ("downloads", "0006_usage_covering_index"),
     ]
 
     operations = [
