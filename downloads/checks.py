@@ -84,7 +84,13 @@ def license_accepted(request, requested):
     license = data_file.product.dataset.license
     if license is not None and not requested.license_accepted:
         missing.append(license)
-    missing = [license for license in missing if license is not None]
+    licenses_accepted(request, [license for license in missing if license is not None])
+
+
+def licenses_accepted(request, missing):
+    """6, for the licences `missing` (the project licence first): none, or all accepted now
+    by a token caller's `acceptLicense=true`; else 423 naming the first. The bulk downloads
+    ask it once for the licences of all their files."""
     if not missing:
         return
     user = request.user
@@ -129,15 +135,16 @@ def _accept_license_url(request, license_page):
     return base_url(request) + request.path + "?" + query.urlencode()
 
 
-def readable_location(request, data_file):
-    """8 and 8b. The file's location exists and, if nearline, holds a restored copy."""
+def readable_location(request, data_file, state=None):
+    """8 and 8b. The file's location exists and, if nearline, holds a restored copy.
+    `state`: the file's FileState, when the caller read those of many files at once."""
     location = get_location(data_file.storage)
     if location is None:
         logger.error("file %s names unknown storage location %r", data_file.pk, data_file.storage)
         raise StorageUnavailable()
     if not location.is_nearline:
         return location
-    state = file_states([data_file])[data_file.pk]
+    state = state or file_states([data_file])[data_file.pk]
     if state.restoring:
         raise RestorePending(headers={"Retry-After": str(settings.RESTORE_RETRY_AFTER)})
     if not state.available:

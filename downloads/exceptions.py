@@ -75,3 +75,9 @@ def storage_error_to_api(error):
     if isinstance(error, DigestMismatch):
         return StorageCorrupt()
     return StorageUnavailable()
+
+
+class TooManyFiles(ApiError):
+    status_code = 400
+    default_code = "too_many_files"
+    default_detail = "This search holds too many files for one bulk download."

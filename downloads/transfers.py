@@ -430,20 +430,38 @@ def open_transfer(request, data_file, location, *, start, length, status, claim,
     download's (file_headers), which a presigned URL makes the storage send.
     """
     transfer = Transfer(request, data_file, status=status, start=start, length=length)
-    response, source = _open(request, transfer, location, headers)
+    with _refused_on_storage_error(transfer):
+        response, source = _open(transfer, location, headers)
     handed_to = None
     if source is None:
         handed_to = Outcome.REDIRECTED if response.status_code == 303 else Outcome.OFFLOADED
+    _begin(request, transfer, source, claim=claim, handed_to=handed_to)
+    return response
+
+
+def relayed_transfer(request, data_file, location, *, claim):
+    """A whole file relayed through Python from any location, digest checked, for a bulk
+    zip that writes its bytes itself: the RelayedStream to iterate and close, its download
+    counted as open_transfer counts one (errors before the first byte raise the same)."""
+    transfer = Transfer(request, data_file, status=200, start=0, length=data_file.filesize)
+    with _refused_on_storage_error(transfer):
+        relay = _relay(transfer, location)
+    _begin(request, transfer, relay, claim=claim)
+    return relay
+
+
+def _begin(request, transfer, source, *, claim, handed_to=None):
     try:
         transfer.begin(claim=claim, handed_to=handed_to)
     except (QuotaExceeded, RateLimited) as refusal:
         # A parallel download took the last of the quota between check 9 and now.
         if source is not None:
             source.close()  # the transfer never began: nothing to write or release
-        record_refusal(request, data_file, refusal, start=start, length=length)
+        record_refusal(
+            request, transfer.data_file, refusal, start=transfer.start, length=transfer.length
+        )
         raise
     bound_stalls(transfer, request)
-    return response
 
 
 def offloaded(location, path):
@@ -464,50 +482,13 @@ def redirected(location, key, headers):
     return response
 
 
-def _open(request, transfer, location, headers):
-    """(response, source to close) for the transfer's bytes; source is None when nginx or
-    the storage itself sends them. Storage errors are recorded and raised as their 502."""
-    data_file, start, length = transfer.data_file, transfer.start, transfer.length
-    key = data_file.storage_key
+@contextlib.contextmanager
+def _refused_on_storage_error(transfer):
+    """Storage errors before the first byte are recorded and raised as their 502."""
     try:
-        if location.redirect:
-            # The storage holds the file at its size before anything is counted; after
-            # the 303 nothing here sees the bytes (no digest check, no slot held).
-            check_catalog_size(data_file, location.stat(key))
-            transfer.status = 303
-            return redirected(location, key, headers), None
-        path = location.local_path(key)
-        if path is not None:
-            check_catalog_size(data_file, path.stat().st_size)
-        if offloaded(location, path):
-            if path is None:  # the storage holds the file, before anything is counted
-                check_catalog_size(data_file, location.stat(key))
-            response = HttpResponse(status=200)
-            # The range Django chose (If-Range included), for an http location's nginx to
-            # ask the storage; nginx answers a local file's Range itself, as Django would.
-            byte_range = (start, length) if transfer.status == 206 else (0, None)
-            response["X-Accel-Redirect"] = location.accel_path(key, *byte_range)
-            # nginx sends the bytes after we return: no byte count, no slot held meanwhile.
-            return response, None
-        if path is not None:
-            file_range = LocalFileRange(path, start, length, transfer)
-            response = FileResponse(file_range, status=transfer.status)
-            response.block_size = storage_client.CHUNK_SIZE
-            return response, file_range
-        stream = location.open(key, offset=start, length=length)
-        digest = digest_for(data_file, start, length) if location.verify else None
-        relay = RelayedStream(stream, transfer, digest)
-        try:
-            if stream.length is not None and stream.length != length:
-                raise storage_client.StorageUnavailable(
-                    f"storage answered {stream.length} bytes for a range of {length}"
-                )
-            relay.prime()
-        except BaseException:
-            relay.close()  # the transfer has not begun: this only frees the connection
-            raise
+        yield
     except (storage_client.StorageError, OSError) as error:
-        logger.error("storage failed before sending %s: %s", data_file, error)
+        logger.error("storage failed before sending %s: %s", transfer.data_file, error)
         if transfer.outcome is None:
             transfer.fail(Outcome.STORAGE_ERROR, error)
         api_error = storage_error_to_api(
@@ -515,4 +496,55 @@ def _open(request, transfer, location, headers):
         )
         transfer.refused(api_error.status_code)
         raise api_error from error
+
+
+def _open(transfer, location, headers):
+    """(response, source to close) for the transfer's bytes; source is None when nginx or
+    the storage itself sends them."""
+    data_file, start, length = transfer.data_file, transfer.start, transfer.length
+    key = data_file.storage_key
+    if location.redirect:
+        # The storage holds the file at its size before anything is counted; after
+        # the 303 nothing here sees the bytes (no digest check, no slot held).
+        check_catalog_size(data_file, location.stat(key))
+        transfer.status = 303
+        return redirected(location, key, headers), None
+    path = location.local_path(key)
+    if path is not None:
+        check_catalog_size(data_file, path.stat().st_size)
+    if offloaded(location, path):
+        if path is None:  # the storage holds the file, before anything is counted
+            check_catalog_size(data_file, location.stat(key))
+        response = HttpResponse(status=200)
+        # The range Django chose (If-Range included), for an http location's nginx to
+        # ask the storage; nginx answers a local file's Range itself, as Django would.
+        byte_range = (start, length) if transfer.status == 206 else (0, None)
+        response["X-Accel-Redirect"] = location.accel_path(key, *byte_range)
+        # nginx sends the bytes after we return: no byte count, no slot held meanwhile.
+        return response, None
+    if path is not None:
+        file_range = LocalFileRange(path, start, length, transfer)
+        response = FileResponse(file_range, status=transfer.status)
+        response.block_size = storage_client.CHUNK_SIZE
+        return response, file_range
+    relay = _relay(transfer, location)
     return StreamingHttpResponse(relay, status=transfer.status), relay
+
+
+def _relay(transfer, location):
+    """The transfer's bytes relayed chunk by chunk, read ahead to the first chunk that may
+    go out (RelayedStream.prime)."""
+    data_file, start, length = transfer.data_file, transfer.start, transfer.length
+    stream = location.open(data_file.storage_key, offset=start, length=length)
+    digest = digest_for(data_file, start, length) if location.verify else None
+    relay = RelayedStream(stream, transfer, digest)
+    try:
+        if stream.length is not None and stream.length != length:
+            raise storage_client.StorageUnavailable(
+                f"storage answered {stream.length} bytes for a range of {length}"
+            )
+        relay.prime()
+    except BaseException:
+        relay.close()  # the transfer has not begun: this only frees the connection
+        raise
+    return relay

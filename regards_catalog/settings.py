@@ -198,6 +198,8 @@ RESTORE_AVAILABILITY_HOURS = env_int("RESTORE_AVAILABILITY_HOURS", 24)
 # How often process_restores asks a storage that restores in the background (S3 Glacier)
 # whether a copy is ready.
 RESTORE_POLL_SECONDS = env_int("RESTORE_POLL_SECONDS", 60)
+# Most files one bulk download (zip or Metalink manifest of a search) may hold.
+BULK_MAX_FILES = env_int("BULK_MAX_FILES", 10_000)
 # Lifetime of the presigned URL a download of an s3 location with "redirect": true gets.
 S3_PRESIGN_SECONDS = env_int("S3_PRESIGN_SECONDS", 300)
 

@@ -21,6 +21,8 @@ urlpatterns = [
     path("api/v1/schema", SpectacularAPIView.as_view(), name="schema"),
     path("api/v1/docs", SpectacularRedocView.as_view(url_name="schema"), name="api-docs"),
     path("api/v1/rs-authentication/oauth/token", views.TokenView.as_view(), name="oauth-token"),
+    # Before products' dataobjects/<urn>, which would take "search.zip" for a product's URN.
+    path("api/v1/rs-catalog/", include("downloads.bulk_urls")),
     path("api/v1/rs-catalog/", include("products.urls")),
     path("", include("downloads.urls")),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
