@@ -9,6 +9,11 @@ api = [
         views.DownloadView.as_view(),
         name="download-file",
     ),
+    path(
+        "rs-catalog/downloads/<str:aip_id>/files/<str:checksum>/link",
+        views.DownloadLinkView.as_view(),
+        name="download-link",
+    ),
     path("rs-catalog/licenses", views.LicenseListView.as_view(), name="license-list"),
     path(
         "rs-catalog/licenses/<str:slug>", views.LicenseDetailView.as_view(), name="license-detail"

@@ -9,6 +9,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import APIView
 
 from downloads import checks, quotas, selectors, services
@@ -31,6 +32,7 @@ from downloads.serializers import (
     quota_json,
     quota_limits_json,
 )
+from downloads.signed_links import SignedLinkAuthentication, link_lifetime, signed_url
 from downloads.transfers import file_headers, open_transfer, record_refusal
 from products.access import sees_everything
 from products.models import License
@@ -55,8 +57,25 @@ def byte_range(request, data_file, headers):
     return start, end - start + 1, 206
 
 
+def downloadable_file(request, aip_id, checksum):
+    """Checks 1 to 6: the file the caller may download, whatever its storage says."""
+    user = request.user  # 1. an invalid or expired token has already been refused
+    requested = checks.product_exists(user, aip_id, checksum)
+    checks.metadata_access(user, requested)
+    data_file = checks.file_exists(requested, checksum)
+    checks.file_access(requested)
+    checks.license_accepted(request, requested)
+    return data_file
+
+
 class DownloadView(APIView):
-    """GET|HEAD /downloads/{aip_id}/files/{checksum}: a product file, checks first."""
+    """GET|HEAD /downloads/{aip_id}/files/{checksum}: a product file, checks first. A
+    signed link (`?user=…&expires=…&signature=…`) stands for its user's token."""
+
+    authentication_classes = [
+        SignedLinkAuthentication,
+        *api_settings.DEFAULT_AUTHENTICATION_CLASSES,
+    ]
 
     @extend_schema(
         parameters=[
@@ -79,12 +98,7 @@ class DownloadView(APIView):
         return self.download(request, aip_id, checksum, send_body=False)
 
     def download(self, request, aip_id, checksum, *, send_body):
-        user = request.user  # 1. an invalid or expired token has already been refused
-        requested = checks.product_exists(user, aip_id, checksum)
-        checks.metadata_access(user, requested)
-        data_file = checks.file_exists(requested, checksum)
-        checks.file_access(requested)
-        checks.license_accepted(request, requested)
+        data_file = downloadable_file(request, aip_id, checksum)
         if data_file.reference:  # 7. served elsewhere
             return HttpResponseRedirect(data_file.uri, status=303)
         try:
@@ -128,6 +142,27 @@ class DownloadView(APIView):
         for name, value in headers.items():
             response[name] = value
         return response
+
+
+class DownloadLinkView(APIView):
+    """POST /downloads/{aip_id}/files/{checksum}/link: a signed link to the file, for
+    clients that cannot send a token (wget, aria2c, a browser), after checks 1 to 6 for the
+    caller. `expiresIn` (seconds, in the body or the query) sets its lifetime."""
+
+    permission_classes = [IsAuthenticated]
+
+    @extend_schema(
+        request=None,
+        parameters=[OpenApiParameter("expiresIn", int)],
+        responses=OpenApiTypes.OBJECT,
+    )
+    def post(self, request, aip_id, checksum):
+        lifetime = link_lifetime(
+            request.data.get("expiresIn", request.query_params.get("expiresIn"))
+        )
+        data_file = downloadable_file(request, aip_id, checksum)
+        url, expires = signed_url(request, data_file, lifetime=lifetime)
+        return Response({"url": url, "expires": expires})
 
 
 def restore_started(request, data_file):

@@ -251,6 +251,14 @@ class Product(models.Model):
             kwargs["update_fields"] = {*update_fields, *self.SPATIAL_FIELDS}
         super().save(*args, **kwargs)
 
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        instance = super().from_db(db, field_names, values)
+        # The dataset it was read in: a product moved to another dataset changes both
+        # datasets' summaries (products.signals).
+        instance.stored_dataset_id = instance.__dict__.get("dataset_id")
+        return instance
+
     def set_footprint(self):
         """Set the bbox columns and the footprint from `geometry` (all None when it has no
         point or is not a geometry shapely reads: such a product never matches a shape)."""

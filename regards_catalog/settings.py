@@ -202,6 +202,9 @@ RESTORE_POLL_SECONDS = env_int("RESTORE_POLL_SECONDS", 60)
 BULK_MAX_FILES = env_int("BULK_MAX_FILES", 10_000)
 # Lifetime of the presigned URL a download of an s3 location with "redirect": true gets.
 S3_PRESIGN_SECONDS = env_int("S3_PRESIGN_SECONDS", 300)
+# Signed download links (downloads/signed_links.py): their default and longest lifetime.
+SIGNED_LINK_SECONDS = env_int("SIGNED_LINK_SECONDS", 3600)
+SIGNED_LINK_MAX_SECONDS = env_int("SIGNED_LINK_MAX_SECONDS", 24 * 3600)
 
 LOGGING = {
     "version": 1,

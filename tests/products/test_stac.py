@@ -8,7 +8,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from products import services, stac
-from products.models import AccessRight, DataFile, Dataset
+from products.models import AccessRight, DataFile, Dataset, Product
 from tests.factories import (
     AccessGroupFactory,
     AccessRightFactory,
@@ -165,6 +165,30 @@ def test_a_collection_follows_its_products_as_they_change(client, catalog, open_
     assert grown["summaries"]["cloud_cover"] == {"minimum": 12.5, "maximum": 99}
     assert shrunk["extent"]["spatial"]["bbox"] == [[1.0, 43.0, 8.0, 49.0]]
     assert shrunk["summaries"]["cloud_cover"] == {"minimum": 12.5, "maximum": 80}
+
+
+def test_a_product_moved_to_another_dataset_changes_both_collections(
+    client, catalog, open_dataset, public_group
+):
+    """As a steward moves it in the admin: the product is read, given another dataset and
+    saved; the dataset it left no longer counts it."""
+    other = DatasetFactory(label="Other")
+    AccessRightFactory(group=public_group, dataset=other)
+    client.get(f"{STAC}/collections/{open_dataset.urn}")
+    client.get(f"{STAC}/collections/{other.urn}")
+
+    nice = Product.objects.get(pk=catalog["nice"].pk)
+    nice.dataset = other
+    nice.save()
+
+    left = client.get(f"{STAC}/collections/{open_dataset.urn}").json()
+    joined = client.get(f"{STAC}/collections/{other.urn}").json()
+    assert left["extent"]["temporal"]["interval"] == [
+        ["2024-01-01T00:00:00Z", "2024-01-04T00:00:00Z"]
+    ]
+    assert joined["extent"]["temporal"]["interval"] == [
+        ["2024-01-05T00:00:00Z", "2024-01-05T00:00:00Z"]
+    ]
 
 
 def test_a_product_saved_while_its_dataset_is_summarized_leaves_it_to_do_again(
