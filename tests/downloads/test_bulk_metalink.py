@@ -5,6 +5,8 @@ import os
 from xml.etree import ElementTree
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from downloads.models import DownloadRecord, Quota
@@ -148,3 +150,16 @@ def test_more_files_than_bulk_max_files_is_a_400(member, settings):
     response = member["client"].get(SEARCH_META4)
 
     assert_api_error(response, 400, "too_many_files", maxFiles=1)
+
+
+def test_a_manifest_costs_the_same_queries_whatever_its_number_of_files(member, file_in):
+    def queries():
+        with CaptureQueriesContext(connection) as captured:
+            parsed(member["client"].get(product_meta4(member["product"])))
+        return len(captured)
+
+    before = queries()
+    for number in range(8):
+        file_in(member["product"], f"more {number}\n".encode(), filename=f"more{number}.dat")
+
+    assert queries() == before
