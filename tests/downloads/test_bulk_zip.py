@@ -262,3 +262,44 @@ def test_same_file_names_get_distinct_paths(stored_file, file_in, api_client):
     assert files["P/data.nc"] == b"one\n"
     assert files["P/DATA~2.nc"] == b"two\n"
     assert files["P/_.._etc_passwd"] == b"three\n"
+
+
+ZIP64_SIZE = 4 * 1024 * MiB + 1  # one byte past what a zip without zip64 records can hold
+ZIP64_ZEROS_MD5 = "f18c798ff5d450dfe4d3acdc12b621ff"  # of ZIP64_SIZE zero bytes (hashlib)
+KEPT = 64 * 1024
+
+
+def test_a_file_over_4_gib_gets_zip64_records(stored_file, api_client, storage, tmp_path):
+    """A sparse file of zeros: nothing of its 4 GiB is written to disk, here or in the zip
+    read back, whose middle (the file's zeros) is a hole of a sparse file too. The entry's
+    bytes are not read back (reading holes costs 4 s per GiB here): its CRC is zipfile's
+    to check, its sizes and zip64 records are ours."""
+    data_file = stored_file(b"", filename="huge.bin", checksum=ZIP64_ZEROS_MD5)
+    data_file.filesize = ZIP64_SIZE
+    data_file.save()
+    with open(storage.root / "online" / data_file.storage_key, "wb") as stored:
+        stored.truncate(ZIP64_SIZE)
+
+    response = api_client.get(product_zip(data_file.product))
+    head, tail, total = b"", b"", 0
+    for chunk in response.streaming_content:  # to the end: the test client then closes it
+        if len(head) < KEPT:
+            head += chunk[: KEPT - len(head)]
+        tail = (tail + chunk[-KEPT:])[-KEPT:]
+        total += len(chunk)
+
+    copy = tmp_path / "huge.zip"
+    with open(copy, "wb") as sparse:
+        sparse.truncate(total)
+        sparse.write(head)
+        sparse.seek(total - len(tail))
+        sparse.write(tail)
+    archive = zipfile.ZipFile(copy)
+    (info,) = [i for i in archive.infolist() if i.filename.endswith("huge.bin")]
+    assert (info.file_size, info.compress_size) == (ZIP64_SIZE, ZIP64_SIZE)
+    assert info.compress_type == zipfile.ZIP_STORED
+    assert info.extra[:2] == b"\x01\x00"  # the zip64 extended information field
+    manifest = archive.read("MANIFEST.txt").decode()  # found past 4 GiB: zip64 offsets
+    assert f"MD5 ({info.filename}) = {ZIP64_ZEROS_MD5}" in manifest
+    record = DownloadRecord.objects.get()
+    assert (record.outcome, record.bytes_sent) == ("COMPLETED", ZIP64_SIZE)
