@@ -451,10 +451,11 @@ def relayed_transfer(request, data_file, location, *, claim):
 
 
 def _begin(request, transfer, source, *, claim, handed_to=None):
+    """Transfer.begin: count the download and take its slot. A parallel download that took
+    the last of the quota meanwhile makes it a recorded 429, the source closed unsent."""
     try:
         transfer.begin(claim=claim, handed_to=handed_to)
     except (QuotaExceeded, RateLimited) as refusal:
-        # A parallel download took the last of the quota between check 9 and now.
         if source is not None:
             source.close()  # the transfer never began: nothing to write or release
         record_refusal(
