@@ -80,6 +80,13 @@ class ProcessGroup(subprocess.Popen):
         self._signal_group(signal.SIGKILL)
         self.wait(timeout)
 
+    def kill_group(self) -> None:
+        """SIGKILL the whole group at once, leader and workers, as a crash of its host
+        would: nothing of theirs runs after it. stop() then has nothing left to do."""
+        self._stopped = True
+        self._signal_group(signal.SIGKILL)
+        self.wait(STOP_TIMEOUT)
+
     def _signal_group(self, signum) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, signum)
