@@ -46,7 +46,6 @@ pytestmark = [
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "docs" / "deploy.md"
 DOCUMENTED_HOSTS = ["10.0.0.11:8000", "10.0.0.12:8000"]
-DOWNLOADS = "/api/v1/rs-catalog/downloads/"
 RESTORE = "/api/v1/rs-catalog/restore"
 LEASE_SECONDS = 3
 PREFIXES = {"s3": "online/", "glacier": "tape/"}
@@ -80,11 +79,12 @@ def documented_nginx(instances):
     return upstream, location
 
 
-@pytest.fixture
-def layout(nginx_binary, s3_server, storage, tmp_path):
+@contextlib.contextmanager
+def layout_running(nginx_binary, s3, folder):
+    """docs/deploy.md's layout on 127.0.0.1, its storage on `s3`; config and logs in `folder`."""
     locations = {
-        "s3": s3_server.location(prefix="online", timeout=30),
-        "glacier": s3_server.location(prefix="tape", tier="nearline", timeout=30),
+        "s3": s3.location(prefix="online", timeout=30),
+        "glacier": s3.location(prefix="tape", tier="nearline", timeout=30),
     }
     # The settings docs/deploy.md says must be equal on every instance, and few enough
     # threads that both instances stay far below PostgreSQL's max_connections.
@@ -98,25 +98,50 @@ def layout(nginx_binary, s3_server, storage, tmp_path):
     with contextlib.ExitStack() as stack:
         instances = []
         for name in ("a", "b"):
-            (tmp_path / name).mkdir()
-            serving = gunicorn_instance(storage.root, tmp_path / name, locations, **shared)
+            (folder / name).mkdir()
+            serving = gunicorn_instance(folder / "storage", folder / name, locations, **shared)
             instances.append(stack.enter_context(serving))
         upstream, location = documented_nginx(instances)
-        nginx = NginxServer(
-            nginx_binary, tmp_path, location, tmp_path / "nginx", http_config=upstream
-        )
-        yield Layout(stack.enter_context(nginx), instances, s3_server)
+        nginx = NginxServer(nginx_binary, folder, location, folder / "nginx", http_config=upstream)
+        try:
+            yield Layout(stack.enter_context(nginx), instances, s3)
+        finally:
+            # Both at once, before the stack waits for each: gunicorn takes seconds to stop.
+            for instance in instances:
+                instance.process.terminate()
+
+
+@pytest.fixture(scope="module")
+def s3():
+    """One S3 server for the module: moto keeps its state per process, so a second one
+    started beside it would empty it."""
+    with S3Server() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def layout(django_db_setup, nginx_binary, s3, tmp_path_factory):
+    """The layout, shared by the tests that leave both instances running."""
+    with layout_running(nginx_binary, s3, tmp_path_factory.mktemp("layout")) as running_layout:
+        yield running_layout
 
 
 @pytest.fixture
-def restore_workers(layout):
+def own_layout(nginx_binary, s3, tmp_path):
+    """A layout of its own, for a test that kills one of its instances."""
+    with layout_running(nginx_binary, s3, tmp_path) as running_layout:
+        yield running_layout
+
+
+@pytest.fixture
+def restore_workers(layout, tmp_path):
     """`process_restores --interval 0.2` beside each instance, with its environment, each
     waiting for requests; gives their logs."""
     command = [sys.executable, "manage.py", "process_restores", "--interval", "0.2"]
     with contextlib.ExitStack() as stack:
         logs = []
         for instance in layout.instances:
-            log = instance.log.with_name(f"process_restores-{instance.port}.log")
+            log = tmp_path / f"process_restores-{instance.port}.log"
 
             def waiting(log=log):
                 return log.exists() and "waiting for restore requests" in log.read_text()
@@ -195,7 +220,7 @@ def test_500_concurrent_downloads_over_both_instances_give_exactly_max_quota(lay
 
     def served():
         """Each instance's answers, once their access logs hold all 500."""
-        statuses = [instance.answered(DOWNLOADS) for instance in layout.instances]
+        statuses = [instance.answered(download_url(data_file)) for instance in layout.instances]
         return statuses if sum(map(len, statuses)) == 500 else None
 
     by_instance = [Counter(statuses) for statuses in wait_until(served, message="500 log lines")]
@@ -216,7 +241,9 @@ def test_a_restore_is_claimed_once_by_the_workers_of_both_instances(
     user, group, auth = scientist
     product = ProductFactory()
     AccessRightFactory(group=group, dataset=product.dataset)
-    contents = [f"scene {n} kept in glacier\n".encode() * 100 for n in range(6)]
+    contents = [
+        f"scene {n} kept in glacier {os.urandom(8).hex()}\n".encode() * 100 for n in range(6)
+    ]
     data_files = [
         layout.put(content, product=product, storage="glacier", storage_class="GLACIER")
         for content in contents
@@ -252,29 +279,29 @@ def test_a_restore_is_claimed_once_by_the_workers_of_both_instances(
 
 
 def test_a_killed_instance_frees_its_slot_within_the_lease_and_the_other_keeps_serving(
-    layout, scientist, public_group
+    own_layout, scientist, public_group
 ):
     user, group, auth = scientist
-    big = layout.put(os.urandom(32 * 1024 * 1024), filename="big.bin")
+    big = own_layout.put(os.urandom(32 * 1024 * 1024), filename="big.bin")
     small_content = b"a small private file\n"
-    small = layout.put(small_content, product=ProductFactory(dataset=big.product.dataset))
+    small = own_layout.put(small_content, product=ProductFactory(dataset=big.product.dataset))
     allow(group, big)
-    quicklook = layout.put(b"a public quicklook\n", data_type=DataFile.DataType.QUICKLOOK_SD)
+    quicklook = own_layout.put(b"a public quicklook\n", data_type=DataFile.DataType.QUICKLOOK_SD)
     AccessRightFactory(group=public_group, dataset=quicklook.product.dataset)
     QuotaFactory(user=user, rate_limit=1)
     token_header = f"Authorization: {auth['Authorization']}"
 
-    sock = stalled_client(layout.nginx.url, download_url(big), [token_header])
+    sock = stalled_client(own_layout.nginx.url, download_url(big), [token_header])
     try:
         streaming = wait_until(
             lambda: DownloadRecord.objects.filter(outcome=Outcome.IN_PROGRESS).first(),
             message="the big download to begin",
         )
         dying = wait_until(
-            lambda: next((i for i in layout.instances if i.streaming()), None),
+            lambda: next((i for i in own_layout.instances if i.streaming()), None),
             message="the instance streaming the big file",
         )
-        (survivor,) = [instance for instance in layout.instances if instance is not dying]
+        (survivor,) = [instance for instance in own_layout.instances if instance is not dying]
         # rateLimit=1: the stream holds the user's one slot, whichever instance is asked.
         assert get(survivor.url + download_url(small), auth) == (429, "rate_limited")
 
@@ -284,7 +311,7 @@ def test_a_killed_instance_frees_its_slot_within_the_lease_and_the_other_keeps_s
             answers = []
 
             def downloads_again():
-                answers.append(get(layout.nginx.url + download_url(small), auth))
+                answers.append(get(own_layout.nginx.url + download_url(small), auth))
                 return answers[-1] == (200, small_content)
 
             wait_until(downloads_again, interval=0.1, message=lambda: f"a free slot: {answers}")
