@@ -1,11 +1,15 @@
 """Plain helpers shared by test modules (fixtures live in the conftest.py files)."""
 
+import contextlib
 import hashlib
 import io
 import json
 import os
 import shutil
+import socket
+import struct
 import threading
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -182,3 +186,27 @@ class CountingPasswordHasher(MD5PasswordHasher):
     def encode(self, password, salt):
         self.hashed.append(password)
         return super().encode(password, salt)
+
+
+# Clients that misbehave
+
+
+def stalled_client(url, path, headers=()):
+    """A connection that sends a GET, reads the start of the answer, then reads no more.
+    Its small receive window makes the server's send block soon after."""
+    address = urlsplit(url)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
+    sock.connect((address.hostname, address.port))
+    sock.settimeout(DEADLINE)
+    lines = [f"GET {path} HTTP/1.1", f"Host: {address.netloc}", *headers, "", ""]
+    sock.sendall("\r\n".join(lines).encode())
+    assert sock.recv(1024).startswith(b"HTTP/1.1 200")
+    return sock
+
+
+def reset(sock):
+    """Close with a reset, as a killed client does."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()

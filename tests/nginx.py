@@ -6,6 +6,7 @@ import grp
 import os
 import pathlib
 import pwd
+import re
 import shutil
 import socket
 import tempfile
@@ -29,6 +30,7 @@ http {{
     scgi_temp_path {workdir}/scgi;
     default_type application/octet-stream;
     sendfile on;
+{http_config}
     server {{
         listen 127.0.0.1:{port};
         server_name localhost;
@@ -37,6 +39,16 @@ http {{
     }}
 }}
 """
+
+
+def documented_block(document: pathlib.Path, opening: str) -> str:
+    """The nginx block of a Markdown `document` that opens with the line `opening` (such as
+    `location / {`) and ends at the first `}` alone on a line: tests run the configuration
+    the documentation shows, so the two cannot drift apart."""
+    text = pathlib.Path(document).read_text()
+    block = re.search(rf"^{re.escape(opening)}\n.*?^\}}$", text, re.MULTILINE | re.DOTALL)
+    assert block, f"no block opening with {opening!r} in {document}"
+    return block[0]
 
 
 def free_port() -> int:
@@ -49,13 +61,15 @@ class NginxServer:
     """nginx serving `root` at `/` (with Range), run in the foreground from a private folder.
 
     `extra_config` is pasted inside the `server` block, e.g.
-    `location /slow/ { limit_rate 50k; }`.
+    `location /slow/ { limit_rate 50k; }`, and `http_config` beside it in the `http`
+    block, e.g. an `upstream`.
     """
 
-    def __init__(self, binary: str, root, extra_config: str = "", workdir=None):
+    def __init__(self, binary: str, root, extra_config: str = "", workdir=None, *, http_config=""):
         self.binary = binary
         self.root = pathlib.Path(root).absolute()
         self.extra_config = extra_config
+        self.http_config = http_config
         self._own_workdir = workdir is None
         self.workdir = pathlib.Path(workdir or tempfile.mkdtemp(prefix="nginx-")).absolute()
         self.port = free_port()
@@ -74,6 +88,7 @@ class NginxServer:
                 port=self.port,
                 root=self.root,
                 extra_config=self.extra_config,
+                http_config=self.http_config,
             )
         )
         error_log = self.workdir / "error.log"

@@ -80,6 +80,17 @@ class ProcessGroup(subprocess.Popen):
         self._signal_group(signal.SIGKILL)
         self.wait(timeout)
 
+    def kill_group(self) -> None:
+        """SIGKILL the whole group at once, leader and workers, as a crash of its host
+        would: nothing of theirs runs after it. stop() then has nothing left to do."""
+        descendants = psutil.Process(self.pid).children(recursive=True)
+        self._stopped = True
+        self._signal_group(signal.SIGKILL)
+        self.wait(STOP_TIMEOUT)
+        # Orphaned, they are handed to this process (a subreaper, see pytest_configure):
+        # reap them, or their zombies would stay among this process's children.
+        psutil.wait_procs(descendants, timeout=STOP_TIMEOUT)
+
     def _signal_group(self, signum) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.pid, signum)

@@ -3,6 +3,7 @@ process. Each test gets an empty one; moto keeps its state in the process, so it
 emptied when a server starts, whatever the test before left."""
 
 import logging
+import re
 
 import boto3
 import pytest
@@ -15,6 +16,25 @@ CREDENTIALS = {"access_key": "test-key", "secret_key": "test-secret"}
 RESTORE_MODEL = "s3::keyrestore"
 
 
+class RequestLog(logging.Handler):
+    """The request lines the server logs (werkzeug's: `"POST /archive/key?restore HTTP/1.1"
+    202 -`), in `lines`, without the colours werkzeug gives some of them."""
+
+    COLOURS = re.compile(r"\x1b\[[0-9;]*m")
+
+    def __init__(self):
+        super().__init__(logging.INFO)
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(self.COLOURS.sub("", record.getMessage()))
+
+    def count(self, request: str) -> int:
+        """How many requests it has answered that begin with `request`, such as
+        `POST /archive/tape/key?restore`."""
+        return sum(f'"{request}' in line for line in self.lines)
+
+
 class S3Server:
     def __init__(self):
         # Imported here: moto takes seconds to import, and most test processes need none.
@@ -24,10 +44,14 @@ class S3Server:
         self.running = False
         self.url = None
         self.client = None
+        self.requests = RequestLog()
 
     def start(self) -> "S3Server":
-        # One line per request on stderr otherwise.
-        logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        # Its request lines go to self.requests, not to stderr.
+        werkzeug = logging.getLogger("werkzeug")
+        werkzeug.setLevel(logging.INFO)
+        werkzeug.propagate = False
+        werkzeug.handlers = [self.requests]
         self._server.start()
         self.running = True
         host, port = self._server.get_host_and_port()

@@ -7,14 +7,13 @@ from 127.0.0.2, 127.0.0.3, … while nginx reaches gunicorn from 127.0.0.1."""
 import http.client
 import json
 import pathlib
-import re
 from urllib.parse import urlsplit
 
 import pytest
 
 from downloads.models import DownloadRecord, Quota, QuotaDefaults
 from tests.helpers import download_url
-from tests.nginx import NginxServer
+from tests.nginx import NginxServer, documented_block
 from tests.processes import DEADLINE, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -26,8 +25,7 @@ CLIENTS = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
 
 def readme_proxy_location(upstream):
     """The `location / { … }` block of the README's nginx configuration, sent to `upstream`."""
-    readme = (ROOT / "README.md").read_text()
-    block = re.search(r"^location / \{\n.*?^\}$", readme, re.MULTILINE | re.DOTALL)[0]
+    block = documented_block(ROOT / "README.md", "location / {")
     assert "proxy_pass http://127.0.0.1:8000;" in block
     return block.replace("http://127.0.0.1:8000", upstream)
 

@@ -4,8 +4,6 @@ others wait."""
 
 import contextlib
 import os
-import socket
-import struct
 import time
 from urllib.parse import urlsplit
 
@@ -15,34 +13,13 @@ import requests
 
 from downloads.models import DownloadRecord, Quota
 from tests.factories import AccessGroupFactory, AccessRightFactory, QuotaFactory, UserFactory
-from tests.helpers import download_url, running_downloads
+from tests.helpers import download_url, reset, running_downloads, stalled_client
 from tests.processes import DEADLINE, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 SIZE = 64 * 1024 * 1024  # far more than the socket buffers can hold
 Outcome = DownloadRecord.Outcome
-
-
-def stalled_client(url, path, headers=()):
-    """A connection that sends a GET, reads the start of the answer, then reads no more.
-    Its small receive window makes the server's send block soon after."""
-    address = urlsplit(url)
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16 * 1024)
-    sock.connect((address.hostname, address.port))
-    sock.settimeout(DEADLINE)
-    lines = [f"GET {path} HTTP/1.1", f"Host: {address.netloc}", *headers, "", ""]
-    sock.sendall("\r\n".join(lines).encode())
-    assert sock.recv(1024).startswith(b"HTTP/1.1 200")
-    return sock
-
-
-def reset(sock):
-    """Close with a reset, as a killed client does."""
-    with contextlib.suppress(OSError):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    sock.close()
 
 
 def read_to_the_end(sock):

@@ -33,6 +33,8 @@ class Command(BaseCommand):
                 signal.signal(signum, lambda *_: stopping.set())
         counts = {status: 0 for status in self.SAYS}
         started = timezone.now()
+        if not once:
+            self.say(f"worker {worker} waiting for restore requests")
         while not stopping.is_set():
             close_old_connections()
             restore = services.restore_claim(worker=worker)
@@ -56,4 +58,10 @@ class Command(BaseCommand):
     def report(self, status, restore, counts):
         counts[status] += 1
         data_file = restore.data_file
-        self.stdout.write(f"{self.SAYS[status]} {data_file.filename} ({data_file.checksum})")
+        self.say(f"{self.SAYS[status]} {data_file.filename} ({data_file.checksum})")
+
+    def say(self, line):
+        # At once, even when stdout is a file or a pipe (a service's journal): a line says
+        # what has just happened, on which of several workers.
+        self.stdout.write(line)
+        self.stdout.flush()
