@@ -1,0 +1,200 @@
+"""The usage dashboard's daily totals (DailyUsage, DailyUserUsage), kept by triggers.
+
+A trigger on downloads_downloadrecord adds each record to its day's row when it is
+inserted, moves it when a counted column changes (an outcome at the end of a download, a
+dataset or user set to NULL by a deletion) and takes it away when it is deleted, in the
+writer's transaction: the totals are exact at every commit, and no code path that writes
+records (view, lease sweep, bulk loads, cascades) can forget them. A trigger rather than
+Python: bulk_create, QuerySet.update() and raw SQL bypass model methods and signals.
+
+Days are UTC days (settings.TIME_ZONE is "UTC"; downloads.usage checks it). The row keys
+hold 0 for a missing dataset: ON CONFLICT needs a key that NULL cannot split in two.
+
+The covering index of 0006 served the dashboard's scans of records, which it no longer
+makes: dropped, so each record write pays for the two upserts rather than three indexes.
+"""
+
+from django.db import migrations, models
+
+COUNTED = "started, dataset_id, user_id, outcome, bytes_sent"
+DAY = {
+    "postgresql": "({row}.started AT TIME ZONE 'UTC')::date",
+    "sqlite": "date({row}.started)",
+}
+
+
+def upserts(vendor, row, sign):
+    """The two statements adding (sign "") or taking away (sign "-") record `row` (NEW or
+    OLD) from its day's totals."""
+    day = DAY[vendor].format(row=row)
+    usage = f"""
+        INSERT INTO downloads_dailyusage (day, dataset_id, outcome, records, bytes_sent)
+        SELECT {day}, COALESCE({row}.dataset_id, 0), {row}.outcome, {sign}1, {sign}{row}.bytes_sent
+        WHERE true
+        ON CONFLICT (day, dataset_id, outcome) DO UPDATE SET
+            records = downloads_dailyusage.records + excluded.records,
+            bytes_sent = downloads_dailyusage.bytes_sent + excluded.bytes_sent;"""
+    per_user = f"""
+        INSERT INTO downloads_dailyuserusage
+            (day, dataset_id, user_id, outcome, records, bytes_sent)
+        SELECT {day}, COALESCE({row}.dataset_id, 0), {row}.user_id, {row}.outcome,
+            {sign}1, {sign}{row}.bytes_sent
+        WHERE {row}.user_id IS NOT NULL
+        ON CONFLICT (day, dataset_id, user_id, outcome) DO UPDATE SET
+            records = downloads_dailyuserusage.records + excluded.records,
+            bytes_sent = downloads_dailyuserusage.bytes_sent + excluded.bytes_sent;"""
+    return usage + per_user
+
+
+def triggers(vendor):
+    if vendor == "postgresql":
+        return [
+            f"""CREATE FUNCTION downloads_usage_count() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP IN ('UPDATE', 'DELETE') THEN {upserts(vendor, "OLD", "-")} END IF;
+                IF TG_OP IN ('UPDATE', 'INSERT') THEN {upserts(vendor, "NEW", "")} END IF;
+                RETURN NULL;
+            END $$""",
+            "CREATE TRIGGER downloads_usage_insert_delete AFTER INSERT OR DELETE "
+            "ON downloads_downloadrecord FOR EACH ROW EXECUTE FUNCTION downloads_usage_count()",
+            f"CREATE TRIGGER downloads_usage_update AFTER UPDATE OF {COUNTED} "
+            "ON downloads_downloadrecord FOR EACH ROW EXECUTE FUNCTION downloads_usage_count()",
+        ]
+    return [
+        "CREATE TRIGGER downloads_usage_insert AFTER INSERT ON downloads_downloadrecord "
+        f"BEGIN {upserts(vendor, 'NEW', '')} END",
+        "CREATE TRIGGER downloads_usage_delete AFTER DELETE ON downloads_downloadrecord "
+        f"BEGIN {upserts(vendor, 'OLD', '-')} END",
+        f"CREATE TRIGGER downloads_usage_update AFTER UPDATE OF {COUNTED} "
+        "ON downloads_downloadrecord "
+        f"BEGIN {upserts(vendor, 'OLD', '-')} {upserts(vendor, 'NEW', '')} END",
+    ]
+
+
+def backfill(vendor):
+    """The records already there. Run after CREATE TRIGGER, whose lock holds off writers
+    until the migration commits: none is counted twice or missed."""
+    day = DAY[vendor].format(row="r")
+    return [
+        f"""INSERT INTO downloads_dailyusage (day, dataset_id, outcome, records, bytes_sent)
+        SELECT {day}, COALESCE(r.dataset_id, 0), r.outcome, COUNT(*), SUM(r.bytes_sent)
+        FROM downloads_downloadrecord r GROUP BY 1, 2, 3""",
+        f"""INSERT INTO downloads_dailyuserusage
+            (day, dataset_id, user_id, outcome, records, bytes_sent)
+        SELECT {day}, COALESCE(r.dataset_id, 0), r.user_id, r.outcome, COUNT(*),
+            SUM(r.bytes_sent)
+        FROM downloads_downloadrecord r WHERE r.user_id IS NOT NULL GROUP BY 1, 2, 3, 4""",
+    ]
+
+
+def create_triggers(apps, schema_editor):
+    vendor = schema_editor.connection.vendor
+    for statement in triggers(vendor) + backfill(vendor):
+        schema_editor.execute(statement)
+    if vendor == "postgresql":
+        schema_editor.execute("DROP INDEX IF EXISTS downloadrecord_usage")
+
+
+def drop_triggers(apps, schema_editor):
+    vendor = schema_editor.connection.vendor
+    if vendor == "postgresql":
+        schema_editor.execute(
+            "CREATE INDEX IF NOT EXISTS downloadrecord_usage ON downloads_downloadrecord "
+            "(started) INCLUDE (dataset_id, outcome, user_id, bytes_sent)"
+        )
+        schema_editor.execute("DROP FUNCTION downloads_usage_count() CASCADE")
+        return
+    for name in ["insert", "delete", "update"]:
+        schema_editor.execute(f"DROP TRIGGER downloads_usage_{name}")
+
+
+class Migration(migrations.Migration):
+    dependencies = [
+        ("downloads", "0007_s3_restores_and_redirects"),
+    ]
+
+    operations = [
+        migrations.CreateModel(
+            name="DailyUsage",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("dataset_id", models.IntegerField()),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("IN_PROGRESS", "In Progress"),
+                            ("COMPLETED", "Completed"),
+                            ("ABORTED", "Aborted by the client"),
+                            ("STORAGE_ERROR", "Storage Error"),
+                            ("CORRUPT", "Checksum mismatch"),
+                            ("OFFLOADED", "Handed to nginx"),
+                            ("REDIRECTED", "Redirected to the storage"),
+                            ("QUOTA_EXCEEDED", "Refused: quota exceeded"),
+                            ("RATE_LIMITED", "Refused: too many simultaneous downloads"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("records", models.IntegerField()),
+                ("bytes_sent", models.BigIntegerField()),
+            ],
+            options={
+                "verbose_name_plural": "daily usage",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("day", "dataset_id", "outcome"), name="one_daily_usage_row"
+                    )
+                ],
+            },
+        ),
+        migrations.CreateModel(
+            name="DailyUserUsage",
+            fields=[
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("day", models.DateField()),
+                ("dataset_id", models.IntegerField()),
+                ("user_id", models.IntegerField()),
+                (
+                    "outcome",
+                    models.CharField(
+                        choices=[
+                            ("IN_PROGRESS", "In Progress"),
+                            ("COMPLETED", "Completed"),
+                            ("ABORTED", "Aborted by the client"),
+                            ("STORAGE_ERROR", "Storage Error"),
+                            ("CORRUPT", "Checksum mismatch"),
+                            ("OFFLOADED", "Handed to nginx"),
+                            ("REDIRECTED", "Redirected to the storage"),
+                            ("QUOTA_EXCEEDED", "Refused: quota exceeded"),
+                            ("RATE_LIMITED", "Refused: too many simultaneous downloads"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("records", models.IntegerField()),
+                ("bytes_sent", models.BigIntegerField()),
+            ],
+            options={
+                "verbose_name_plural": "daily user usage",
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("day", "dataset_id", "user_id", "outcome"),
+                        name="one_daily_user_usage_row",
+                    )
+                ],
+            },
+        ),
+        migrations.RunPython(create_triggers, drop_triggers),
+    ]
