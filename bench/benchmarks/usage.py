@@ -13,6 +13,13 @@ from bench.timing import log, percentile
 REQUESTS = 30  # per page, after 3 warm-up requests
 TARGET_MS = 200
 EXECUTION = re.compile(r"Execution Time: ([\d.]+) ms")
+# The tables the figures are read from (the others: session, user, permissions, labels).
+FIGURE_TABLES = (
+    "downloads_dailyusage",
+    "downloads_dailyuserusage",
+    "downloads_downloadrecord",
+    "downloads_restorerequest",
+)
 
 
 def pages():
@@ -93,7 +100,8 @@ def timed_pages(app, cookie, path, requests_count):
 
 def explain_page(path):
     """[(sql, execution ms, EXPLAIN (ANALYZE, BUFFERS) text)] of the figure queries of a page
-    (those that read download records or restore requests), heaviest first."""
+    (those that read the daily totals, download records or restore requests), heaviest
+    first."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
@@ -108,7 +116,7 @@ def explain_page(path):
     with connection.cursor() as cursor:
         for query in captured.captured_queries:
             sql = query["sql"]
-            if "downloads_downloadrecord" not in sql and "downloads_restorerequest" not in sql:
+            if not any(table in sql for table in FIGURE_TABLES):
                 continue
             cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
             plan = "\n".join(row[0] for row in cursor.fetchall())
