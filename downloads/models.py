@@ -121,26 +121,45 @@ class DailyUsage(models.Model):
 
 
 class DailyUserUsage(models.Model):
-    """The same, per logged-in user too (anonymous records are left out): the dashboard's
-    top users."""
+    """The downloads (records of a delivered outcome, downloads.usage.DELIVERED) of one day
+    and logged-in user, all datasets together: the dashboard's top users. Kept by the same
+    triggers."""
 
     day = models.DateField()
-    dataset_id = models.IntegerField()  # 0 for none
     user_id = models.IntegerField()
-    outcome = models.CharField(max_length=20, choices=DownloadRecord.Outcome.choices)
-    records = models.IntegerField()
+    downloads = models.IntegerField()
     bytes_sent = models.BigIntegerField()
 
     class Meta:
         verbose_name_plural = "daily user usage"
         constraints = [
+            models.UniqueConstraint(fields=["day", "user_id"], name="one_daily_user_usage_row")
+        ]
+
+    def __str__(self):
+        return f"{self.day} user {self.user_id}: {self.downloads}"
+
+
+class DailyDatasetUserUsage(models.Model):
+    """The same per dataset too: the top users of one dataset. A separate table, as the
+    page without a dataset filter would otherwise add up a row per dataset and user."""
+
+    day = models.DateField()
+    dataset_id = models.IntegerField()  # 0 for none
+    user_id = models.IntegerField()
+    downloads = models.IntegerField()
+    bytes_sent = models.BigIntegerField()
+
+    class Meta:
+        verbose_name_plural = "daily dataset user usage"
+        constraints = [
             models.UniqueConstraint(
-                fields=["day", "dataset_id", "user_id", "outcome"], name="one_daily_user_usage_row"
+                fields=["day", "dataset_id", "user_id"], name="one_daily_dataset_user_usage_row"
             )
         ]
 
     def __str__(self):
-        return f"{self.day} dataset {self.dataset_id} user {self.user_id} {self.outcome}"
+        return f"{self.day} dataset {self.dataset_id} user {self.user_id}: {self.downloads}"
 
 
 UNLIMITED = -1

@@ -1,11 +1,12 @@
 """The stewards' usage dashboard (/admin/usage/): its filters and the aggregate reads behind
 each figure.
 
-The downloads, refusals and top users are read from the records' daily totals (DailyUsage,
-DailyUserUsage), which triggers keep exact in every transaction that writes a record
-(migration 0008): the page reads a few rows per day and dataset (and per user), not every
-record of the range. Restores and slots are read where they are, a small table and the
-running downloads. The page's query count is constant (a test holds it).
+The downloads, refusals and top users are read from the records' daily totals
+(DailyUsage, DailyUserUsage, DailyDatasetUserUsage), which triggers keep exact in every
+transaction that writes a record (migration 0008): the page reads a few rows per day and
+dataset (and per user), not every record of the range. Restores and slots are read where
+they are, a small table and the running downloads. The page's query count is constant (a
+test holds it).
 """
 
 import dataclasses
@@ -18,7 +19,13 @@ from django.core import checks
 from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
-from downloads.models import DailyUsage, DailyUserUsage, DownloadRecord, RestoreRequest
+from downloads.models import (
+    DailyDatasetUserUsage,
+    DailyUsage,
+    DailyUserUsage,
+    DownloadRecord,
+    RestoreRequest,
+)
 from products.models import Dataset
 
 Outcome = DownloadRecord.Outcome
@@ -28,7 +35,8 @@ MAX_DAYS = 366
 EARLIEST, LATEST = datetime.date(1970, 1, 1), datetime.date(9998, 12, 31)
 
 # A download is an attempt that began sending bytes: these outcomes. Its bytes are the
-# bytes sent (an aborted or resumed download sends part of the file).
+# bytes sent (an aborted or resumed download sends part of the file). The per-user totals'
+# triggers hold a copy (migration downloads.0008): a change here needs a migration.
 DELIVERED = (
     Outcome.COMPLETED,
     Outcome.ABORTED,
@@ -204,8 +212,8 @@ def usage(filters):
 
 
 def daily_totals(model, filters):
-    """The rows of `model` (DailyUsage or DailyUserUsage: the records' totals per day, kept
-    by triggers) in the filters' range and dataset."""
+    """The rows of `model` (the records' totals per day, kept by triggers) in the filters'
+    range and dataset."""
     rows = model.objects.filter(day__gte=filters.start, day__lte=filters.end)
     if filters.dataset is not None:
         rows = rows.filter(dataset_id=filters.dataset.pk)
@@ -246,13 +254,14 @@ def _datasets(per_dataset):
 
 
 def _top_users(filters):
-    """The users sent the most bytes, from the daily totals per user; their emails read for
-    those ten only. A deleted user's totals went to zero with the records' user_id."""
+    """The users sent the most bytes, from the daily totals per user (per dataset and user
+    when a dataset is chosen); their emails read for those ten only. A deleted user's
+    totals went to zero with the records' user_id."""
+    model = DailyUserUsage if filters.dataset is None else DailyDatasetUserUsage
     rows = list(
-        daily_totals(DailyUserUsage, filters)
-        .filter(outcome__in=DELIVERED)
+        daily_totals(model, filters)
         .values("user_id")
-        .annotate(downloads=Sum("records"), bytes=Sum("bytes_sent"))
+        .annotate(downloads=Sum("downloads"), bytes=Sum("bytes_sent"))
         .filter(downloads__gt=0)
         .order_by("-bytes", "-downloads", "user_id")[:TOP_USERS]
     )

@@ -3,14 +3,20 @@ migration downloads.0008 keep them equal to the records grouped afresh, whicheve
 records are written, changed or deleted."""
 
 import datetime
+import importlib
 
 import pytest
 from django.db import transaction
 from django.utils import timezone
 
 from downloads import quotas
-from downloads.models import DailyUsage, DailyUserUsage, DownloadRecord
-from downloads.usage import check_utc_days
+from downloads.models import (
+    DailyDatasetUserUsage,
+    DailyUsage,
+    DailyUserUsage,
+    DownloadRecord,
+)
+from downloads.usage import DELIVERED, check_utc_days
 from products.models import Product
 from tests.downloads.test_usage_dashboard import URL, figures_of
 from tests.factories import (
@@ -28,27 +34,36 @@ pytestmark = pytest.mark.django_db
 Outcome = DownloadRecord.Outcome
 
 
-def regrouped(*, per_user):
-    """{(day, dataset id or 0, [user id,] outcome): (records, bytes)} of the records now,
-    added up in Python: what the triggers must hold."""
-    totals = {}
+def regrouped():
+    """{model: {key: (count, bytes)}} of the records now, added up in Python: what the
+    triggers must hold."""
+    totals = {DailyUsage: {}, DailyUserUsage: {}, DailyDatasetUserUsage: {}}
+
+    def add(model, key, size):
+        count, total = totals[model].get(key, (0, 0))
+        totals[model][key] = (count + 1, total + size)
+
     for record in DownloadRecord.objects.all():
-        if per_user and record.user_id is None:
-            continue
         day = record.started.astimezone(datetime.UTC).date()
-        user = (record.user_id,) if per_user else ()
-        key = (day, record.dataset_id or 0, *user, record.outcome)
-        count, size = totals.get(key, (0, 0))
-        totals[key] = (count + 1, size + record.bytes_sent)
+        dataset = record.dataset_id or 0
+        add(DailyUsage, (day, dataset, record.outcome), record.bytes_sent)
+        if record.user_id is not None and record.outcome in DELIVERED:
+            add(DailyUserUsage, (day, record.user_id), record.bytes_sent)
+            add(DailyDatasetUserUsage, (day, dataset, record.user_id), record.bytes_sent)
     return totals
+
+
+KEYS = {
+    DailyUsage: ("day", "dataset_id", "outcome", "records"),
+    DailyUserUsage: ("day", "user_id", "downloads"),
+    DailyDatasetUserUsage: ("day", "dataset_id", "user_id", "downloads"),
+}
 
 
 def held(model):
     """The non-zero rows of `model`; a row taken back to zero records holds zero bytes."""
-    user = ("user_id",) if model is DailyUserUsage else ()
-    rows = model.objects.values_list("day", "dataset_id", *user, "outcome", "records", "bytes_sent")
     totals = {}
-    for *key, count, size in rows:
+    for *key, count, size in model.objects.values_list(*KEYS[model], "bytes_sent"):
         assert count >= 0
         if count:
             totals[tuple(key)] = (count, size)
@@ -58,8 +73,9 @@ def held(model):
 
 
 def assert_totals_exact():
-    assert held(DailyUsage) == regrouped(per_user=False)
-    assert held(DailyUserUsage) == regrouped(per_user=True)
+    expected = regrouped()
+    for model in KEYS:
+        assert held(model) == expected[model], model.__name__
 
 
 def days_ago(n, hour=12):
@@ -118,7 +134,7 @@ def test_the_totals_follow_every_way_records_are_written_changed_and_deleted():
     delete_dataset(alpha)
     bob.delete()
     assert_totals_exact()
-    assert DailyUserUsage.objects.filter(user_id=bob.pk).exclude(records=0).count() == 0
+    assert DailyUserUsage.objects.filter(user_id=bob.pk).exclude(downloads=0).count() == 0
 
 
 def test_a_rolled_back_write_leaves_the_totals_as_they_were():
@@ -177,3 +193,9 @@ def test_a_time_zone_other_than_utc_is_refused_at_start_up(settings):
     settings.TIME_ZONE = "Europe/Paris"
 
     assert [error.id for error in check_utc_days()] == ["downloads.E001"]
+
+
+def test_the_triggers_count_the_outcomes_the_dashboard_calls_downloads():
+    migration = importlib.import_module("downloads.migrations.0008_usage_rollup")
+
+    assert set(migration.DELIVERED) == set(DELIVERED)
