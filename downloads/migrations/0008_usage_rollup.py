@@ -27,40 +27,52 @@ DAY = {
 }
 
 
-def upsert(table, keys, values, where, counters):
-    """INSERT one row's share into `table`, or add it to the row already there."""
-    columns = ", ".join(list(keys) + list(counters))
+def add(table, keys, values, where, counters):
+    """INSERT one record's share into `table`, or add it to the row already there."""
+    columns = ", ".join(keys + counters)
     added = ", ".join(f"{c} = {table}.{c} + excluded.{c}" for c in counters)
     return f"""
         INSERT INTO {table} ({columns}) SELECT {", ".join(values)} WHERE {where}
         ON CONFLICT ({", ".join(keys)}) DO UPDATE SET {added};"""
 
 
-def upserts(vendor, row, sign):
-    """The statements adding (sign "") or taking away (sign "-") record `row` (NEW or OLD)
-    from its day's totals."""
+def take(table, keys, values, where, counters):
+    """Take one record's share away from its row, which its insert made. An UPDATE, never
+    an insert of negative counts: when the totals were emptied first (`manage.py flush`
+    on SQLite deletes table by table), the records deleted after them leave nothing."""
+    taken = ", ".join(
+        f"{c} = {c} - {v}" for c, v in zip(counters, values[len(keys) :], strict=True)
+    )
+    matched = " AND ".join(f"{k} = {v}" for k, v in zip(keys, values[: len(keys)], strict=True))
+    return f"""
+        UPDATE {table} SET {taken} WHERE {matched} AND {where};"""
+
+
+def shares(vendor, row, write):
+    """The statements that `write` (add or take) record `row` (NEW or OLD) to or from its
+    day's totals."""
     day = DAY[vendor].format(row=row)
     dataset = f"COALESCE({row}.dataset_id, 0)"
-    share = [f"{sign}1", f"{sign}{row}.bytes_sent"]
+    share = ["1", f"{row}.bytes_sent"]
     delivered = ", ".join(f"'{outcome}'" for outcome in DELIVERED)
     by_user = f"{row}.user_id IS NOT NULL AND {row}.outcome IN ({delivered})"
     return "".join(
         [
-            upsert(
+            write(
                 "downloads_dailyusage",
                 ["day", "dataset_id", "outcome"],
                 [day, dataset, f"{row}.outcome", *share],
                 "true",
                 ["records", "bytes_sent"],
             ),
-            upsert(
+            write(
                 "downloads_dailyuserusage",
                 ["day", "user_id"],
                 [day, f"{row}.user_id", *share],
                 by_user,
                 ["downloads", "bytes_sent"],
             ),
-            upsert(
+            write(
                 "downloads_dailydatasetuserusage",
                 ["day", "dataset_id", "user_id"],
                 [day, dataset, f"{row}.user_id", *share],
@@ -76,8 +88,8 @@ def triggers(vendor):
         return [
             f"""CREATE FUNCTION downloads_usage_count() RETURNS trigger LANGUAGE plpgsql AS $$
             BEGIN
-                IF TG_OP IN ('UPDATE', 'DELETE') THEN {upserts(vendor, "OLD", "-")} END IF;
-                IF TG_OP IN ('UPDATE', 'INSERT') THEN {upserts(vendor, "NEW", "")} END IF;
+                IF TG_OP IN ('UPDATE', 'DELETE') THEN {shares(vendor, "OLD", take)} END IF;
+                IF TG_OP IN ('UPDATE', 'INSERT') THEN {shares(vendor, "NEW", add)} END IF;
                 RETURN NULL;
             END $$""",
             "CREATE TRIGGER downloads_usage_insert_delete AFTER INSERT OR DELETE "
@@ -87,12 +99,12 @@ def triggers(vendor):
         ]
     return [
         "CREATE TRIGGER downloads_usage_insert AFTER INSERT ON downloads_downloadrecord "
-        f"BEGIN {upserts(vendor, 'NEW', '')} END",
+        f"BEGIN {shares(vendor, 'NEW', add)} END",
         "CREATE TRIGGER downloads_usage_delete AFTER DELETE ON downloads_downloadrecord "
-        f"BEGIN {upserts(vendor, 'OLD', '-')} END",
+        f"BEGIN {shares(vendor, 'OLD', take)} END",
         f"CREATE TRIGGER downloads_usage_update AFTER UPDATE OF {COUNTED} "
         "ON downloads_downloadrecord "
-        f"BEGIN {upserts(vendor, 'OLD', '-')} {upserts(vendor, 'NEW', '')} END",
+        f"BEGIN {shares(vendor, 'OLD', take)} {shares(vendor, 'NEW', add)} END",
     ]
 
 

@@ -199,3 +199,14 @@ def test_the_triggers_count_the_outcomes_the_dashboard_calls_downloads():
     migration = importlib.import_module("downloads.migrations.0008_usage_rollup")
 
     assert set(migration.DELIVERED) == set(DELIVERED)
+
+
+def test_records_deleted_after_their_totals_leave_no_negative_totals():
+    """`manage.py flush` on SQLite empties the tables one by one, the totals maybe first."""
+    DownloadRecordFactory(user=UserFactory())
+    for model in KEYS:
+        model.objects.all().delete()
+
+    DownloadRecord.objects.all().delete()
+
+    assert [model.objects.count() for model in KEYS] == [0, 0, 0]
