@@ -172,7 +172,7 @@ def run(bench):
         "remains is the worker's Python (the admin's context, the SVG charts and the tables "
         "of their numbers, 156 KB of HTML). The price is on the write side: each record "
         "insert, and each update of its outcome or bytes, runs three upserts in its "
-        "transaction (the load above took 44 s without them).",
+        "transaction (the same load took 44–71 s without them).",
         "",
         "The CPU columns are the CPU time the gunicorn workers and the PostgreSQL backends "
         "serving them spent per request (from /proc; parallel query workers, if any, are "
