@@ -305,6 +305,13 @@ def usage_catalog():
     return files, [user.pk for user in users]
 
 
+USAGE_TOTALS = (
+    "downloads_dailyusage",
+    "downloads_dailyuserusage",
+    "downloads_dailydatasetuserusage",
+)
+
+
 def download_records_generate(count):
     """INSERT … SELECT FROM generate_series `count` download records over the last
     HISTORY_DAYS days, in the order they happened (as the service appends them), then
@@ -371,9 +378,14 @@ def download_records_generate(count):
         restores_generate(cursor, files, user_ids)
         running_downloads_generate(files, user_ids)
     with connection.cursor() as cursor:  # autocommit: VACUUM cannot run in a transaction
-        cursor.execute("VACUUM ANALYZE downloads_downloadrecord")
-        cursor.execute("VACUUM ANALYZE downloads_restorerequest")
-        cursor.execute("VACUUM ANALYZE auth_user")
+        for table in ["downloads_downloadrecord", "downloads_restorerequest", "auth_user"]:
+            cursor.execute(f"VACUUM ANALYZE {table}")
+        # The daily totals its triggers kept as each record went in (migration 0008). One
+        # transaction updated each row thousands of times, and none of the dead versions
+        # could be pruned before it committed: a day's rows end up scattered over pages of
+        # dead space. In service each update commits at once and is pruned in its page.
+        for table in USAGE_TOTALS:
+            cursor.execute(f"VACUUM (FULL, ANALYZE) {table}")
     seconds = time.perf_counter() - started
     log(f"loaded in {seconds:.0f} s")
     return seconds

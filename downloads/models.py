@@ -92,6 +92,76 @@ class DownloadRecord(models.Model):
         return f"{self.product_urn}/{self.checksum} {self.outcome}"
 
 
+class DailyUsage(models.Model):
+    """The download records of one day (UTC), dataset and outcome: how many, and the bytes
+    they sent. The usage dashboard reads these rather than every record.
+
+    Kept exact by database triggers on DownloadRecord (migration 0008): every insert,
+    update of a counted column and delete of a record adds or takes away its share in the
+    same transaction, whichever code wrote it (the download view, the lease sweep, a bulk
+    load, the cascade of a deleted dataset or user).
+    """
+
+    day = models.DateField()
+    dataset_id = models.IntegerField()  # a plain number, 0 for none: see the triggers
+    outcome = models.CharField(max_length=20, choices=DownloadRecord.Outcome.choices)
+    records = models.IntegerField()
+    bytes_sent = models.BigIntegerField()
+
+    class Meta:
+        verbose_name_plural = "daily usage"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "dataset_id", "outcome"], name="one_daily_usage_row"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.day} dataset {self.dataset_id} {self.outcome}: {self.records}"
+
+
+class DailyUserUsage(models.Model):
+    """The downloads (records of a delivered outcome, downloads.usage.DELIVERED) of one day
+    and logged-in user, all datasets together: the dashboard's top users. Kept by the same
+    triggers."""
+
+    day = models.DateField()
+    user_id = models.IntegerField()
+    downloads = models.IntegerField()
+    bytes_sent = models.BigIntegerField()
+
+    class Meta:
+        verbose_name_plural = "daily user usage"
+        constraints = [
+            models.UniqueConstraint(fields=["day", "user_id"], name="one_daily_user_usage_row")
+        ]
+
+    def __str__(self):
+        return f"{self.day} user {self.user_id}: {self.downloads}"
+
+
+class DailyDatasetUserUsage(models.Model):
+    """The same per dataset too: the top users of one dataset. A separate table, as the
+    page without a dataset filter would otherwise add up a row per dataset and user."""
+
+    day = models.DateField()
+    dataset_id = models.IntegerField()  # 0 for none
+    user_id = models.IntegerField()
+    downloads = models.IntegerField()
+    bytes_sent = models.BigIntegerField()
+
+    class Meta:
+        verbose_name_plural = "daily dataset user usage"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "dataset_id", "user_id"], name="one_daily_dataset_user_usage_row"
+            )
+        ]
+
+    def __str__(self):
+        return f"{self.day} dataset {self.dataset_id} user {self.user_id}: {self.downloads}"
+
+
 UNLIMITED = -1
 limit_field_help = "-1 = unlimited"
 

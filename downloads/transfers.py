@@ -145,6 +145,11 @@ class Transfer:
             self.outcome = Outcome.COMPLETED if self.sent >= self.length else Outcome.ABORTED
         quotas.slot_keeper.drop(self.record.pk)
         with transaction.atomic():  # one commit for the record and the quota
+            # The quota first, as in begin(): the record's trigger locks its day's usage
+            # totals (migration 0008), and two transactions taking the same two rows in
+            # opposite orders could deadlock.
+            if self.claim is not None:
+                quotas.volume_give_back(claim=self.claim, bytes_sent=self.sent)
             DownloadRecord.objects.filter(pk=self.record.pk).update(
                 outcome=self.outcome,
                 error=self.error,
@@ -153,8 +158,6 @@ class Transfer:
                 lease_expires=None,
             )
             self.record.outcome = self.outcome
-            if self.claim is not None:
-                quotas.volume_give_back(claim=self.claim, bytes_sent=self.sent)
 
     def refused(self, status):
         """A download that ends before its first byte (refused, or the storage failed):

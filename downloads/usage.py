@@ -1,21 +1,31 @@
 """The stewards' usage dashboard (/admin/usage/): its filters and the aggregate reads behind
 each figure.
 
-Every figure is one GROUP BY over the filtered records, whatever their number: the
-page's query count is constant (a test holds it), and its time depends on the rows in the
-date range, read through the `started` index.
+The downloads, refusals and top users are read from the records' daily totals
+(DailyUsage, DailyUserUsage, DailyDatasetUserUsage), which triggers keep exact in every
+transaction that writes a record (migration 0008): the page reads a few rows per day and
+dataset (and per user), not every record of the range. Restores and slots are read where
+they are, a small table and the running downloads. The page's query count is constant (a
+test holds it).
 """
 
 import dataclasses
 import datetime
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core import checks
 from django.db.models import Count, Q, Sum
-from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from downloads.models import DownloadRecord, RestoreRequest
+from downloads.models import (
+    DailyDatasetUserUsage,
+    DailyUsage,
+    DailyUserUsage,
+    DownloadRecord,
+    RestoreRequest,
+)
 from products.models import Dataset
 
 Outcome = DownloadRecord.Outcome
@@ -25,7 +35,8 @@ MAX_DAYS = 366
 EARLIEST, LATEST = datetime.date(1970, 1, 1), datetime.date(9998, 12, 31)
 
 # A download is an attempt that began sending bytes: these outcomes. Its bytes are the
-# bytes sent (an aborted or resumed download sends part of the file).
+# bytes sent (an aborted or resumed download sends part of the file). The per-user totals'
+# triggers hold a copy (migration downloads.0008): a change here needs a migration.
 DELIVERED = (
     Outcome.COMPLETED,
     Outcome.ABORTED,
@@ -43,6 +54,16 @@ REFUSALS = {
     Outcome.STORAGE_ERROR: "storage_unavailable / storage_file_missing",
 }
 TOP_USERS = 10
+
+
+@checks.register()
+def check_utc_days(**kwargs):
+    """The daily totals count UTC days (the triggers of migration 0008): the dashboard's
+    days, in the server's time zone, are the same days only while that zone is UTC."""
+    if settings.TIME_ZONE == "UTC":
+        return []
+    message = "TIME_ZONE must be UTC: the usage dashboard's daily totals count UTC days."
+    return [checks.Error(message, id="downloads.E001")]
 
 
 class UsageFilterForm(forms.Form):
@@ -174,60 +195,50 @@ class Usage:
         return [(day, count, size) for day, (count, size) in totals.items()]
 
 
-def filtered_records(filters):
-    start, end = filters.time_range()
-    records = DownloadRecord.objects.filter(started__gte=start, started__lt=end)
-    if filters.dataset is not None:
-        records = records.filter(dataset=filters.dataset)
-    return records.order_by()  # no Meta ordering inside the GROUP BYs
-
-
 def usage(filters):
     """The dashboard's figures: six queries (days and datasets, dataset labels, top users,
     their emails, restores, slots) whatever the number of records."""
-    records = filtered_records(filters)
-    per_day, per_dataset, refused = _by_day_dataset_and_outcome(records)
+    per_day, per_dataset, refused = _by_day_dataset_and_outcome(filters)
     return Usage(
         filters=filters,
         per_day=per_day,
         datasets=_datasets(per_dataset),
         refusals=[(outcome, code, refused.get(outcome, 0)) for outcome, code in REFUSALS.items()],
-        top_users=_top_users(records),
+        top_users=_top_users(filters),
         restores=_restores(filters),
         live_slots=(slots := _slots(filters))[0],
         stale_slots=slots[1],
     )
 
 
-def _by_day_dataset_and_outcome(records):
-    """One pass over the range's records for the downloads per day and dataset and the
-    refusals: ({(day, dataset): (downloads, bytes)}, {dataset: [downloads, bytes]},
-    {outcome: refusals}).
+def daily_totals(model, filters):
+    """The rows of `model` (the records' totals per day, kept by triggers) in the filters'
+    range and dataset."""
+    rows = model.objects.filter(day__gte=filters.start, day__lte=filters.end)
+    if filters.dataset is not None:
+        rows = rows.filter(dataset_id=filters.dataset.pk)
+    return rows.order_by()
 
-    Grouped by day and dataset only, the outcomes counted by FILTER: a few hundred rows for
-    Python to read rather than one per outcome too. Counts of `started` (never null), not
-    of the id: the covering index (migration 0006) holds no id.
-    """
-    delivered = Q(outcome__in=DELIVERED)
-    rows = (
-        records.annotate(day=TruncDate("started"))
-        .values("day", "dataset_id")
-        .annotate(
-            downloads=Count("started", filter=delivered),
-            bytes=Sum("bytes_sent", filter=delivered),
-            **{outcome: Count("started", filter=Q(outcome=outcome)) for outcome in REFUSALS},
-        )
+
+def _by_day_dataset_and_outcome(filters):
+    """The downloads per day and dataset and the refusals, from the daily totals (a few
+    rows per day and dataset, whatever the number of records): ({(day, dataset):
+    (downloads, bytes)}, {dataset: [downloads, bytes]}, {outcome: refusals})."""
+    rows = daily_totals(DailyUsage, filters).values_list(
+        "day", "dataset_id", "outcome", "records", "bytes_sent"
     )
     per_day, per_dataset, refused = {}, {}, dict.fromkeys(REFUSALS, 0)
-    for row in rows:
-        for outcome in REFUSALS:
-            refused[outcome] += row[outcome]
-        if row["downloads"]:
-            size = row["bytes"] or 0
-            per_day[(row["day"], row["dataset_id"])] = (row["downloads"], size)
-            totals = per_dataset.setdefault(row["dataset_id"], [0, 0])
-            totals[0] += row["downloads"]
-            totals[1] += size
+    for day, dataset_id, outcome, count, size in rows:
+        if outcome in refused:
+            refused[outcome] += count
+        if outcome not in DELIVERED or not count:
+            continue
+        dataset_id = dataset_id or None  # 0 in the totals: no dataset (deleted)
+        downloads, total = per_day.get((day, dataset_id), (0, 0))
+        per_day[(day, dataset_id)] = (downloads + count, total + size)
+        totals = per_dataset.setdefault(dataset_id, [0, 0])
+        totals[0] += count
+        totals[1] += size
     return per_day, per_dataset, refused
 
 
@@ -242,13 +253,16 @@ def _datasets(per_dataset):
     return sorted(datasets, key=lambda d: (-d.downloads, -d.bytes, d.label))
 
 
-def _top_users(records):
-    """The users sent the most bytes, grouped by id alone (the covering index has it), their
-    emails read for those ten only."""
+def _top_users(filters):
+    """The users sent the most bytes, from the daily totals per user (per dataset and user
+    when a dataset is chosen); their emails read for those ten only. A deleted user's
+    totals went to zero with the records' user_id."""
+    model = DailyUserUsage if filters.dataset is None else DailyDatasetUserUsage
     rows = list(
-        records.filter(user__isnull=False, outcome__in=DELIVERED)
+        daily_totals(model, filters)
         .values("user_id")
-        .annotate(downloads=Count("*"), bytes=Sum("bytes_sent"))
+        .annotate(downloads=Sum("downloads"), bytes=Sum("bytes_sent"))
+        .filter(downloads__gt=0)
         .order_by("-bytes", "-downloads", "user_id")[:TOP_USERS]
     )
     users = get_user_model().objects.filter(pk__in=[row["user_id"] for row in rows])
