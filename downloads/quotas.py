@@ -201,14 +201,22 @@ def slot_sweep(now=None):
     undercharge.
     """
     now = now or timezone.now()
-    return DownloadRecord.objects.filter(
+    expired = DownloadRecord.objects.filter(
         lease_expires__lte=now, outcome=DownloadRecord.Outcome.IN_PROGRESS
-    ).update(
-        outcome=DownloadRecord.Outcome.ABORTED,
-        error="the worker serving it stopped; closed when its lease ran out",
-        ended=now,
-        lease_expires=None,
     )
+    # One record per UPDATE, as a download ending closes its own: the usage triggers then
+    # lock the totals rows of one record at a time, in the order every download takes
+    # them. One UPDATE of many records would take them in row order, and could deadlock
+    # with a download ending meanwhile.
+    closed = 0
+    for pk in expired.values_list("pk", flat=True):
+        closed += expired.filter(pk=pk).update(
+            outcome=DownloadRecord.Outcome.ABORTED,
+            error="the worker serving it stopped; closed when its lease ran out",
+            ended=now,
+            lease_expires=None,
+        )
+    return closed
 
 
 def quota_reset(*, quotas, dry_run=False):
