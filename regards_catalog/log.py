@@ -3,8 +3,11 @@
 import logging
 import re
 
-# Passwords too: the REGARDS frontend logs in with its credentials in the query string.
-TOKEN_IN_URL = re.compile(r"([?&](?:token|access_token|password)=)[^&\s\"']+", re.IGNORECASE)
+# Passwords too: the REGARDS frontend logs in with its credentials in the query string. And
+# the signature of a signed download link, which stands for its user's token until it expires.
+TOKEN_IN_URL = re.compile(
+    r"([?&](?:token|access_token|password|signature)=)[^&\s\"']+", re.IGNORECASE
+)
 
 
 def mask_tokens(text):

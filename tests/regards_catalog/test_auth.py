@@ -528,6 +528,7 @@ def test_admin_login_sets_a_secure_http_only_session_cookie(client):
             "/oauth/token?username=a%40b.org&password=s3cret",
             "/oauth/token?username=a%40b.org&password=***",
         ),
+        ("/f?user=3&expires=9&signature=ab12", "/f?user=3&expires=9&signature=***"),
         ("no token here", "no token here"),
     ],
 )
