@@ -1,3 +1,6 @@
+from datetime import timedelta
+
+from django.conf import settings
 from rest_framework import serializers
 
 from downloads import quotas
@@ -92,3 +95,21 @@ def file_restore_json(data_file, state):
     if state.error:
         body["error"] = state.error
     return body
+
+
+class DownloadLinkSerializer(serializers.Serializer):
+    """POST …/link: `expiresIn`, the link's lifetime in seconds (SIGNED_LINK_SECONDS when
+    left out, at most SIGNED_LINK_MAX_SECONDS)."""
+
+    expiresIn = serializers.IntegerField(required=False, min_value=1)
+
+    def validate_expiresIn(self, value):
+        if value > settings.SIGNED_LINK_MAX_SECONDS:
+            raise serializers.ValidationError(
+                f"At most {settings.SIGNED_LINK_MAX_SECONDS} seconds."
+            )
+        return value
+
+    def lifetime(self):
+        seconds = self.validated_data.get("expiresIn", settings.SIGNED_LINK_SECONDS)
+        return timedelta(seconds=seconds)

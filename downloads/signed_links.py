@@ -24,7 +24,7 @@ from knox.models import AuthToken
 from rest_framework.authentication import BaseAuthentication
 
 from regards_catalog.auth import BearerTokenAuthentication
-from regards_catalog.exceptions import ApiError, InvalidRequest
+from regards_catalog.exceptions import ApiError
 from regards_catalog.links import base_url
 
 SALT = "regards_catalog.downloads.signed_link"
@@ -47,29 +47,13 @@ class LinkExpired(ApiError):
     default_detail = "This download link has expired. Ask for a new link."
 
 
-def link_lifetime(seconds):
-    """The lifetime asked for (`expiresIn`, in seconds), within 1 s and
-    SIGNED_LINK_MAX_SECONDS; the default SIGNED_LINK_SECONDS when not given."""
-    if seconds in (None, ""):
-        return timedelta(seconds=settings.SIGNED_LINK_SECONDS)
-    try:
-        seconds = int(seconds)
-    except (TypeError, ValueError):
-        raise InvalidRequest("expiresIn is a number of seconds.") from None
-    if not 1 <= seconds <= settings.SIGNED_LINK_MAX_SECONDS:
-        raise InvalidRequest(
-            f"expiresIn is between 1 and {settings.SIGNED_LINK_MAX_SECONDS} seconds."
-        )
-    return timedelta(seconds=seconds)
-
-
 def signed_url(request, data_file, *, lifetime=None):
     """(an absolute signed URL of `data_file`'s download for the caller, its expiry).
 
     The caller is logged in, with a token or a session. A link never outlives the token it
     is made with: its expiry is the token's when that comes first.
     """
-    lifetime = lifetime or link_lifetime(None)
+    lifetime = lifetime or timedelta(seconds=settings.SIGNED_LINK_SECONDS)
     expires = timezone.now() + lifetime
     token = request.auth if isinstance(request.auth, AuthToken) else None
     if token is not None and token.expiry is not None:

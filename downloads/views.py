@@ -23,6 +23,7 @@ from downloads.exceptions import (
 )
 from downloads.ranges import RangeNotSatisfiable, requested_range
 from downloads.serializers import (
+    DownloadLinkSerializer,
     EmailListField,
     ProductIdsSerializer,
     QuotaLimitsSerializer,
@@ -32,7 +33,7 @@ from downloads.serializers import (
     quota_json,
     quota_limits_json,
 )
-from downloads.signed_links import SignedLinkAuthentication, link_lifetime, signed_url
+from downloads.signed_links import SignedLinkAuthentication, signed_url
 from downloads.transfers import file_headers, open_transfer, record_refusal
 from products.access import sees_everything
 from products.models import License
@@ -152,16 +153,16 @@ class DownloadLinkView(APIView):
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
-        request=None,
+        request=DownloadLinkSerializer,
         parameters=[OpenApiParameter("expiresIn", int)],
         responses=OpenApiTypes.OBJECT,
     )
     def post(self, request, aip_id, checksum):
-        lifetime = link_lifetime(
-            request.data.get("expiresIn", request.query_params.get("expiresIn"))
-        )
+        # The body's fields, or the query string's for a client that sends no body.
+        serializer = DownloadLinkSerializer(data=request.data or request.query_params)
+        serializer.is_valid(raise_exception=True)
         data_file = downloadable_file(request, aip_id, checksum)
-        url, expires = signed_url(request, data_file, lifetime=lifetime)
+        url, expires = signed_url(request, data_file, lifetime=serializer.lifetime())
         return Response({"url": url, "expires": expires})
 
 

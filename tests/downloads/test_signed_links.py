@@ -122,9 +122,15 @@ def test_expires_in_sets_the_lifetime_up_to_a_day(member, private_file, client_f
     link = make_link(client, private_file, expiresIn=24 * 3600)
     expires = parse_datetime(link["expires"])
     assert timedelta(hours=23, minutes=59) < expires - timezone.now() <= timedelta(hours=24)
-    for wrong in (24 * 3600 + 1, 0, -5, "soon"):
+    for wrong in (24 * 3600 + 1, 0, -5, "soon", "1e3", 1e300, True, None, [60], {"s": 1}):
         response = client.post(link_url(private_file), {"expiresIn": wrong}, format="json")
         assert_api_error(response, 400, "invalid_request")
+    for body in ([60], "60"):  # not a JSON object
+        response = client.post(link_url(private_file), body, format="json")
+        assert_api_error(response, 400, "invalid_request")
+    query = client.post(link_url(private_file) + "?expiresIn=600")
+    expires = parse_datetime(query.json()["expires"])
+    assert timedelta(minutes=9) < expires - timezone.now() <= timedelta(minutes=10)
 
 
 def test_a_link_never_outlives_the_token_it_was_made_with(member, private_file, client_for):
