@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from downloads.exceptions import QuotaExceeded, RateLimited
 from downloads.models import UNLIMITED, DownloadRecord, Quota, QuotaDefaults
+from regards_catalog.sql import Columns, column, table
 
 logger = logging.getLogger(__name__)
 ANONYMOUS_WITHOUT_ADDRESS = "0.0.0.0"
@@ -80,12 +81,38 @@ def _with_defaults(quotas):
 
 def quota_for(*, user=None, address=None):
     """The quota row of a user, or of a client address for anonymous callers, with the
-    default limits (one query once the row exists)."""
-    rows = _with_defaults(Quota.objects.filter(**_quota_lookup(user, address)))
-    quota = rows.first()
+    default limits (one statement once the row exists)."""
+    quota = _quota_with_defaults(user, address)
     if quota is None:
         Quota.objects.get_or_create(**_quota_lookup(user, address))  # parallel creations: one row
-        quota = rows.get()
+        quota = _quota_with_defaults(user, address)
+    return quota
+
+
+_QUOTA_COLUMNS = Columns(Quota, "q")
+
+
+def _quota_with_defaults(user, address):
+    """`_with_defaults` of the caller's quota row, or None: written by hand, as every
+    download reads it (see regards_catalog/sql.py)."""
+    key = "user" if user is not None else "client_address"
+    value = user.pk if user is not None else address or ANONYMOUS_WITHOUT_ADDRESS
+    defaults = ", ".join(
+        f"COALESCE(d.{column(QuotaDefaults, name)}, {UNLIMITED})" for name in LIMITS
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {_QUOTA_COLUMNS.sql}, {defaults} FROM {table(Quota)} q "
+            f"LEFT JOIN {table(QuotaDefaults)} d ON d.id = 1 "
+            f"WHERE q.{column(Quota, key)} = %s",
+            [value],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    quota = _QUOTA_COLUMNS.instance(row[: len(_QUOTA_COLUMNS)])
+    for name, value in zip(LIMITS, row[len(_QUOTA_COLUMNS) :], strict=True):
+        setattr(quota, f"default_{name}", value)
     return quota
 
 
@@ -163,15 +190,25 @@ def quota_take(*, claim, lease=True):
     storage has answered: failures before that consume nothing.
     """
     limits = claim.limits
-    rows = Quota.objects.filter(pk=claim.quota_id)
+    conditions = ["id = %(quota)s"]
     if limits.max_volume != UNLIMITED:
-        rows = rows.filter(current_volume__lte=limits.max_volume - claim.length)
+        conditions.append(f"{column(Quota, 'current_volume')} <= %(volume_left)s")
     if claim.counts and limits.max_quota != UNLIMITED:
-        rows = rows.filter(current_quota__lt=limits.max_quota)
-    taken = rows.update(
-        current_quota=F("current_quota") + int(claim.counts),
-        current_volume=F("current_volume") + claim.length,
-    )
+        conditions.append(f"{column(Quota, 'current_quota')} < %(max_quota)s")
+    current_quota, current_volume = column(Quota, "current_quota"), column(Quota, "current_volume")
+    with connection.cursor() as cursor:  # by hand, as every download runs it
+        cursor.execute(
+            f"UPDATE {table(Quota)} SET {current_quota} = {current_quota} + %(counts)s, "
+            f"{current_volume} = {current_volume} + %(length)s WHERE {' AND '.join(conditions)}",
+            {
+                "quota": claim.quota_id,
+                "counts": int(claim.counts),
+                "length": claim.length,
+                "volume_left": limits.max_volume - claim.length,
+                "max_quota": limits.max_quota,
+            },
+        )
+        taken = cursor.rowcount
     now = timezone.now()
     if taken != 1:
         # A parallel download took the last of the count or the volume: say which.
