@@ -62,3 +62,46 @@ class Columns:
             for convert in functions:
                 values[index] = convert(values[index], col, connection)
         return self.model.from_db(connection.alias, self.attnames, values)
+
+
+@functools.cache
+def _insert_sql(model):
+    fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    columns = ", ".join(quoted(field.column) for field in fields)
+    marks = ", ".join(["%s"] * len(fields))
+    pk = quoted(model._meta.pk.column)
+    return fields, f"INSERT INTO {table(model)} ({columns}) VALUES ({marks}) RETURNING {pk}"
+
+
+def insert(instance):
+    """Write a new model instance, as `save()` would (its fields' `pre_save`, defaults and
+    conversions), and set its primary key; no signal is sent. One statement whose text is
+    built once per model (both databases return the new key: SQLite since 3.35)."""
+    fields, statement = _insert_sql(type(instance))
+    values = [
+        field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(statement, values)
+        instance.pk = cursor.fetchone()[0]
+    instance._state.adding = False
+    instance._state.db = connection.alias
+    return instance
+
+
+def update(model, pk, **values):
+    """UPDATE the fields `values` of one row (by primary key); returns the rows changed (0
+    or 1). What `QuerySet.filter(pk=pk).update(**values)` does for plain values, without
+    compiling it each time."""
+    fields = [model._meta.get_field(name) for name in values]
+    assignments = ", ".join(f"{quoted(field.column)} = %s" for field in fields)
+    params = [
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(fields, values.values(), strict=True)
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table(model)} SET {assignments} WHERE {quoted(model._meta.pk.column)} = %s",
+            [*params, pk],
+        )
+        return cursor.rowcount
