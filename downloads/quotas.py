@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from downloads.exceptions import QuotaExceeded, RateLimited
 from downloads.models import UNLIMITED, DownloadRecord, Quota, QuotaDefaults
+from regards_catalog import sql
 from regards_catalog.sql import Columns, column, table
 
 logger = logging.getLogger(__name__)
@@ -101,7 +102,8 @@ def _quota_with_defaults(user, address):
         f"COALESCE(d.{column(QuotaDefaults, name)}, {UNLIMITED})" for name in LIMITS
     )
     with connection.cursor() as cursor:
-        cursor.execute(
+        sql.execute(
+            cursor,
             f"SELECT {_QUOTA_COLUMNS.sql}, {defaults} FROM {table(Quota)} q "
             f"LEFT JOIN {table(QuotaDefaults)} d ON d.id = 1 "
             f"WHERE q.{column(Quota, key)} = %s",
@@ -197,7 +199,8 @@ def quota_take(*, claim, lease=True):
         conditions.append(f"{column(Quota, 'current_quota')} < %(max_quota)s")
     current_quota, current_volume = column(Quota, "current_quota"), column(Quota, "current_volume")
     with connection.cursor() as cursor:  # by hand, as every download runs it
-        cursor.execute(
+        sql.execute(
+            cursor,
             f"UPDATE {table(Quota)} SET {current_quota} = {current_quota} + %(counts)s, "
             f"{current_volume} = {current_volume} + %(length)s WHERE {' AND '.join(conditions)}",
             {

@@ -18,6 +18,7 @@ from products.models import (
     License,
     Product,
 )
+from regards_catalog import sql
 from regards_catalog.exceptions import InvalidRequest, access_denied
 from regards_catalog.roles import sees_everything
 from regards_catalog.sql import Columns, column, table
@@ -112,7 +113,7 @@ def requested_file(*, user, urn, checksum):
         "inherited": AccessRight.FileAccess.INHERITED_ACCESS,
     }
     with connection.cursor() as cursor:
-        cursor.execute(_requested_file_sql(), params)
+        sql.execute(cursor, _requested_file_sql(), params)
         row = cursor.fetchone()
     if row is None:
         return RequestedFile(None, None, False, False, False, False)
