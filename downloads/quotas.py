@@ -7,6 +7,7 @@ download's slot is its DownloadRecord's lease (`lease_expires`), renewed while i
 """
 
 import dataclasses
+import functools
 import logging
 import threading
 from datetime import datetime, timedelta
@@ -98,17 +99,8 @@ def _quota_with_defaults(user, address):
     download reads it (see regards_catalog/sql.py)."""
     key = "user" if user is not None else "client_address"
     value = user.pk if user is not None else address or ANONYMOUS_WITHOUT_ADDRESS
-    defaults = ", ".join(
-        f"COALESCE(d.{column(QuotaDefaults, name)}, {UNLIMITED})" for name in LIMITS
-    )
     with connection.cursor() as cursor:
-        sql.execute(
-            cursor,
-            f"SELECT {_QUOTA_COLUMNS.sql}, {defaults} FROM {table(Quota)} q "
-            f"LEFT JOIN {table(QuotaDefaults)} d ON d.id = 1 "
-            f"WHERE q.{column(Quota, key)} = %s",
-            [value],
-        )
+        sql.execute(cursor, _quota_sql(key), [value])
         row = cursor.fetchone()
     if row is None:
         return None
@@ -116,6 +108,19 @@ def _quota_with_defaults(user, address):
     for name, value in zip(LIMITS, row[len(_QUOTA_COLUMNS) :], strict=True):
         setattr(quota, f"default_{name}", value)
     return quota
+
+
+@functools.cache
+def _quota_sql(key):
+    """The statement of `_quota_with_defaults`, for quotas found by `key` (user or
+    client_address)."""
+    defaults = ", ".join(
+        f"COALESCE(d.{column(QuotaDefaults, name)}, {UNLIMITED})" for name in LIMITS
+    )
+    return (
+        f"SELECT {_QUOTA_COLUMNS.sql}, {defaults} FROM {table(Quota)} q "
+        f"LEFT JOIN {table(QuotaDefaults)} d ON d.id = 1 WHERE q.{column(Quota, key)} = %s"
+    )
 
 
 def counts_as_download(*, user, address, data_file, start):
@@ -145,6 +150,23 @@ def live_slots(quota, now=None):
     return DownloadRecord.objects.filter(quota=quota, lease_expires__gt=now or timezone.now())
 
 
+def _live_slot_count(quota_id, now):
+    """`live_slots(quota_id, now).count()`, by hand: every download of a rate-limited quota
+    runs it twice."""
+    with connection.cursor() as cursor:
+        sql.execute(cursor, _live_slots_sql(), [quota_id, now])
+        return cursor.fetchone()[0]
+
+
+@functools.cache
+def _live_slots_sql():
+    return (
+        f"SELECT COUNT(*) FROM {table(DownloadRecord)} "
+        f"WHERE {column(DownloadRecord, 'quota')} = %s "
+        f"AND {column(DownloadRecord, 'lease_expires')} > %s"
+    )
+
+
 def _refuse_if_exhausted(quota, limits, *, counts, length, now):
     if counts and limits.max_quota != UNLIMITED and quota.current_quota >= limits.max_quota:
         raise QuotaExceeded(
@@ -165,7 +187,7 @@ def _refuse_if_exhausted(quota, limits, *, counts, length, now):
 
 
 def _refuse_if_no_slot(quota_id, limits, now):
-    if limits.rate_limit != UNLIMITED and live_slots(quota_id, now).count() >= limits.rate_limit:
+    if limits.rate_limit != UNLIMITED and _live_slot_count(quota_id, now) >= limits.rate_limit:
         raise RateLimited(
             extra={"rateLimit": limits.rate_limit},
             headers={"Retry-After": str(settings.RATE_LIMIT_RETRY_AFTER)},
@@ -192,17 +214,12 @@ def quota_take(*, claim, lease=True):
     storage has answered: failures before that consume nothing.
     """
     limits = claim.limits
-    conditions = ["id = %(quota)s"]
-    if limits.max_volume != UNLIMITED:
-        conditions.append(f"{column(Quota, 'current_volume')} <= %(volume_left)s")
-    if claim.counts and limits.max_quota != UNLIMITED:
-        conditions.append(f"{column(Quota, 'current_quota')} < %(max_quota)s")
-    current_quota, current_volume = column(Quota, "current_quota"), column(Quota, "current_volume")
-    with connection.cursor() as cursor:  # by hand, as every download runs it
+    limit_volume = limits.max_volume != UNLIMITED
+    limit_count = claim.counts and limits.max_quota != UNLIMITED
+    with connection.cursor() as cursor:
         sql.execute(
             cursor,
-            f"UPDATE {table(Quota)} SET {current_quota} = {current_quota} + %(counts)s, "
-            f"{current_volume} = {current_volume} + %(length)s WHERE {' AND '.join(conditions)}",
+            _take_sql(limit_volume=limit_volume, limit_count=limit_count),
             {
                 "quota": claim.quota_id,
                 "counts": int(claim.counts),
@@ -220,6 +237,21 @@ def quota_take(*, claim, lease=True):
         raise QuotaExceeded()
     if lease:
         _refuse_if_no_slot(claim.quota_id, limits, now)
+
+
+@functools.cache
+def _take_sql(*, limit_volume, limit_count):
+    """The conditional UPDATE of `quota_take` (written by hand: every download runs it)."""
+    current_quota, current_volume = column(Quota, "current_quota"), column(Quota, "current_volume")
+    conditions = ["id = %(quota)s"]
+    if limit_volume:
+        conditions.append(f"{current_volume} <= %(volume_left)s")
+    if limit_count:
+        conditions.append(f"{current_quota} < %(max_quota)s")
+    return (
+        f"UPDATE {table(Quota)} SET {current_quota} = {current_quota} + %(counts)s, "
+        f"{current_volume} = {current_volume} + %(length)s WHERE {' AND '.join(conditions)}"
+    )
 
 
 def volume_give_back(*, claim, bytes_sent):

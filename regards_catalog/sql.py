@@ -150,18 +150,21 @@ def insert(instance):
 
 def update(model, pk, **values):
     """UPDATE the fields `values` of one row (by primary key); returns the rows changed (0
-    or 1). What `QuerySet.filter(pk=pk).update(**values)` does for plain values, without
-    compiling it each time."""
-    fields = [model._meta.get_field(name) for name in values]
-    assignments = ", ".join(f"{quoted(field.column)} = %s" for field in fields)
+    or 1). What `QuerySet.filter(pk=pk).update(**values)` does for plain values, with the
+    statement built once per model and set of fields."""
+    fields, statement = _update_sql(model, tuple(values))
     params = [
         field.get_db_prep_save(value, connection)
         for field, value in zip(fields, values.values(), strict=True)
     ]
     with connection.cursor() as cursor:
-        execute(
-            cursor,
-            f"UPDATE {table(model)} SET {assignments} WHERE {quoted(model._meta.pk.column)} = %s",
-            [*params, pk],
-        )
+        execute(cursor, statement, [*params, pk])
         return cursor.rowcount
+
+
+@functools.cache
+def _update_sql(model, names):
+    fields = [model._meta.get_field(name) for name in names]
+    assignments = ", ".join(f"{quoted(field.column)} = %s" for field in fields)
+    pk = quoted(model._meta.pk.column)
+    return fields, f"UPDATE {table(model)} SET {assignments} WHERE {pk} = %s"
