@@ -121,7 +121,8 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     VAR_DIR.mkdir(parents=True, exist_ok=True)  # the embedded default works on a fresh clone
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Django's, with the writers of a process queued on a lock (see its docstring).
+    DATABASES["default"]["ENGINE"] = "regards_catalog.sqlite_backend"
     DATABASES["default"]["OPTIONS"] = {
         # Concurrent downloads write records and counters: WAL lets readers go on,
         # IMMEDIATE takes the write lock up front so transactions never deadlock on upgrade.

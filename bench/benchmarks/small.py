@@ -7,7 +7,8 @@ from collections import Counter
 from bench.client import http_get
 from bench.config import DB_NAME, KiB
 from bench.data import LOAD_USERS
-from bench.load import LOAD_CONNECTIONS, measure_load
+from bench.load import LOAD_CONNECTIONS, measure_load, run_wrk
+from bench.profile import gil_profile
 from bench.results import BenchError, Outcome, Target
 from bench.sqlite import sqlite_catalog
 from bench.timing import log
@@ -40,6 +41,29 @@ def catalog_load(bench, product, header_sets, *, env=None, synchronous_commit=Tr
             with connection.cursor() as cursor:
                 cursor.execute(f"ALTER DATABASE {DB_NAME} RESET synchronous_commit")
         bench.close_db()
+
+
+def catalog_profile(bench, product, headers):
+    """The report's profile lines: py-spy on a catalog server's workers under the same load."""
+    if not bench.wrk:
+        return ["No profile: it runs under wrk, which is not installed."]
+    with bench.catalog_server(workers=2, threads=LOAD_THREADS) as app:
+        url = app.url + bench.download_path(product)
+        run_wrk(bench, url, [headers], 1, LOAD_CONNECTIONS)  # warm-up
+        rows, total = gil_profile(bench, app, url, [headers], bench.sizes.load_seconds)
+    bench.close_db()
+    if rows is None:
+        return [f"No profile: {total}"]
+    return [
+        f"Where the workers' Python time goes (`py-spy record --gil` on both workers during "
+        f"another {bench.sizes.load_seconds} s of the one-user load on the private file, "
+        f"{total} samples of the threads holding the GIL; a frame's share includes what it "
+        "calls, so shares overlap):",
+        "",
+        "| frame | share of the workers' Python time |",
+        "|---|---:|",
+        *(f"| {name} | {share:.0%} |" for name, share in rows),
+    ]
 
 
 def seconds(wrk_duration):
@@ -124,6 +148,8 @@ def run(bench):
     floor = floor_loads(bench, one_user[0])
     log("load on the catalog download endpoint, one user")
     catalog, _ = catalog_load(bench, "small-private", one_user)
+    log("profile of the catalog download endpoint, one user (py-spy)")
+    profile = catalog_profile(bench, "small-private", one_user[0])
     log("load on a public file type (quicklook), one user")
     public, _ = catalog_load(bench, "small-quicklook", one_user)
     log(f"diagnostic: {len(LOAD_USERS)} users")
@@ -192,6 +218,8 @@ def run(bench):
             "any check. The CPU columns are the CPU time the gunicorn workers and PostgreSQL "
             "spent during the measured load, divided by the requests: the load saturates both "
             "cores, so these, not waits, set the rate.",
+            "",
+            *profile,
             "",
             f"SQLite: 'database is locked' in the server's log {locked} times. Download "
             "records of the PostgreSQL runs (requests cut by the end of a run are ABORTED): "
