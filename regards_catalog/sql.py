@@ -14,6 +14,8 @@ from django.db import connection, models
 from django.db.backends.signals import connection_created
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s")
+EXECUTED = re.compile(r"EXECUTE (regards_\w+)")
+_prepared_statements = {}  # name → the statement it runs, for `statement_behind`
 
 
 def execute(cursor, statement, params=()):
@@ -58,7 +60,15 @@ def _prepared_form(statement):
 
     body = PLACEHOLDER.sub(number, statement)
     name = "regards_" + hashlib.sha1(statement.encode()).hexdigest()[:16]
+    _prepared_statements[name] = statement
     return name, f"PREPARE {name} AS {body}", names
+
+
+def statement_behind(logged):
+    """The statement that a logged `EXECUTE regards_…(…)` ran (as written, with its
+    placeholders), or `logged` itself: query counts and reports classify what ran."""
+    match = EXECUTED.match(logged)
+    return _prepared_statements.get(match[1], logged) if match else logged
 
 
 def _forget_prepared(sender, connection, **kwargs):

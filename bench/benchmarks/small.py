@@ -100,6 +100,8 @@ def download_queries(bench, headers):
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
+    from regards_catalog.sql import statement_behind
+
     with CaptureQueriesContext(connection) as captured:
         response = Client().get(bench.download_path("small-private"), headers=headers)
         b"".join(response.streaming_content)
@@ -107,7 +109,8 @@ def download_queries(bench, headers):
     bench.close_db()
     if response.status_code != 200:
         raise BenchError(f"in-process download: HTTP {response.status_code}")
-    return [query["sql"] for query in captured.captured_queries]
+    # The statements prepared on PostgreSQL show as what they run, not as EXECUTE.
+    return [statement_behind(query["sql"]) for query in captured.captured_queries]
 
 
 def load_row(name, result):
