@@ -113,19 +113,16 @@ class QueuedWriteCursor(base.SQLiteCursorWrapper):
     database = None
 
     def execute(self, query, params=None):
-        if self.database.holds_write_lock or not WRITE.match(query):
-            return super().execute(query, params)
-        self.database.take_write_lock()
-        try:
-            return super().execute(query, params)
-        finally:
-            self.database.release_write_lock()
+        return self._queued(super().execute, query, params)
 
     def executemany(self, query, param_list):
+        return self._queued(super().executemany, query, param_list)
+
+    def _queued(self, run, query, params):
         if self.database.holds_write_lock or not WRITE.match(query):
-            return super().executemany(query, param_list)
+            return run(query, params)
         self.database.take_write_lock()
         try:
-            return super().executemany(query, param_list)
+            return run(query, params)
         finally:
             self.database.release_write_lock()
