@@ -23,18 +23,18 @@ def execute(cursor, statement, params=()):
     per connection: PostgreSQL spent more CPU planning the hot path's statements again on
     every download than running them. (SQLite keeps the compiled statements of a connection
     by itself.) `params` is a list for `%s` placeholders or a dict for `%(name)s` ones."""
-    if connection.vendor != "postgresql":
+    db = cursor.db  # this thread's connection (the `connection` proxy looks it up each time)
+    if db.vendor != "postgresql":
         cursor.execute(statement, params)
         return
     name, prepare, names = _prepared_form(statement)
-    # Through the proxy, so to this thread's connection: each has its own session.
-    prepared = getattr(connection, "prepared_statements", None)
+    prepared = getattr(db, "prepared_statements", None)
     if prepared is None:
-        prepared = connection.prepared_statements = set()
+        prepared = db.prepared_statements = set()
     if name not in prepared:
         # On the driver's own cursor: preparing is not one of the code's statements (query
         # counts and logs see the EXECUTE), and it outlives a transaction rolled back.
-        with connection.connection.cursor() as raw:
+        with db.connection.cursor() as raw:
             raw.execute(prepare)
         prepared.add(name)
     values = [params[key] for key in names] if isinstance(params, Mapping) else list(params)
