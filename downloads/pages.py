@@ -48,7 +48,7 @@ def account_page(request):
         "groups": user.access_groups.order_by("name"),
         "quota": quota,
         "limits": quotas.Limits.of(quota),
-        "live_slots": quotas.live_slots(quota).count(),
+        "live_slots": quotas.live_slot_count(quota),
         "licenses": [
             (license, selectors.is_accepted(license, versions))
             for license in License.objects.order_by("slug")

@@ -13,9 +13,8 @@ import threading
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, models
 from django.db.models import Count, F, Q, Subquery
-from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from downloads.exceptions import QuotaExceeded, RateLimited
@@ -70,35 +69,26 @@ def _quota_lookup(user, address):
     return {"client_address": address or ANONYMOUS_WITHOUT_ADDRESS}
 
 
-def _with_defaults(quotas):
-    """The default limits beside each quota, from the same query."""
-    defaults = QuotaDefaults.objects.filter(pk=1)
-    return quotas.annotate(
-        **{
-            f"default_{name}": Coalesce(Subquery(defaults.values(name)[:1]), UNLIMITED)
-            for name in LIMITS
-        }
-    )
-
-
 def quota_for(*, user=None, address=None):
     """The quota row of a user, or of a client address for anonymous callers, with the
     default limits (one statement once the row exists)."""
-    quota = _quota_with_defaults(user, address)
+    ((key, value),) = _quota_lookup(user, address).items()
+    quota = _quota_with_defaults(key, value)
     if quota is None:
-        Quota.objects.get_or_create(**_quota_lookup(user, address))  # parallel creations: one row
-        quota = _quota_with_defaults(user, address)
+        Quota.objects.get_or_create(**{key: value})  # parallel creations: one row
+        quota = _quota_with_defaults(key, value)
     return quota
 
 
 _QUOTA_COLUMNS = Columns(Quota, "q")
 
 
-def _quota_with_defaults(user, address):
-    """`_with_defaults` of the caller's quota row, or None: written by hand, as every
-    download reads it (see regards_catalog/sql.py)."""
-    key = "user" if user is not None else "client_address"
-    value = user.pk if user is not None else address or ANONYMOUS_WITHOUT_ADDRESS
+def _quota_with_defaults(key, value):
+    """The quota row whose `key` (user, client_address or id) is `value`, with the default
+    limits beside it (`default_max_quota`, … for `Limits.of`), or None. Written by hand:
+    every download reads it (see regards_catalog/sql.py)."""
+    if isinstance(value, models.Model):
+        value = value.pk
     with connection.cursor() as cursor:
         sql.execute(cursor, _quota_sql(key), [value])
         row = cursor.fetchone()
@@ -112,8 +102,7 @@ def _quota_with_defaults(user, address):
 
 @functools.cache
 def _quota_sql(key):
-    """The statement of `_quota_with_defaults`, for quotas found by `key` (user or
-    client_address)."""
+    """The statement of `_quota_with_defaults`, for quotas found by `key`."""
     defaults = ", ".join(
         f"COALESCE(d.{column(QuotaDefaults, name)}, {UNLIMITED})" for name in LIMITS
     )
@@ -150,11 +139,12 @@ def live_slots(quota, now=None):
     return DownloadRecord.objects.filter(quota=quota, lease_expires__gt=now or timezone.now())
 
 
-def _live_slot_count(quota_id, now):
-    """`live_slots(quota_id, now).count()`, by hand: every download of a rate-limited quota
-    runs it twice."""
+def live_slot_count(quota, now=None):
+    """`live_slots(quota, now).count()`, by hand: every download of a rate-limited quota
+    counts them twice."""
+    quota_id = quota.pk if isinstance(quota, Quota) else quota
     with connection.cursor() as cursor:
-        sql.execute(cursor, _live_slots_sql(), [quota_id, now])
+        sql.execute(cursor, _live_slots_sql(), [quota_id, now or timezone.now()])
         return cursor.fetchone()[0]
 
 
@@ -187,7 +177,7 @@ def _refuse_if_exhausted(quota, limits, *, counts, length, now):
 
 
 def _refuse_if_no_slot(quota_id, limits, now):
-    if limits.rate_limit != UNLIMITED and _live_slot_count(quota_id, now) >= limits.rate_limit:
+    if limits.rate_limit != UNLIMITED and live_slot_count(quota_id, now) >= limits.rate_limit:
         raise RateLimited(
             extra={"rateLimit": limits.rate_limit},
             headers={"Retry-After": str(settings.RATE_LIMIT_RETRY_AFTER)},
@@ -232,7 +222,7 @@ def quota_take(*, claim, lease=True):
     now = timezone.now()
     if taken != 1:
         # A parallel download took the last of the count or the volume: say which.
-        quota = _with_defaults(Quota.objects.filter(pk=claim.quota_id)).get()
+        quota = _quota_with_defaults("id", claim.quota_id)
         _refuse_if_exhausted(quota, limits, counts=claim.counts, length=claim.length, now=now)
         raise QuotaExceeded()
     if lease:

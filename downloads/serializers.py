@@ -33,7 +33,7 @@ def quota_json(quota):
     return {
         **quota_limits_json(email, quotas.Limits.of(quota)),
         "currentQuota": quota.current_quota,
-        "currentRate": quotas.live_slots(quota).count(),
+        "currentRate": quotas.live_slot_count(quota),
         "currentVolume": quota.current_volume,
         "since": quota.since,
     }

@@ -49,6 +49,8 @@ def test_a_killed_worker_slot_frees_itself_after_its_lease(quota):
     )
 
     assert list(quotas.live_slots(quota)) == [running]
+    # The hand-written count that checks 9 and 9b run says the same.
+    assert quotas.live_slot_count(quota) == quotas.live_slot_count(quota.pk) == 1
 
 
 def test_the_sweep_closes_the_downloads_whose_lease_ran_out_as_aborted(quota):
