@@ -542,6 +542,19 @@ def test_anonymous_downloads_are_counted_per_client_address(api_client, private_
     assert (refused.user, refused.client_address) == (None, "10.0.0.1")
 
 
+def test_an_ipv6_caller_has_one_quota_however_its_address_is_written(api_client, private_file):
+    """The quota row is found by the address as the database compares them (PostgreSQL
+    `inet`): an IPv6 address counts once, in its compressed form."""
+    set_defaults(max_quota=1)
+
+    first = download(api_client, private_file, REMOTE_ADDR="2001:db8::1")
+    again = api_client.get(download_url(private_file), REMOTE_ADDR="2001:db8:0:0:0:0:0:1")
+
+    assert first.status_code == 200
+    assert_api_error(again, 429, "quota_exceeded")
+    assert usage(client_address="2001:db8::1") == (1, len(CONTENT))
+
+
 def test_anonymous_callers_share_nothing_with_logged_in_users(api_client, client_for, private_file):
     set_defaults(max_quota=1)
     user = UserFactory()
