@@ -97,7 +97,7 @@ def requested_file(*, user, urn, checksum):
 
     Every download runs it, so it is written by hand (`_requested_file_sql`): the ORM spent
     more CPU building the equivalent query than the database spent answering it. The rules
-    are those of `products.access.dataset_access_flags` and of `license_is_accepted`;
+    are those of `products.access.dataset_access` and of `license_is_accepted`;
     tests/downloads/test_requested_file.py holds the two to the same answers.
 
     Checksums match in any case: REGARDS writes MD5s in upper case, the catalog import
