@@ -79,22 +79,23 @@ class QueryTokenAuthentication(BearerTokenAuthentication):
 
 
 @functools.cache
-def _token_columns():
-    return sql.Columns(AuthToken, "t"), sql.Columns(get_user_model(), "u")
+def _token_statement():
+    """(token columns, user columns, statement) of `_tokens_by_key`."""
+    tokens, users = sql.Columns(AuthToken, "t"), sql.Columns(get_user_model(), "u")
+    statement = (
+        f"SELECT {tokens.sql}, {users.sql} FROM {sql.table(AuthToken)} t "
+        f"JOIN {sql.table(get_user_model())} u ON u.id = t.{sql.column(AuthToken, 'user')} "
+        f"WHERE t.{sql.column(AuthToken, 'token_key')} = %s"
+    )
+    return tokens, users, statement
 
 
 def _tokens_by_key(token_key):
     """The tokens whose key is `token_key` (the first characters of a token), each with its
     user loaded."""
-    tokens, users = _token_columns()
+    tokens, users, statement = _token_statement()
     with connection.cursor() as cursor:
-        sql.execute(
-            cursor,
-            f"SELECT {tokens.sql}, {users.sql} FROM {sql.table(AuthToken)} t "
-            f"JOIN {sql.table(get_user_model())} u ON u.id = t.{sql.column(AuthToken, 'user')} "
-            f"WHERE t.{sql.column(AuthToken, 'token_key')} = %s",
-            [token_key],
-        )
+        sql.execute(cursor, statement, [token_key])
         rows = cursor.fetchall()
     found = []
     for row in rows:

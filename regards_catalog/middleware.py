@@ -1,3 +1,7 @@
+import threading
+
+from django.conf import settings
+
 from regards_catalog.errors import error_response
 
 
@@ -27,3 +31,30 @@ def _query_items(request):
     for key, values in request.GET.lists():
         for value in values:
             yield key, value
+
+
+class RequestTurnsMiddleware:
+    """At most REQUEST_CONCURRENCY requests of a worker process run their Python and
+    database work at once; its other threads wait for a turn, or go ahead after
+    REQUEST_TURN_WAIT_MS so that a slow request (a storage slow to answer) never holds
+    the others up for longer. The bytes of an answer go out after its turn, so a long
+    download holds a thread but no turn.
+
+    Why: every thread of a gthread worker contends for the one GIL, each with its own
+    database connection. Sixteen threads running small downloads at once spent twice the
+    CPU per download of two (the GIL changing hands at every query, PostgreSQL backends
+    fighting over the same rows), for no more work done: see bench/report.md, §3.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+        self.turns = threading.Semaphore(settings.REQUEST_CONCURRENCY)
+        self.wait = settings.REQUEST_TURN_WAIT_MS / 1000
+
+    def __call__(self, request):
+        has_turn = self.turns.acquire(timeout=self.wait)
+        try:
+            return self.get_response(request)
+        finally:
+            if has_turn:
+                self.turns.release()

@@ -84,6 +84,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "regards_catalog.middleware.RequestTurnsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Static files (admin, API docs) straight from gunicorn; nginx may serve them instead.
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -226,6 +227,15 @@ LOGGING = {
         "gunicorn.access": {"handlers": ["console"], "level": "INFO", "propagate": False},
     },
 }
+
+# Requests a worker process runs at once, and how long a request waits for its turn before
+# it goes ahead anyway (regards_catalog.middleware.RequestTurnsMiddleware).
+REQUEST_CONCURRENCY = env_int("REQUEST_CONCURRENCY", 2)
+REQUEST_TURN_WAIT_MS = env_int("REQUEST_TURN_WAIT_MS", 50)
+if REQUEST_CONCURRENCY < 1 or REQUEST_TURN_WAIT_MS < 0:
+    raise ImproperlyConfigured(
+        "REQUEST_CONCURRENCY must be 1 or more, REQUEST_TURN_WAIT_MS 0 or more"
+    )
 
 # Quotas: a download slot is a lease renewed while streaming; a killed worker's slot
 # frees itself after SLOT_LEASE_SECONDS.

@@ -10,7 +10,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 from django.db.backends.signals import connection_created
 
 PLACEHOLDER = re.compile(r"%\((\w+)\)s|%s")
@@ -127,10 +127,18 @@ class Columns:
         """The model instance of `values` (this many columns of a row), as the ORM builds
         it: database converters applied, the rest of its fields deferred."""
         values = list(values)
-        for index, col, functions in self.converters:
-            for convert in functions:
-                values[index] = convert(values[index], col, connection)
-        return self.model.from_db(connection.alias, self.attnames, values)
+        if self.converters:
+            db = _this_thread_connection()
+            for index, col, functions in self.converters:
+                for convert in functions:
+                    values[index] = convert(values[index], col, db)
+        return self.model.from_db(DEFAULT_DB_ALIAS, self.attnames, values)
+
+
+def _this_thread_connection():
+    """The connection the `connection` proxy stands for: looked up once per statement
+    rather than once per field (each proxy access looks up this thread's connection)."""
+    return connections[DEFAULT_DB_ALIAS]
 
 
 @functools.cache
@@ -147,14 +155,13 @@ def insert(instance):
     conversions), and set its primary key; no signal is sent. One statement whose text is
     built once per model (both databases return the new key: SQLite since 3.35)."""
     fields, statement = _insert_sql(type(instance))
-    values = [
-        field.get_db_prep_save(field.pre_save(instance, True), connection) for field in fields
-    ]
-    with connection.cursor() as cursor:
+    db = _this_thread_connection()
+    values = [field.get_db_prep_save(field.pre_save(instance, True), db) for field in fields]
+    with db.cursor() as cursor:
         execute(cursor, statement, values)
         instance.pk = cursor.fetchone()[0]
     instance._state.adding = False
-    instance._state.db = connection.alias
+    instance._state.db = db.alias
     return instance
 
 
@@ -163,11 +170,12 @@ def update(model, pk, **values):
     or 1). What `QuerySet.filter(pk=pk).update(**values)` does for plain values, with the
     statement built once per model and set of fields."""
     fields, statement = _update_sql(model, tuple(values))
+    db = _this_thread_connection()
     params = [
-        field.get_db_prep_save(value, connection)
+        field.get_db_prep_save(value, db)
         for field, value in zip(fields, values.values(), strict=True)
     ]
-    with connection.cursor() as cursor:
+    with db.cursor() as cursor:
         execute(cursor, statement, [*params, pk])
         return cursor.rowcount
 

@@ -15,6 +15,10 @@ handler500 = "regards_catalog.errors.server_error"
 admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
+    # First: a path is matched against the patterns in turn, and every download resolves
+    # this one (behind the products' patterns it cost 7 % of a small download's CPU). Its
+    # paths share no prefix with the others'.
+    path("", include("downloads.urls")),
     # Before the admin's URLs, whose catch-all would take it.
     path("admin/usage/", include("downloads.admin_urls")),
     path("admin/", admin.site.urls),
@@ -24,7 +28,6 @@ urlpatterns = [
     # Before products' dataobjects/<urn>, which would take "search.zip" for a product's URN.
     path("api/v1/rs-catalog/", include("downloads.bulk_urls")),
     path("api/v1/rs-catalog/", include("products.urls")),
-    path("", include("downloads.urls")),
     path("accounts/login/", views.LoginView.as_view(), name="login"),
     path("accounts/logout/", LogoutView.as_view(), name="logout"),
 ]

@@ -157,6 +157,10 @@ def run(bench):
     public, _ = catalog_load(bench, "small-quicklook", one_user)
     log(f"diagnostic: {len(LOAD_USERS)} users")
     spread, _ = catalog_load(bench, "small-private", many_users)
+    log("diagnostic: one user, every thread at once (no request turns)")
+    every_thread, _ = catalog_load(
+        bench, "small-private", one_user, env={"REQUEST_CONCURRENCY": str(LOAD_THREADS)}
+    )
     log("diagnostic: one user, synchronous_commit off")
     unsynced, _ = catalog_load(bench, "small-private", one_user, synchronous_commit=False)
     log("load on the catalog download endpoint on SQLite, one user")
@@ -196,10 +200,13 @@ def run(bench):
             "The baseline is `bench/bare_app.py`: a Django view returning `FileResponse` of "
             "the same file, no middleware, no database. The quicklook row is the same bytes "
             "as a public file type (metadata access only: no licence, no quota). The SQLite "
-            "row is `make run`'s database (WAL, IMMEDIATE transactions). The two diagnostic "
+            "row is `make run`'s database (WAL, IMMEDIATE transactions). The three diagnostic "
             f"rows are not targets: the same load spread over {len(LOAD_USERS)} users "
-            "(tokens taking turns, so no single quota row is hot), and one user with "
-            "PostgreSQL's `synchronous_commit` off (no wait for the disk at commit).",
+            "(tokens taking turns, so no single quota row is hot); one user with every "
+            f"thread of a worker running its request at once (`REQUEST_CONCURRENCY={LOAD_THREADS}`"
+            "; by default a worker runs 2 requests at once, its other threads waiting for a "
+            'turn: README, "Threads and turns"); and one user with PostgreSQL\'s '
+            "`synchronous_commit` off (no wait for the disk at commit).",
             "",
             "| server | downloads/s (200 only) | requests | non-200 | seconds | p50 | p99 "
             "| CPU ms/request, gunicorn | CPU ms/request, PostgreSQL | socket errors |",
@@ -211,6 +218,10 @@ def run(bench):
             load_row("catalog, public file type (quicklook)", public),
             load_row("catalog on SQLite, one user", on_sqlite),
             load_row(f"catalog, {len(LOAD_USERS)} users (diagnostic)", spread),
+            load_row(
+                f"catalog, one user, REQUEST_CONCURRENCY={LOAD_THREADS} (diagnostic)",
+                every_thread,
+            ),
             load_row("catalog, one user, synchronous_commit off (diagnostic)", unsynced),
             "",
             f"Catalog / bare: {ratio:.1%}; quicklook / bare: {public_ratio:.1%}. The two "

@@ -1,11 +1,12 @@
 """The daily totals behind the usage dashboard (DailyUsage, DailyUserUsage): the triggers of
-migration downloads.0008 keep them equal to the records grouped afresh, whichever way the
-records are written, changed or deleted."""
+migrations downloads.0008 and 0009 keep them equal to the ended records grouped afresh,
+whichever way the records are written, changed or deleted."""
 
 import datetime
 import importlib
 
 import pytest
+from django.core.management import call_command
 from django.db import transaction
 from django.utils import timezone
 
@@ -36,14 +37,14 @@ Outcome = DownloadRecord.Outcome
 
 def regrouped():
     """{model: {key: (count, bytes)}} of the records now, added up in Python: what the
-    triggers must hold."""
+    triggers must hold. A running download is counted when it ends."""
     totals = {DailyUsage: {}, DailyUserUsage: {}, DailyDatasetUserUsage: {}}
 
     def add(model, key, size):
         count, total = totals[model].get(key, (0, 0))
         totals[model][key] = (count + 1, total + size)
 
-    for record in DownloadRecord.objects.all():
+    for record in DownloadRecord.objects.exclude(outcome=Outcome.IN_PROGRESS):
         day = record.started.astimezone(datetime.UTC).date()
         dataset = record.dataset_id or 0
         add(DailyUsage, (day, dataset, record.outcome), record.bytes_sent)
@@ -135,6 +136,47 @@ def test_the_totals_follow_every_way_records_are_written_changed_and_deleted():
     bob.delete()
     assert_totals_exact()
     assert DailyUserUsage.objects.filter(user_id=bob.pk).exclude(downloads=0).count() == 0
+
+
+def test_a_running_download_is_counted_when_it_ends():
+    data_file = DataFileFactory(filesize=100)
+    alice = UserFactory()
+    running = RunningDownloadFactory(quota=QuotaFactory(user=alice), data_file=data_file)
+
+    assert [model.objects.count() for model in KEYS] == [0, 0, 0]
+
+    DownloadRecord.objects.filter(pk=running.pk).update(
+        outcome=Outcome.COMPLETED, bytes_sent=100, ended=timezone.now(), lease_expires=None
+    )
+
+    day = running.started.astimezone(datetime.UTC).date()
+    assert held(DailyUsage) == {(day, data_file.product.dataset_id, "COMPLETED"): (1, 100)}
+    assert held(DailyUserUsage) == {(day, alice.pk): (1, 100)}
+    assert_totals_exact()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_migration_0009_rebuilds_the_totals_from_the_ended_records():
+    """Back to 0008 (running downloads counted when they begin) and forward again."""
+    data_file = DataFileFactory(filesize=100)
+    dataset_id = data_file.product.dataset_id
+    alice = UserFactory()
+    DownloadRecordFactory(data_file=data_file, user=alice, bytes_sent=60)
+    quota = QuotaFactory(user=alice)
+    running = RunningDownloadFactory(quota=quota, data_file=data_file, bytes_sent=5)
+    day = running.started.astimezone(datetime.UTC).date()
+
+    call_command("migrate", "downloads", "0008", verbosity=0)
+    try:
+        assert held(DailyUsage)[(day, dataset_id, "IN_PROGRESS")] == (1, 5)
+    finally:
+        call_command("migrate", "downloads", verbosity=0)
+
+    assert not any(key[2] == "IN_PROGRESS" for key in held(DailyUsage))
+    assert_totals_exact()
+    # The triggers of 0009 are back: a new running download is in no total.
+    RunningDownloadFactory(quota=quota, data_file=data_file)
+    assert_totals_exact()
 
 
 def test_a_rolled_back_write_leaves_the_totals_as_they_were():
