@@ -41,9 +41,9 @@ class RequestTurnsMiddleware:
     download holds a thread but no turn.
 
     Why: every thread of a gthread worker contends for the one GIL, each with its own
-    database connection. Sixteen threads running small downloads at once spent twice the
-    CPU per download of two (the GIL changing hands at every query, PostgreSQL backends
-    fighting over the same rows), for no more work done: see bench/report.md, §3.
+    database connection. Eight threads running small downloads at once served no more than
+    two, and the slowest waited twice as long (the GIL changing hands at every query): see
+    README, "Threads and turns", and bench/report.md, §3.
     """
 
     def __init__(self, get_response):
