@@ -1,3 +1,4 @@
+import collections
 import threading
 
 from django.conf import settings
@@ -48,7 +49,7 @@ class RequestTurnsMiddleware:
 
     def __init__(self, get_response):
         self.get_response = get_response
-        self.turns = threading.Semaphore(settings.REQUEST_CONCURRENCY)
+        self.turns = Turns(settings.REQUEST_CONCURRENCY)
         self.wait = settings.REQUEST_TURN_WAIT_MS / 1000
 
     def __call__(self, request):
@@ -58,3 +59,39 @@ class RequestTurnsMiddleware:
         finally:
             if has_turn:
                 self.turns.release()
+
+
+class Turns:
+    """A semaphore that hands a freed turn to the thread that has waited longest.
+    threading.Semaphore lets a thread that just arrived take it before the one it woke,
+    which may then wait again, the whole REQUEST_TURN_WAIT_MS, and go ahead without a
+    turn: the slowest requests of a busy worker were those."""
+
+    def __init__(self, count):
+        self.lock = threading.Lock()
+        self.free = count
+        self.waiting = collections.deque()  # an Event per waiting thread, oldest first
+
+    def acquire(self, blocking=True, timeout=None):
+        with self.lock:
+            if self.free and not self.waiting:
+                self.free -= 1
+                return True
+            if not blocking:
+                return False
+            handed = threading.Event()
+            self.waiting.append(handed)
+        if handed.wait(timeout):
+            return True
+        with self.lock:
+            if handed.is_set():  # handed over as the wait ended: the turn is ours
+                return True
+            self.waiting.remove(handed)
+            return False
+
+    def release(self):
+        with self.lock:
+            if self.waiting:
+                self.waiting.popleft().set()
+            else:
+                self.free += 1

@@ -1,5 +1,6 @@
 """RequestTurnsMiddleware: at most REQUEST_CONCURRENCY requests of a process run at once,
-the others wait their turn or go ahead after REQUEST_TURN_WAIT_MS."""
+the others wait their turn, first come first served, or go ahead after
+REQUEST_TURN_WAIT_MS."""
 
 import threading
 
@@ -7,7 +8,7 @@ import pytest
 from django.http import StreamingHttpResponse
 from django.test import RequestFactory
 
-from regards_catalog.middleware import RequestTurnsMiddleware
+from regards_catalog.middleware import RequestTurnsMiddleware, Turns
 
 DEADLINE = 30  # seconds: only reached when the code under test is broken
 
@@ -122,3 +123,52 @@ def test_the_bytes_go_out_after_the_turn(settings):
 
     assert b"".join(response.streaming_content) == b"bytes"
     assert free_while_streaming == [True]
+
+
+def wait_until(condition):
+    pause = threading.Event()
+    for _ in range(DEADLINE * 1000):
+        if condition():
+            return
+        pause.wait(0.001)
+    raise AssertionError("not reached before the deadline")
+
+
+def test_a_freed_turn_goes_to_the_thread_that_waited_longest():
+    turns = Turns(1)
+    assert turns.acquire()
+    order, proceed = [], threading.Event()
+
+    def wait_for_a_turn(name):
+        assert turns.acquire(timeout=DEADLINE)
+        order.append(name)
+        assert proceed.wait(DEADLINE)
+        turns.release()
+
+    threads = []
+    for name in ["first", "second", "third"]:
+        threads.append(threading.Thread(target=wait_for_a_turn, args=(name,)))
+        threads[-1].start()
+        wait_until(lambda: len(turns.waiting) == len(threads))  # queued before the next
+    try:
+        turns.release()
+        wait_until(lambda: order == ["first"])
+        # The turn went to the first in the queue, not to a thread that just arrived.
+        assert not turns.acquire(blocking=False)
+    finally:
+        proceed.set()
+        for thread in threads:
+            thread.join(DEADLINE)
+
+    assert order == ["first", "second", "third"]
+
+
+def test_a_waiter_that_gives_up_leaves_the_queue():
+    turns = Turns(1)
+    assert turns.acquire()
+
+    assert not turns.acquire(timeout=0.01)
+
+    assert len(turns.waiting) == 0
+    turns.release()
+    assert turns.acquire(blocking=False)
