@@ -302,8 +302,8 @@ def _top_users(filters, running):
     model = DailyUserUsage if filters.dataset is None else DailyDatasetUserUsage
     order = ["-bytes", "-downloads", "user_id"]
     if figures:
-        # The users with running downloads first, then the top ten others: anyone left
-        # out has ten others before them, whom the running downloads can only lift.
+        # The users with running downloads first, then the top ten others: a user left
+        # out has no running download and ten others ahead, so stays out of the top.
         order.insert(0, Case(When(user_id__in=list(figures), then=Value(0)), default=Value(1)))
     rows = (
         daily_totals(model, filters)
