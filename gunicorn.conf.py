@@ -14,7 +14,9 @@ workers = int(os.environ.get("WORKERS", "4"))
 # download holds its thread until its client has read it (or stalled for
 # DOWNLOAD_STALL_SECONDS): enough of them that a few dozen slow or stalled clients do
 # not make everyone else wait. Each thread that ran a query keeps a database connection:
-# WORKERS x THREADS x hosts must stay below PostgreSQL's max_connections.
+# WORKERS x THREADS x hosts must stay below PostgreSQL's max_connections. Of a worker's
+# threads, REQUEST_CONCURRENCY (2) run their request's Python at once, the others wait for
+# a turn (regards_catalog.middleware.RequestTurnsMiddleware).
 worker_class = "gthread"
 threads = int(os.environ.get("THREADS", "32"))
 # A gthread worker accepts connections while it has fewer than this many, idle keep-alive
