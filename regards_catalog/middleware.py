@@ -43,8 +43,9 @@ class RequestTurnsMiddleware:
 
     Why: every thread of a gthread worker contends for the one GIL, each with its own
     database connection. Eight threads running small downloads at once served no more than
-    two, and the slowest waited twice as long (the GIL changing hands at every query): see
-    README, "Threads and turns", and bench/report.md, §3.
+    two (a quarter fewer on a quiet machine), and the slowest waited twice as long (the GIL
+    changing hands at every query): see README, "Threads and turns", and bench/report.md,
+    §3.
     """
 
     def __init__(self, get_response):

@@ -26,14 +26,17 @@ def env_bool(name, default):
     raise ImproperlyConfigured(f"{name} must be a boolean, got {value!r}")
 
 
-def env_int(name, default):
+def env_int(name, default, *, minimum=None):
     value = os.environ.get(name)
     if value is None:
         return default
     try:
-        return int(value)
+        number = int(value)
     except ValueError:
         raise ImproperlyConfigured(f"{name} must be an integer, got {value!r}") from None
+    if minimum is not None and number < minimum:
+        raise ImproperlyConfigured(f"{name} must be {minimum} or more, got {number}")
+    return number
 
 
 def env_list(name, default):
@@ -230,12 +233,8 @@ LOGGING = {
 
 # Requests a worker process runs at once, and how long a request waits for its turn before
 # it goes ahead anyway (regards_catalog.middleware.RequestTurnsMiddleware).
-REQUEST_CONCURRENCY = env_int("REQUEST_CONCURRENCY", 2)
-REQUEST_TURN_WAIT_MS = env_int("REQUEST_TURN_WAIT_MS", 50)
-if REQUEST_CONCURRENCY < 1 or REQUEST_TURN_WAIT_MS < 0:
-    raise ImproperlyConfigured(
-        "REQUEST_CONCURRENCY must be 1 or more, REQUEST_TURN_WAIT_MS 0 or more"
-    )
+REQUEST_CONCURRENCY = env_int("REQUEST_CONCURRENCY", 2, minimum=1)
+REQUEST_TURN_WAIT_MS = env_int("REQUEST_TURN_WAIT_MS", 50, minimum=0)
 
 # Quotas: a download slot is a lease renewed while streaming; a killed worker's slot
 # frees itself after SLOT_LEASE_SECONDS.

@@ -5,10 +5,12 @@ REQUEST_TURN_WAIT_MS."""
 import threading
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.http import StreamingHttpResponse
 from django.test import RequestFactory
 
 from regards_catalog.middleware import RequestTurnsMiddleware, Turns
+from regards_catalog.settings import env_int
 
 DEADLINE = 30  # seconds: only reached when the code under test is broken
 
@@ -172,3 +174,11 @@ def test_a_waiter_that_gives_up_leaves_the_queue():
     assert len(turns.waiting) == 0
     turns.release()
     assert turns.acquire(blocking=False)
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two"])
+def test_a_worker_without_turns_fails_loudly(monkeypatch, value):
+    monkeypatch.setenv("REQUEST_CONCURRENCY", value)
+
+    with pytest.raises(ImproperlyConfigured, match="REQUEST_CONCURRENCY"):
+        env_int("REQUEST_CONCURRENCY", 2, minimum=1)
