@@ -13,7 +13,7 @@ import threading
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection, models
+from django.db import close_old_connections, connection, models, transaction
 from django.db.models import Count, F, Q, Subquery
 from django.utils import timezone
 
@@ -193,40 +193,56 @@ def quota_check(*, user, address, counts, length):
     return Claim(quota.pk, limits, counts, length, quota.since)
 
 
-def quota_take(*, claim, lease=True):
-    """Count the download (if it counts) and reserve its bytes from the volume: one
-    conditional UPDATE, exact without a lock, as a parallel download that took the last
-    of either makes it match no row. Then, for a download that holds a slot, checks the
-    rate limit: the UPDATE holds the quota row's lock until the transaction ends, so no
-    parallel download of this quota can take a slot in between.
+def quota_take(*, claim, record, lease=True):
+    """Count the download (if it counts), reserve its bytes from the volume and write its
+    `record` (unsaved): one conditional UPDATE, exact without a lock, as a parallel
+    download that took the last of either makes it match no row, and then nothing is
+    written. A download that holds a slot (`lease`) then checks the rate limit: the UPDATE
+    holds the quota row's lock until the transaction ends, so no parallel download of
+    this quota can take a slot in between.
 
-    Runs in the transaction that writes the download's record (`Transfer.begin`), once the
-    storage has answered: failures before that consume nothing.
+    Without a rate limit to check, PostgreSQL writes both in one statement (see
+    `sql.insert`), which spares the transaction's BEGIN and COMMIT round trips; the rate
+    limit's count needs a statement of its own after the UPDATE, to see the slots taken
+    while it waited for the lock.
+
+    Called by `Transfer.begin` once the storage has answered: failures before that
+    consume nothing.
     """
     limits = claim.limits
-    limit_volume = limits.max_volume != UNLIMITED
-    limit_count = claim.counts and limits.max_quota != UNLIMITED
-    with connection.cursor() as cursor:
-        sql.execute(
-            cursor,
-            _take_sql(limit_volume=limit_volume, limit_count=limit_count),
-            {
-                "quota": claim.quota_id,
-                "counts": int(claim.counts),
-                "length": claim.length,
-                "volume_left": limits.max_volume - claim.length,
-                "max_quota": limits.max_quota,
-            },
-        )
-        taken = cursor.rowcount
-    now = timezone.now()
-    if taken != 1:
-        # A parallel download took the last of the count or the volume: say which.
-        quota = _quota_with_defaults("id", claim.quota_id)
-        _refuse_if_exhausted(quota, limits, counts=claim.counts, length=claim.length, now=now)
-        raise QuotaExceeded()
-    if lease:
-        _refuse_if_no_slot(claim.quota_id, limits, now)
+    update = _take_sql(
+        limit_volume=limits.max_volume != UNLIMITED,
+        limit_count=claim.counts and limits.max_quota != UNLIMITED,
+    )
+    params = {
+        "quota": claim.quota_id,
+        "counts": int(claim.counts),
+        "length": claim.length,
+        "volume_left": limits.max_volume - claim.length,
+        "max_quota": limits.max_quota,
+    }
+    checks_slots = lease and limits.rate_limit != UNLIMITED
+    if sql.writes_in_one_statement() and not checks_slots:
+        if sql.insert(record, after_update=(update, params)) is None:
+            _refuse_taken(claim)
+        return record
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            sql.execute(cursor, update, params)
+            if cursor.rowcount != 1:
+                _refuse_taken(claim)
+        if checks_slots:
+            _refuse_if_no_slot(claim.quota_id, limits, timezone.now())
+        return sql.insert(record)
+
+
+def _refuse_taken(claim):
+    """A parallel download took the last of the count or the volume: say which."""
+    quota = _quota_with_defaults("id", claim.quota_id)
+    _refuse_if_exhausted(
+        quota, claim.limits, counts=claim.counts, length=claim.length, now=timezone.now()
+    )
+    raise QuotaExceeded()
 
 
 @functools.cache

@@ -90,7 +90,7 @@ def content_security_policy(content_type, *, inline):
 
 class Transfer:
     """One download that reached the storage. Its record is written when its first bytes
-    are ready to go out (`begin`, in the transaction that counts it and takes its slot),
+    are ready to go out (`begin`, with the quota that counts it and the slot it takes),
     and completed when the response closes (`finish`)."""
 
     def __init__(self, request, data_file, *, status, start, length):
@@ -113,22 +113,24 @@ class Transfer:
 
     def begin(self, *, claim, handed_to=None):
         """Write the record and, for a private file (`claim`, from check 9), count the
-        download, reserve its bytes and take its slot (the record's lease): one
-        transaction, which a parallel download may still refuse (429, nothing written).
+        download, reserve its bytes and take its slot (the record's lease), all or nothing
+        (`quotas.quota_take`): a parallel download may still refuse it (429, nothing
+        written).
 
         `handed_to` (OFFLOADED, REDIRECTED): another server sends the bytes; the record is
         complete at once, and no slot is held, since nothing here sees the transfer end."""
-        # One transaction when the quota is taken too; a lone INSERT needs none.
-        with transaction.atomic() if claim is not None else contextlib.nullcontext():
-            if claim is not None:
-                quotas.quota_take(claim=claim, lease=handed_to is None)
-            self.record = self._write_record(
-                handed_to or Outcome.IN_PROGRESS,
-                status=self.status,
-                ended=handed_to is not None,
-                quota_id=claim and claim.quota_id,
-                lease_expires=None if handed_to else timezone.now() + quotas.slot_lease(),
-            )
+        record = self._new_record(
+            handed_to or Outcome.IN_PROGRESS,
+            status=self.status,
+            ended=handed_to is not None,
+            quota_id=claim and claim.quota_id,
+            lease_expires=None if handed_to else timezone.now() + quotas.slot_lease(),
+        )
+        if claim is not None:
+            quotas.quota_take(claim=claim, record=record, lease=handed_to is None)
+        else:
+            sql.insert(record)
+        self.record = record
         self.claim = claim
         if handed_to is None:
             quotas.slot_keeper.hold(self.record.pk)
@@ -169,9 +171,11 @@ class Transfer:
         """A download that ends before its first byte (refused, or the storage failed):
         its record is written whole, and nothing is counted."""
         self.sent = 0
-        self.record = self._write_record(self.outcome, status=status, ended=True)
+        self.record = sql.insert(self._new_record(self.outcome, status=status, ended=True))
 
-    def _write_record(self, outcome, *, status, ended=False, **fields):
+    def _new_record(self, outcome, *, status, ended=False, **fields):
+        """The transfer's DownloadRecord, unsaved: written by hand (`sql.insert`), as every
+        download writes one."""
         product = self.data_file.product
         record = DownloadRecord(
             user=self.user,
@@ -192,7 +196,7 @@ class Transfer:
             ended=timezone.now() if ended else None,
             **fields,
         )
-        return sql.insert(record)  # by hand, as every download writes one
+        return record
 
 
 def bound_stalls(transfer, request):

@@ -142,24 +142,54 @@ def _this_thread_connection():
 
 
 @functools.cache
-def _insert_sql(model):
+def _insert_sql(model, after_update=None):
+    """(fields, INSERT statement) of a model; after `after_update` (an UPDATE statement with
+    `%(name)s` placeholders), a statement that runs the UPDATE first and inserts the row
+    only if the UPDATE changed one."""
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
     columns = ", ".join(quoted(field.column) for field in fields)
-    marks = ", ".join(["%s"] * len(fields))
     pk = quoted(model._meta.pk.column)
-    return fields, f"INSERT INTO {table(model)} ({columns}) VALUES ({marks}) RETURNING {pk}"
+    if after_update is None:
+        marks = ", ".join(["%s"] * len(fields))
+        return fields, f"INSERT INTO {table(model)} ({columns}) VALUES ({marks}) RETURNING {pk}"
+    # Typed, as a SELECT's parameters do not take their types from the target columns.
+    marks = ", ".join(
+        f"CAST(%(insert_{index})s AS {field.cast_db_type(connection)})"
+        for index, field in enumerate(fields)
+    )
+    return fields, (
+        f"WITH changed AS ({after_update} RETURNING 1) "
+        f"INSERT INTO {table(model)} ({columns}) SELECT {marks} FROM changed RETURNING {pk}"
+    )
 
 
-def insert(instance):
+def writes_in_one_statement():
+    """Whether this database runs an UPDATE and an INSERT as one statement (`insert`'s
+    `after_update`): PostgreSQL does; SQLite has no UPDATE inside WITH."""
+    return connection.vendor == "postgresql"
+
+
+def insert(instance, *, after_update=None):
     """Write a new model instance, as `save()` would (its fields' `pre_save`, defaults and
     conversions), and set its primary key; no signal is sent. One statement whose text is
-    built once per model (both databases return the new key: SQLite since 3.35)."""
-    fields, statement = _insert_sql(type(instance))
+    built once per model (both databases return the new key: SQLite since 3.35).
+
+    `after_update`: (UPDATE statement, its parameters by name), run first in the same
+    statement, on a database that `writes_in_one_statement`; the instance is written only
+    if the UPDATE changed a row, else None is returned. In autocommit, both or neither are
+    written without a transaction's BEGIN and COMMIT round trips."""
+    update, params = after_update or (None, None)
+    fields, statement = _insert_sql(type(instance), update)
     db = _this_thread_connection()
     values = [field.get_db_prep_save(field.pre_save(instance, True), db) for field in fields]
+    if update is not None:
+        values = {**params, **{f"insert_{index}": value for index, value in enumerate(values)}}
     with db.cursor() as cursor:
         execute(cursor, statement, values)
-        instance.pk = cursor.fetchone()[0]
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    instance.pk = row[0]
     instance._state.adding = False
     instance._state.db = db.alias
     return instance

@@ -13,6 +13,8 @@ from bench.results import BenchError, Outcome, Target
 from bench.sqlite import sqlite_catalog
 from bench.timing import log
 
+# PostgreSQL's `WITH changed AS (UPDATE …) INSERT …` (regards_catalog.sql.insert) writes.
+WRITES = re.compile(r"\b(INSERT|UPDATE|DELETE)\b", re.I)
 LOAD_THREADS = 8  # gunicorn threads per worker: one per wrk connection over the 2 workers
 
 
@@ -86,7 +88,7 @@ def database_work(statements):
         elif word == "COMMIT":
             writes += block_writes
             in_transaction = False
-        elif word in ("INSERT", "UPDATE", "DELETE"):
+        elif word in ("INSERT", "UPDATE", "DELETE") or (word == "WITH" and WRITES.search(sql)):
             if in_transaction:
                 block_writes = True
             else:

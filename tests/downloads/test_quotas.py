@@ -300,6 +300,88 @@ def test_max_quota_reached_is_429_quota_exceeded_and_recorded(client, user, priv
     assert not running_downloads().exists()
 
 
+@pytest.fixture
+def meanwhile(monkeypatch):
+    """meanwhile(change) → `change()` runs between check 9 and the download's begin, as a
+    parallel download of the same quota would."""
+    from downloads import checks
+
+    def after_check_9(change):
+        check = checks.quota_available
+
+        def checked_then_changed(*args, **kwargs):
+            claim = check(*args, **kwargs)
+            change()
+            return claim
+
+        monkeypatch.setattr(checks, "quota_available", checked_then_changed)
+
+    return after_check_9
+
+
+def written_records():
+    return sorted(DownloadRecord.objects.values_list("outcome", flat=True))
+
+
+def test_the_last_download_taken_meanwhile_refuses_it_when_it_begins(
+    client, user, private_file, meanwhile
+):
+    quota = limits(user, max_quota=2)
+    meanwhile(lambda: Quota.objects.filter(pk=quota.pk).update(current_quota=2))
+
+    response = client.get(download_url(private_file))
+
+    assert_api_error(response, 429, "quota_exceeded")
+    assert response.json()["currentQuota"] == 2
+    # Nothing counted, reserved or left running: only the refusal is written.
+    assert usage(user=user) == (2, 0)
+    assert written_records() == [Outcome.QUOTA_EXCEEDED]
+
+
+def test_the_last_bytes_taken_meanwhile_refuse_it_when_it_begins(
+    client, user, private_file, meanwhile
+):
+    quota = limits(user, max_volume=len(CONTENT) + 5)
+    meanwhile(lambda: Quota.objects.filter(pk=quota.pk).update(current_volume=10))
+
+    response = client.get(download_url(private_file))
+
+    assert_api_error(response, 429, "quota_exceeded")
+    assert response.json()["remainingVolume"] == len(CONTENT) - 5
+    assert usage(user=user) == (0, 10)
+    assert written_records() == [Outcome.QUOTA_EXCEEDED]
+
+
+def test_the_last_slot_taken_meanwhile_refuses_it_and_counts_nothing(
+    client, user, private_file, meanwhile
+):
+    quota = limits(user, rate_limit=1)
+    meanwhile(lambda: hold_slot(quota))
+
+    response = client.get(download_url(private_file))
+
+    assert_api_error(response, 429, "rate_limited")
+    # The count and the volume taken before the slot was refused are rolled back.
+    assert usage(user=user) == (0, 0)
+    assert written_records() == [Outcome.IN_PROGRESS, Outcome.RATE_LIMITED]
+    assert running_downloads().count() == 1  # the parallel one's
+
+
+def test_a_download_that_begins_counts_and_writes_its_running_record_together(
+    client, user, private_file
+):
+    limits(user, max_quota=5, max_volume=10**6)
+    response = client.get(download_url(private_file))
+
+    # Before the body is read: counted, reserved, and running with its slot.
+    assert response.status_code == 200
+    assert usage(user=user) == (1, len(CONTENT))
+    (running,) = running_downloads()
+    assert (running.outcome, running.user, running.quota.user) == (Outcome.IN_PROGRESS, user, user)
+    assert body_of(response) == CONTENT
+    assert written_records() == [Outcome.COMPLETED]
+
+
 def test_max_quota_zero_refuses_the_first_download(client, user, private_file):
     limits(user, max_quota=0)
 
