@@ -35,17 +35,18 @@ def query_flag(request, name):
     return request.query_params.get(name, "").lower() == "true"
 
 
-def product_exists(user, aip_id, checksum):
+def product_exists(user, aip_id, checksum, *, address=None):
     """2. A well-formed product id and checksum, naming a product that exists.
 
     Returns the RequestedFile the next checks read: the file (if the product has it), its
-    product, dataset and licence, and the caller's rights on them, in one query.
+    product, dataset and licence, the caller's rights on them and the caller's quota
+    (`address`: an anonymous caller's), in one query.
     """
     if not PRODUCT_URN.fullmatch(aip_id):
         raise InvalidRequest("The product id is not a product URN.", extra={"id": aip_id[:200]})
     if not CHECKSUM.fullmatch(checksum):
         raise InvalidRequest("The checksum is not hexadecimal.")
-    requested = selectors.requested_file(user=user, urn=aip_id, checksum=checksum)
+    requested = selectors.requested_file(user=user, urn=aip_id, checksum=checksum, address=address)
     if requested.product is None:
         raise NotFound(f"No product {aip_id}.")
     return requested
@@ -157,11 +158,12 @@ def readable_location(request, data_file, state=None):
     return location
 
 
-def quota_available(request, data_file, *, start, length):
+def quota_available(request, data_file, *, start, length, quota=None):
     """9 and 9b. Download count, volume (the `length` bytes of the range must fit) and
     simultaneous-download limits, checked without taking anything: the slot is taken and
     the download counted once the storage has answered (`Transfer.begin`), under the
-    quota row's lock, where these limits are checked again.
+    quota row's lock, where these limits are checked again. `quota`: the caller's, when
+    check 2 read it.
 
     Returns the quota Claim of this download, or None for public file types, which need
     no quota.
@@ -170,7 +172,7 @@ def quota_available(request, data_file, *, start, length):
         return None
     caller = {"user": request_user(request), "address": client_address(request)}
     counts = quotas.counts_as_download(**caller, data_file=data_file, start=start)
-    return quotas.quota_check(**caller, counts=counts, length=length)
+    return quotas.quota_check(**caller, counts=counts, length=length, quota=quota)
 
 
 def storage_holds(data_file, location):

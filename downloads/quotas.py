@@ -69,13 +69,21 @@ def _quota_lookup(user, address):
     return {"client_address": address or ANONYMOUS_WITHOUT_ADDRESS}
 
 
+def quota_owner(user, address):
+    """(key, value) naming the quota of a user, or of a client address for anonymous
+    callers, for `quota_sql`."""
+    ((key, value),) = _quota_lookup(user, address).items()
+    return key, value.pk if isinstance(value, models.Model) else value
+
+
 def quota_for(*, user=None, address=None):
     """The quota row of a user, or of a client address for anonymous callers, with the
-    default limits (one statement once the row exists)."""
-    ((key, value),) = _quota_lookup(user, address).items()
+    default limits (one statement once the row exists; the download checks have it from
+    `selectors.requested_file`)."""
+    key, value = quota_owner(user, address)
     quota = _quota_with_defaults(key, value)
     if quota is None:
-        Quota.objects.get_or_create(**{key: value})  # parallel creations: one row
+        Quota.objects.get_or_create(**_quota_lookup(user, address))  # parallel creations: one row
         quota = _quota_with_defaults(key, value)
     return quota
 
@@ -85,31 +93,36 @@ _QUOTA_COLUMNS = Columns(Quota, "q")
 
 def _quota_with_defaults(key, value):
     """The quota row whose `key` (user, client_address or id) is `value`, with the default
-    limits beside it (`default_max_quota`, … for `Limits.of`), or None. Written by hand:
-    every download reads it (see regards_catalog/sql.py)."""
-    if isinstance(value, models.Model):
-        value = value.pk
+    limits, or None. Written by hand: every download reads it (see regards_catalog/sql.py)."""
     with connection.cursor() as cursor:
-        sql.execute(cursor, _quota_sql(key), [value])
-        row = cursor.fetchone()
-    if row is None:
+        sql.execute(cursor, quota_sql(key), [value])
+        return quota_from_row(cursor.fetchone())
+
+
+@functools.cache
+def quota_sql(key, placeholder="%s"):
+    """The SELECT of the quota whose `key` (user, client_address or id) is the parameter
+    `placeholder`, with the default limits beside its columns (read by `quota_from_row`)."""
+    defaults = ", ".join(
+        f"COALESCE(d.{column(QuotaDefaults, name)}, {UNLIMITED}) AS default_{name}"
+        for name in LIMITS
+    )
+    return (
+        f"SELECT {_QUOTA_COLUMNS.sql}, {defaults} FROM {table(Quota)} q "
+        f"LEFT JOIN {table(QuotaDefaults)} d ON d.id = 1 "
+        f"WHERE q.{column(Quota, key)} = {placeholder}"
+    )
+
+
+def quota_from_row(row):
+    """The Quota of a row of `quota_sql`'s columns, with its default limits
+    (`default_max_quota`, … for `Limits.of`); None for no row, or NULLs in their place."""
+    if row is None or row[0] is None:
         return None
     quota = _QUOTA_COLUMNS.instance(row[: len(_QUOTA_COLUMNS)])
     for name, value in zip(LIMITS, row[len(_QUOTA_COLUMNS) :], strict=True):
         setattr(quota, f"default_{name}", value)
     return quota
-
-
-@functools.cache
-def _quota_sql(key):
-    """The statement of `_quota_with_defaults`, for quotas found by `key`."""
-    defaults = ", ".join(
-        f"COALESCE(d.{column(QuotaDefaults, name)}, {UNLIMITED})" for name in LIMITS
-    )
-    return (
-        f"SELECT {_QUOTA_COLUMNS.sql}, {defaults} FROM {table(Quota)} q "
-        f"LEFT JOIN {table(QuotaDefaults)} d ON d.id = 1 WHERE q.{column(Quota, key)} = %s"
-    )
 
 
 def counts_as_download(*, user, address, data_file, start):
@@ -184,10 +197,10 @@ def _refuse_if_no_slot(quota_id, limits, now):
         )
 
 
-def quota_check(*, user, address, counts, length):
+def quota_check(*, user, address, counts, length, quota=None):
     """Checks 9 and 9b, without taking anything; returns the Claim that `quota_take` takes
-    once the storage has answered."""
-    quota = quota_for(user=user, address=address)
+    once the storage has answered. `quota`: the caller's, when already read."""
+    quota = quota or quota_for(user=user, address=address)
     limits = Limits.of(quota)
     _refuse_if_exhausted(quota, limits, counts=counts, length=length, now=timezone.now())
     return Claim(quota.pk, limits, counts, length, quota.since)

@@ -7,7 +7,8 @@ import functools
 from django.db import connection
 from django.shortcuts import get_object_or_404
 
-from downloads.models import LicenseAcceptance
+from downloads import quotas
+from downloads.models import LicenseAcceptance, Quota
 from products.access import dataset_access, downloadable_files, visible_products
 from products.models import (
     PRODUCT_URN,
@@ -87,12 +88,14 @@ class RequestedFile:
     downloads_private: bool  # ... and may download its private files
     license_accepted: bool  # the caller accepted the current version of its licence
     project_license_pending: bool  # a project licence is set and the caller has not accepted it
+    quota: Quota | None  # the caller's, with the default limits (None: none yet)
 
 
-def requested_file(*, user, urn, checksum):
+def requested_file(*, user, urn, checksum, address=None):
     """The file `checksum` of the product `urn`, with its product, dataset and licence, the
-    caller's rights on them, and whether the caller accepted that licence and the project
-    licence: one statement, whether the product and the file exist or not (so the checks
+    caller's rights on them, whether the caller accepted that licence and the project
+    licence, and the caller's quota (check 9 reads it; `address` names an anonymous
+    caller's): one statement, whether the product and the file exist or not (so the checks
     can say what is missing).
 
     Every download runs it, so it is written by hand (`_requested_file_sql`): the ORM spent
@@ -104,6 +107,7 @@ def requested_file(*, user, urn, checksum):
     stores them in lower case.
     """
     authenticated = user is not None and user.is_authenticated
+    quota_key, quota_owner = quotas.quota_owner(user if authenticated else None, address)
     params = {
         "urn": urn,
         "checksum": checksum,
@@ -111,24 +115,28 @@ def requested_file(*, user, urn, checksum):
         "everything": sees_everything(user) if user is not None else False,
         "full": AccessRight.MetadataAccess.FULL_ACCESS,
         "inherited": AccessRight.FileAccess.INHERITED_ACCESS,
+        "quota_owner": quota_owner,
     }
     with connection.cursor() as cursor:
-        sql.execute(cursor, _requested_file_sql(), params)
+        sql.execute(cursor, _requested_file_sql(quota_key), params)
         row = cursor.fetchone()
     if row is None:
-        return RequestedFile(None, None, False, False, False, False)
+        return RequestedFile(None, None, False, False, False, False, None)
     values = iter(row)
     parts = {}
     for name, columns in _REQUESTED_COLUMNS.items():
         part = [next(values) for _ in range(len(columns))]
         parts[name] = columns.instance(part) if part[0] is not None else None
-    sees, downloads_private, accepted, project_pending = (bool(flag) for flag in values)
+    sees, downloads_private, accepted, project_pending = (bool(next(values)) for _ in range(4))
+    quota = quotas.quota_from_row(list(values))
     product, data_file = parts["product"], parts["file"]
     product.dataset = parts["dataset"]
     product.dataset.license = parts["license"]
     if data_file is not None:
         data_file.product = product
-    return RequestedFile(product, data_file, sees, downloads_private, accepted, project_pending)
+    return RequestedFile(
+        product, data_file, sees, downloads_private, accepted, project_pending, quota
+    )
 
 
 _REQUESTED_COLUMNS = {
@@ -140,10 +148,10 @@ _REQUESTED_COLUMNS = {
 
 
 @functools.cache
-def _requested_file_sql():
-    """The statement of `requested_file`. A group grants rights to its members, or to
-    everyone when public; an anonymous caller (user NULL) is a member of none and has
-    accepted nothing."""
+def _requested_file_sql(quota_key):
+    """The statement of `requested_file`, the caller's quota found by `quota_key`. A group
+    grants rights to its members, or to everyone when public; an anonymous caller (user
+    NULL) is a member of none and has accepted nothing."""
     rights = f"""
         SELECT 1 FROM {table(AccessRight)} r
         JOIN {table(AccessGroup)} g ON g.id = r.{column(AccessRight, "group")}
@@ -168,12 +176,14 @@ def _requested_file_sql():
           EXISTS ({accepted_by_caller.format(license="l")}),
           EXISTS (SELECT 1 FROM {table(License)} pl
                   WHERE pl.{column(License, "project")}
-                    AND NOT EXISTS ({accepted_by_caller.format(license="pl")}))
+                    AND NOT EXISTS ({accepted_by_caller.format(license="pl")})),
+          caller_quota.*
         FROM {table(Product)} p
         JOIN {table(Dataset)} d ON d.id = p.{column(Product, "dataset")}
         LEFT JOIN {table(License)} l ON l.id = d.{column(Dataset, "license")}
         LEFT JOIN {table(DataFile)} f ON f.{column(DataFile, "product")} = p.id
           AND UPPER(f.{column(DataFile, "checksum")}) = UPPER(%(checksum)s)
+        LEFT JOIN ({quotas.quota_sql(quota_key, "%(quota_owner)s")}) caller_quota ON 1 = 1
         WHERE p.{column(Product, "urn")} = %(urn)s
         ORDER BY f.id
         LIMIT 1"""

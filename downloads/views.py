@@ -59,14 +59,15 @@ def byte_range(request, data_file, headers):
 
 
 def downloadable_file(request, aip_id, checksum):
-    """Checks 1 to 6: the file the caller may download, whatever its storage says."""
+    """Checks 1 to 6: the RequestedFile whose `data_file` the caller may download, whatever
+    its storage says (its `quota` is the caller's, for check 9)."""
     user = request.user  # 1. an invalid or expired token has already been refused
-    requested = checks.product_exists(user, aip_id, checksum)
+    requested = checks.product_exists(user, aip_id, checksum, address=client_address(request))
     checks.metadata_access(user, requested)
-    data_file = checks.file_exists(requested, checksum)
+    checks.file_exists(requested, checksum)
     checks.file_access(requested)
     checks.license_accepted(request, requested)
-    return data_file
+    return requested
 
 
 class DownloadView(APIView):
@@ -99,7 +100,8 @@ class DownloadView(APIView):
         return self.download(request, aip_id, checksum, send_body=False)
 
     def download(self, request, aip_id, checksum, *, send_body):
-        data_file = downloadable_file(request, aip_id, checksum)
+        requested = downloadable_file(request, aip_id, checksum)
+        data_file = requested.data_file
         if data_file.reference:  # 7. served elsewhere
             return HttpResponseRedirect(data_file.uri, status=303)
         try:
@@ -114,7 +116,9 @@ class DownloadView(APIView):
         start, length, status = byte_range(request, data_file, headers)
 
         try:
-            claim = checks.quota_available(request, data_file, start=start, length=length)
+            claim = checks.quota_available(
+                request, data_file, start=start, length=length, quota=requested.quota
+            )
         except (QuotaExceeded, RateLimited) as refusal:
             if send_body:
                 record_refusal(request, data_file, refusal, start=start, length=length)
@@ -161,7 +165,7 @@ class DownloadLinkView(APIView):
         # The body's fields, or the query string's for a client that sends no body.
         serializer = DownloadLinkSerializer(data=request.data or request.query_params)
         serializer.is_valid(raise_exception=True)
-        data_file = downloadable_file(request, aip_id, checksum)
+        data_file = downloadable_file(request, aip_id, checksum).data_file
         url, expires = signed_url(request, data_file, lifetime=serializer.lifetime())
         return Response({"url": url, "expires": expires})
 

@@ -54,7 +54,7 @@ def assert_database_work(client, url, *, statements, transactions, body):
         assert body_of(client.get(url)) == body
     ran, wrote = database_work(captured.captured_queries)
     listing = "\n".join(sql[:200] for sql in ran)
-    assert len(ran) <= statements, f"{len(ran)} statements:\n{listing}"
+    assert len(ran) == statements, f"{len(ran)} statements:\n{listing}"
     assert wrote == transactions, f"{wrote} write transactions:\n{listing}"
 
 
@@ -74,17 +74,25 @@ def licensed_private_file(stored_file, client_for):
     return data_file, client
 
 
-def test_a_counted_download_with_every_check_runs_six_statements_in_two_transactions(
+def counted_download_statements():
+    """The token; the file with its product, dataset, licence, rights, acceptance and the
+    caller's quota with the default limits; then, all or nothing, count and volume and
+    the record (with its slot): one statement on PostgreSQL, a transaction of two on
+    SQLite (sql.insert); then the record completed (its slot freed). SPEC §7 allows 6."""
+    return 4 if connection.vendor == "postgresql" else 5
+
+
+def test_a_counted_download_with_every_check_runs_at_most_six_statements_in_two_transactions(
     licensed_private_file,
 ):
-    # token; the file with its product, dataset, licence, rights and acceptance; the quota
-    # with the default limits; then, all or nothing, count and volume and the record (with
-    # its slot): one statement on PostgreSQL, a transaction of two on SQLite; then the
-    # record completed (its slot freed).
     data_file, client = licensed_private_file
 
     assert_database_work(
-        client, download_url(data_file), statements=6, transactions=2, body=b"x" * 10240
+        client,
+        download_url(data_file),
+        statements=counted_download_statements(),
+        transactions=2,
+        body=b"x" * 10240,
     )
 
 
@@ -95,7 +103,11 @@ def test_the_project_license_costs_no_statement(licensed_private_file):
     assert client.put("/api/v1/rs-admin/license").status_code == 200
 
     assert_database_work(
-        client, download_url(data_file), statements=6, transactions=2, body=b"x" * 10240
+        client,
+        download_url(data_file),
+        statements=counted_download_statements(),
+        transactions=2,
+        body=b"x" * 10240,
     )
 
 
@@ -105,9 +117,10 @@ def test_a_counted_download_with_a_rate_limit_counts_the_slots_once_more(
     data_file, client = licensed_private_file
     Quota.objects.update(rate_limit=4)
 
-    # Check 9b counts the running downloads, and again once the quota row is locked.
+    # Check 9b counts the running downloads, and again once the quota row is locked, in a
+    # transaction of its own on both databases.
     assert_database_work(
-        client, download_url(data_file), statements=8, transactions=2, body=b"x" * 10240
+        client, download_url(data_file), statements=7, transactions=2, body=b"x" * 10240
     )
 
 

@@ -7,7 +7,8 @@ import itertools
 import pytest
 from django.contrib.auth.models import AnonymousUser
 
-from downloads import selectors
+from downloads import quotas, selectors
+from downloads.models import QuotaDefaults
 from products.access import dataset_access
 from products.models import AccessRight, DataFile, License
 from tests.factories import (
@@ -18,6 +19,7 @@ from tests.factories import (
     LicenseAcceptanceFactory,
     LicenseFactory,
     ProductFactory,
+    QuotaFactory,
     UserFactory,
 )
 
@@ -162,3 +164,45 @@ def test_a_missing_file_or_product_says_which(alice):
         checksum=data_file.checksum,
     )
     assert missing_product.product is None and missing_product.data_file is None
+
+
+def quota_read(user, data_file, address=None):
+    """(id, current count, limits) of the quota `requested_file` read, or None."""
+    quota = selectors.requested_file(
+        user=user, urn=data_file.product.urn, checksum=data_file.checksum, address=address
+    ).quota
+    return quota and (quota.pk, quota.current_quota, quotas.Limits.of(quota))
+
+
+def test_the_callers_quota_comes_with_the_file_as_quota_for_reads_it(alice):
+    data_file = DataFileFactory()
+    QuotaDefaults.objects.create(pk=1, max_quota=50, rate_limit=3, max_volume=10**9)
+    assert quota_read(alice, data_file) is None  # none yet: check 9 creates it
+    mine = QuotaFactory(user=alice, current_quota=7, max_quota=20)
+    QuotaFactory(user=UserFactory(), current_quota=1)
+    QuotaFactory(client_address="192.0.2.7", current_quota=2)
+
+    assert quota_read(alice, data_file) == (mine.pk, 7, quotas.Limits(20, 3, 10**9))
+    expected = quotas.quota_for(user=alice)
+    assert quota_read(alice, data_file) == (expected.pk, 7, quotas.Limits.of(expected))
+
+
+def test_an_anonymous_callers_quota_is_its_address(db):
+    data_file = DataFileFactory()
+    theirs = QuotaFactory(client_address="192.0.2.7", current_quota=2)
+
+    for caller in (None, AnonymousUser()):
+        assert quota_read(caller, data_file, "192.0.2.7") == (
+            theirs.pk,
+            2,
+            quotas.Limits(-1, -1, -1),
+        )
+        assert quota_read(caller, data_file, "192.0.2.8") is None
+    assert quota_read(None, data_file) is None  # no address: the shared 0.0.0.0 quota
+
+
+def test_a_missing_file_still_answers_with_the_quota(alice):
+    data_file = DataFileFactory()
+    QuotaFactory(user=alice)
+    requested = selectors.requested_file(user=alice, urn=data_file.product.urn, checksum="0" * 32)
+    assert requested.data_file is None and requested.quota.user == alice
