@@ -152,15 +152,24 @@ def _insert_sql(model, after_update=None):
     if after_update is None:
         marks = ", ".join(["%s"] * len(fields))
         return fields, f"INSERT INTO {table(model)} ({columns}) VALUES ({marks}) RETURNING {pk}"
-    # Typed, as a SELECT's parameters do not take their types from the target columns.
     marks = ", ".join(
-        f"CAST(%(insert_{index})s AS {field.cast_db_type(connection)})"
+        f"CAST(%(insert_{index})s AS {_parameter_type(field)})"
         for index, field in enumerate(fields)
     )
     return fields, (
         f"WITH changed AS ({after_update} RETURNING 1) "
         f"INSERT INTO {table(model)} ({columns}) SELECT {marks} FROM changed RETURNING {pk}"
     )
+
+
+def _parameter_type(field):
+    """The type of a field's value in INSERT … SELECT, whose parameters do not take their
+    types from the target columns as in INSERT … VALUES: the column's, or text for strings,
+    so that a value too long for its column fails as it would there (a cast to varchar(n)
+    would cut it silently)."""
+    if isinstance(field, models.CharField):
+        return "text"
+    return field.cast_db_type(connection)
 
 
 def writes_in_one_statement():
