@@ -13,7 +13,7 @@ import threading
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import close_old_connections, connection, models, transaction
+from django.db import close_old_connections, connection, transaction
 from django.db.models import Count, F, Q, Subquery
 from django.utils import timezone
 
@@ -63,17 +63,12 @@ class Claim:
     since: datetime  # the quota period the reservation belongs to
 
 
-def _quota_lookup(user, address):
-    if user is not None:
-        return {"user": user}
-    return {"client_address": address or ANONYMOUS_WITHOUT_ADDRESS}
-
-
 def quota_owner(user, address):
-    """(key, value) naming the quota of a user, or of a client address for anonymous
-    callers, for `quota_sql`."""
-    ((key, value),) = _quota_lookup(user, address).items()
-    return key, value.pk if isinstance(value, models.Model) else value
+    """(field, value) naming the quota of a user, or of a client address for anonymous
+    callers."""
+    if user is not None:
+        return "user_id", user.pk
+    return "client_address", address or ANONYMOUS_WITHOUT_ADDRESS
 
 
 def quota_for(*, user=None, address=None):
@@ -83,7 +78,7 @@ def quota_for(*, user=None, address=None):
     key, value = quota_owner(user, address)
     quota = _quota_with_defaults(key, value)
     if quota is None:
-        Quota.objects.get_or_create(**_quota_lookup(user, address))  # parallel creations: one row
+        Quota.objects.get_or_create(**{key: value})  # parallel creations: one row
         quota = _quota_with_defaults(key, value)
     return quota
 
@@ -92,7 +87,7 @@ _QUOTA_COLUMNS = Columns(Quota, "q")
 
 
 def _quota_with_defaults(key, value):
-    """The quota row whose `key` (user, client_address or id) is `value`, with the default
+    """The quota row whose `key` (user_id, client_address or id) is `value`, with the default
     limits, or None. Written by hand: every download reads it (see regards_catalog/sql.py)."""
     with connection.cursor() as cursor:
         sql.execute(cursor, quota_sql(key), [value])
@@ -101,7 +96,7 @@ def _quota_with_defaults(key, value):
 
 @functools.cache
 def quota_sql(key, placeholder="%s"):
-    """The SELECT of the quota whose `key` (user, client_address or id) is the parameter
+    """The SELECT of the quota whose `key` (user_id, client_address or id) is the parameter
     `placeholder`, with the default limits beside its columns (read by `quota_from_row`)."""
     defaults = ", ".join(
         f"COALESCE(d.{column(QuotaDefaults, name)}, {UNLIMITED}) AS default_{name}"
@@ -140,7 +135,8 @@ def counts_as_download(*, user, address, data_file, start):
     if start == 0:
         return True
     caller = {"user": user} if user is not None else {"user": None, "client_address": address}
-    since = Quota.objects.filter(**_quota_lookup(user, address)).values("since")
+    key, value = quota_owner(user, address)
+    since = Quota.objects.filter(**{key: value}).values("since")
     resumed = DownloadRecord.objects.filter(
         **caller, data_file=data_file, bytes_sent__gt=0, started__gte=Subquery(since)
     )

@@ -58,7 +58,7 @@ def byte_range(request, data_file, headers):
     return start, end - start + 1, 206
 
 
-def downloadable_file(request, aip_id, checksum):
+def downloadable(request, aip_id, checksum):
     """Checks 1 to 6: the RequestedFile whose `data_file` the caller may download, whatever
     its storage says (its `quota` is the caller's, for check 9)."""
     user = request.user  # 1. an invalid or expired token has already been refused
@@ -100,7 +100,7 @@ class DownloadView(APIView):
         return self.download(request, aip_id, checksum, send_body=False)
 
     def download(self, request, aip_id, checksum, *, send_body):
-        requested = downloadable_file(request, aip_id, checksum)
+        requested = downloadable(request, aip_id, checksum)
         data_file = requested.data_file
         if data_file.reference:  # 7. served elsewhere
             return HttpResponseRedirect(data_file.uri, status=303)
@@ -165,7 +165,7 @@ class DownloadLinkView(APIView):
         # The body's fields, or the query string's for a client that sends no body.
         serializer = DownloadLinkSerializer(data=request.data or request.query_params)
         serializer.is_valid(raise_exception=True)
-        data_file = downloadable_file(request, aip_id, checksum).data_file
+        data_file = downloadable(request, aip_id, checksum).data_file
         url, expires = signed_url(request, data_file, lifetime=serializer.lifetime())
         return Response({"url": url, "expires": expires})
 

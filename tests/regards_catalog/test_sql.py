@@ -10,10 +10,11 @@ from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
-one_statement = pytest.mark.skipif(
-    "not __import__('regards_catalog.sql').sql.writes_in_one_statement()",
-    reason="SQLite has no UPDATE inside WITH: the quota take uses a transaction there",
-)
+
+@pytest.fixture
+def one_statement():
+    if not sql.writes_in_one_statement():
+        pytest.skip("SQLite has no UPDATE inside WITH: the quota take uses a transaction there")
 
 
 def renaming(user, name):
@@ -32,8 +33,7 @@ def test_insert_writes_the_row_and_sets_its_key():
     assert Group.objects.get(pk=group.pk).name == "written by hand"
 
 
-@one_statement
-def test_insert_after_an_update_writes_both():
+def test_insert_after_an_update_writes_both(one_statement):
     user = UserFactory(first_name="before")
 
     group = sql.insert(Group(name="written by hand"), after_update=renaming(user, "after"))
@@ -43,8 +43,7 @@ def test_insert_after_an_update_writes_both():
     assert user.first_name == "after"
 
 
-@one_statement
-def test_insert_after_an_update_that_changes_nothing_writes_nothing():
+def test_insert_after_an_update_that_changes_nothing_writes_nothing(one_statement):
     user = UserFactory(first_name="before", is_active=False)
 
     assert sql.insert(Group(name="written by hand"), after_update=renaming(user, "after")) is None
@@ -54,8 +53,7 @@ def test_insert_after_an_update_that_changes_nothing_writes_nothing():
     assert user.first_name == "before"
 
 
-@one_statement
-def test_a_value_too_long_for_its_column_fails_and_undoes_the_update():
+def test_a_value_too_long_for_its_column_fails_and_undoes_the_update(one_statement):
     user = UserFactory(first_name="before")
     too_long = "x" * (Group._meta.get_field("name").max_length + 1)
 
