@@ -336,7 +336,12 @@ def test_a_killed_instance_frees_its_slot_within_the_lease_and_the_other_keeps_s
     # Written when the download began (and completed only once its response has closed).
     again = DownloadRecord.objects.get(data_file=small, status_code=200)
     assert again.started >= lease_end  # not before the lease ran out
-    assert 200 in survivor.answered(download_url(small))
+    # The survivor answered it: its access log line is written once the response is sent,
+    # which may be after the client has read it.
+    wait_until(
+        lambda: 200 in survivor.answered(download_url(small)),
+        message="the survivor's access log line of the download",
+    )
     assert survivor_answers and set(survivor_answers) == {200}, survivor_answers
     record = wait_until(
         lambda: DownloadRecord.objects.filter(pk=streaming.pk, outcome=Outcome.ABORTED).first(),
