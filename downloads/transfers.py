@@ -91,7 +91,8 @@ def content_security_policy(content_type, *, inline):
 class Transfer:
     """One download that reached the storage. Its record is written when its first bytes
     are ready to go out (`begin`, with the quota that counts it and the slot it takes),
-    and completed when the response closes (`finish`)."""
+    and completed when the response closes (`finish`). A public file type's, which
+    counts nothing and takes no slot, is written once, whole, when the response closes."""
 
     def __init__(self, request, data_file, *, status, start, length):
         self.user = request_user(request)
@@ -106,6 +107,7 @@ class Transfer:
         self.error = ""
         self.record = None
         self.claim = None
+        self.running = False  # between begin() and finish()
         self.client_socket = None  # under gunicorn, to bound how long the client may stall
 
     def fail(self, outcome, error):
@@ -118,7 +120,16 @@ class Transfer:
         written).
 
         `handed_to` (OFFLOADED, REDIRECTED): another server sends the bytes; the record is
-        complete at once, and no slot is held, since nothing here sees the transfer end."""
+        complete at once, and no slot is held, since nothing here sees the transfer end.
+
+        A public file type (no `claim`) writes nothing yet: with no count and no slot,
+        there is nothing for a record written now to hold, and one write at the end
+        instead of two makes its download cost half as much to the database (README,
+        "Small files"). If the worker dies while sending it, no record is left."""
+        self.claim = claim
+        if claim is None and handed_to is None:
+            self.running = True
+            return
         record = self._new_record(
             handed_to or Outcome.IN_PROGRESS,
             status=self.status,
@@ -131,22 +142,26 @@ class Transfer:
         else:
             sql.insert(record)
         self.record = record
-        self.claim = claim
         if handed_to is None:
+            self.running = True
             quotas.slot_keeper.hold(self.record.pk)
 
     def finish(self):
         """Called when the response closes (complete, aborted or failed): complete the record,
-        which frees its slot, and give back the reserved bytes not sent. Nothing to do for a
-        response that never began."""
-        if self.record is None or self.record.outcome != Outcome.IN_PROGRESS:
+        which frees its slot, and give back the reserved bytes not sent; for a public file
+        type, write its record. Nothing to do for a response that never began."""
+        if not self.running:
             return
+        self.running = False
         if self.client_socket is not None and isinstance(sys.exc_info()[1], TimeoutError):
             seconds = settings.DOWNLOAD_STALL_SECONDS
             self.fail(Outcome.ABORTED, f"the client read nothing for {seconds} s")
             _reset_connection(self.client_socket)
         if self.outcome is None:
             self.outcome = Outcome.COMPLETED if self.sent >= self.length else Outcome.ABORTED
+        if self.record is None:
+            self.record = sql.insert(self._new_record(self.outcome, status=self.status, ended=True))
+            return
         quotas.slot_keeper.drop(self.record.pk)
         gives_back = self.claim is not None and self.sent < self.claim.length
         # One commit for the record and the quota; a lone UPDATE needs no transaction.

@@ -51,11 +51,17 @@ def big_file(stored_file):
 
 
 @pytest.fixture
+def big_quicklook(stored_file):
+    """A public file type: its record is written only when the response closes."""
+    return stored_file(os.urandom(SIZE), filename="big.png", data_type="QUICKLOOK_HD")
+
+
+@pytest.fixture
 def big_remote_file(stored_file, remote_nginx):
     return stored_file(os.urandom(SIZE), location="remote", filename="big.bin")
 
 
-@pytest.mark.parametrize("data_file", ["big_file", "big_remote_file"])
+@pytest.mark.parametrize("data_file", ["big_file", "big_remote_file", "big_quicklook"])
 def test_a_client_that_hangs_up_leaves_an_aborted_record(live_server, request, data_file):
     data_file = request.getfixturevalue(data_file)
     # More than one 1 MiB chunk: a chunk whose write fails midway may not be counted.
@@ -69,7 +75,7 @@ def test_a_client_that_hangs_up_leaves_an_aborted_record(live_server, request, d
     assert record.ended is not None
 
 
-@pytest.mark.parametrize("data_file", ["big_file", "big_remote_file"])
+@pytest.mark.parametrize("data_file", ["big_file", "big_remote_file", "big_quicklook"])
 def test_a_complete_download_leaves_a_completed_record(live_server, request, data_file):
     data_file = request.getfixturevalue(data_file)
     response = requests.get(live_server.url + download_url(data_file), timeout=30)

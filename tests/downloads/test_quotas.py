@@ -234,7 +234,46 @@ def test_public_file_types_never_count_and_ignore_exhausted_limits(
         assert response.body == b"quicklook\n"
 
     assert usage(user=user) == (0, 0)
-    assert not DownloadRecord.objects.exclude(outcome=Outcome.COMPLETED).exists()
+    assert written_records() == [Outcome.COMPLETED, Outcome.COMPLETED]
+
+
+def test_a_public_file_type_is_recorded_whole_when_its_response_closes(
+    client, user, stored_file
+):
+    """It holds no slot and counts nothing: nothing is written before its response ends."""
+    data_file = stored_file(b"quicklook\n", data_type=DataFile.DataType.QUICKLOOK_SD)
+
+    response = client.get(download_url(data_file))
+
+    assert response.status_code == 200
+    assert written_records() == []
+    assert body_of(response) == b"quicklook\n"
+    (record,) = DownloadRecord.objects.all()
+    assert (record.outcome, record.bytes_sent, record.user) == (
+        Outcome.COMPLETED,
+        len(b"quicklook\n"),
+        user,
+    )
+    assert record.ended >= record.started
+    assert (record.quota, record.lease_expires) == (None, None)
+
+
+# Closing a response fires request_finished, which closes the database connection as a
+# WSGI server's would: only a transactional test survives that.
+@pytest.mark.django_db(transaction=True)
+def test_a_public_file_type_closed_early_is_recorded_aborted_with_what_was_read(
+    client, stored_file
+):
+    content = bytes(range(256)) * 8192  # 2 MiB: more than one block
+    data_file = stored_file(content, data_type=DataFile.DataType.QUICKLOOK_HD)
+
+    response = client.get(download_url(data_file))
+    first_block = next(iter(response.streaming_content))
+    response.close()
+
+    (record,) = DownloadRecord.objects.all()
+    assert 0 < len(first_block) < len(content)
+    assert (record.outcome, record.bytes_sent) == (Outcome.ABORTED, len(first_block))
 
 
 @pytest.mark.parametrize(
