@@ -237,9 +237,7 @@ def test_public_file_types_never_count_and_ignore_exhausted_limits(
     assert written_records() == [Outcome.COMPLETED, Outcome.COMPLETED]
 
 
-def test_a_public_file_type_is_recorded_whole_when_its_response_closes(
-    client, user, stored_file
-):
+def test_a_public_file_type_is_recorded_whole_when_its_response_closes(client, user, stored_file):
     """It holds no slot and counts nothing: nothing is written before its response ends."""
     data_file = stored_file(b"quicklook\n", data_type=DataFile.DataType.QUICKLOOK_SD)
 
