@@ -114,8 +114,8 @@ class Transfer:
         self.outcome, self.error = outcome, str(error)
 
     def begin(self, *, claim, handed_to=None):
-        """Write the record and, for a private file (`claim`, from check 9), count the
-        download, reserve its bytes and take its slot (the record's lease), all or nothing
+        """For a private file (`claim`, from check 9): count the download, reserve its bytes,
+        take its slot (the record's lease) and write its running record, all or nothing
         (`quotas.quota_take`): a parallel download may still refuse it (429, nothing
         written).
 
@@ -124,8 +124,8 @@ class Transfer:
 
         A public file type (no `claim`) writes nothing yet: with no count and no slot,
         there is nothing for a record written now to hold, and one write at the end
-        instead of two makes its download cost half as much to the database (README,
-        "Small files"). If the worker dies while sending it, no record is left."""
+        instead of two spares the database a write per thumbnail (README, "Small files").
+        If the worker dies while sending it, no record is left."""
         self.claim = claim
         if claim is None and handed_to is None:
             self.running = True
