@@ -122,13 +122,15 @@ def quota_from_row(row):
 
 def counts_as_download(*, user, address, data_file, start):
     """A download of a RAWDATA file counts unless it is a resume: a range starting after
-    byte 0 of a file the same caller has already received bytes of in the current quota
-    period. Other private types (documents, AIPs, ...) count only towards the volume, as
-    REGARDS counts only raw data towards maxQuota.
+    byte 0 of a file the same caller already has a counted download of in the current
+    quota period. Other private types (documents, AIPs, ...) count only towards the volume,
+    as REGARDS counts only raw data towards maxQuota.
 
-    Every record that delivered bytes was either counted itself or resumed one counted
-    earlier in the same period, so "bytes_sent > 0 and started >= quota.since" finds a
-    counted download. One EXISTS query, for ranged requests only.
+    Every record that took the quota (its `quota` set; refusals and failures before the
+    first byte have none) was either counted itself or resumed one counted earlier in the
+    same period, so "quota set and started >= quota.since" finds a counted download, also
+    one whose worker died and whose bytes sent are unknown (closed by `slot_sweep`, its
+    bytes charged in full). One EXISTS query, for ranged requests only.
     """
     if not data_file.is_raw_data:
         return False
@@ -138,7 +140,7 @@ def counts_as_download(*, user, address, data_file, start):
     key, value = quota_owner(user, address)
     since = Quota.objects.filter(**{key: value}).values("since")
     resumed = DownloadRecord.objects.filter(
-        **caller, data_file=data_file, bytes_sent__gt=0, started__gte=Subquery(since)
+        **caller, data_file=data_file, quota__isnull=False, started__gte=Subquery(since)
     )
     return not resumed.exists()
 

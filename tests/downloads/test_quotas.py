@@ -1,7 +1,11 @@
 """Download quotas: checks 9 and 9b of SPEC §4 and the counting rules of SPEC §3."""
 
-import pytest
+from datetime import timedelta
 
+import pytest
+from django.utils import timezone
+
+from downloads import quotas
 from downloads.models import DownloadRecord, Quota, QuotaDefaults
 from products.models import DataFile
 from tests.factories import QuotaFactory, RunningDownloadFactory, UserFactory
@@ -144,6 +148,26 @@ def test_a_resume_after_a_quota_reset_counts_again(client, user, private_file):
     again = download(client, private_file, HTTP_RANGE="bytes=-1")
     assert again.status_code == 206
     assert usage(user=user) == (1, len(CONTENT) - 4)
+
+
+def test_a_resume_after_its_worker_died_does_not_count_again(client, user, private_file):
+    """A host dies mid-download: its record is closed by the lease sweep, how many bytes
+    went out unknown (none recorded). The client resumes elsewhere: the download it
+    resumes was counted, so the resume is not."""
+    limits(user, max_quota=1)
+    started = client.get(download_url(private_file))  # the body is never read: no finish
+    assert started.status_code == 200
+    assert usage(user=user) == (1, len(CONTENT))
+    running_downloads().update(lease_expires=timezone.now() - timedelta(seconds=1))
+    assert quotas.slot_sweep() == 1
+    assert DownloadRecord.objects.get().bytes_sent == 0
+
+    response = download(client, private_file, HTTP_RANGE="bytes=10-")
+
+    assert response.status_code == 206
+    assert response.body == CONTENT[10:]
+    # The dead download's reserved bytes stay charged (never undercharge), plus the resume's.
+    assert usage(user=user) == (1, len(CONTENT) * 2 - 10)
 
 
 def test_an_attempt_that_sent_nothing_is_no_download_to_resume(client, user, private_file):

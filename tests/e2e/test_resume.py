@@ -6,10 +6,10 @@ import subprocess
 
 import pytest
 
-from downloads.models import DownloadRecord
+from downloads.models import DownloadRecord, Quota
 from products.models import AccessRight
-from tests.factories import AccessGroupFactory, AccessRightFactory, UserFactory
-from tests.helpers import download_url, external, finished_records
+from tests.factories import AccessGroupFactory, AccessRightFactory, QuotaFactory, UserFactory
+from tests.helpers import download_url, external, finished_records, running_downloads
 from tests.processes import running, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -172,3 +172,50 @@ def test_curl_resume_of_a_complete_file_downloads_nothing_more(
     assert resumed.returncode == 0, resumed.stderr
     assert md5_of(output) == data_file.checksum
     assert not DownloadRecord.objects.exists()
+
+
+def test_aria2c_fetching_one_file_over_four_connections_counts_one_download(
+    live_server, private_file, token_for, tmp_path
+):
+    """aria2c splits the file: a first request from byte 0, then ranges further on, while
+    the first still runs. Those ranges resume a counted download: one download in all,
+    so a quota of one is enough."""
+    data_file, user, _ = private_file
+    QuotaFactory(user=user, max_quota=1)
+
+    fetched = subprocess.run(
+        [
+            external("aria2c"),
+            "--split=4",
+            "--max-connection-per-server=4",
+            "--min-split-size=1M",
+            # About a second in all: the file cannot come whole through the first
+            # connection before aria2c opens the others.
+            "--max-download-limit=4M",
+            "--file-allocation=none",
+            "--console-log-level=warn",
+            "--summary-interval=0",
+            f"--header=Authorization: Bearer {token_for(user)}",
+            "-d",
+            str(tmp_path),
+            "-o",
+            "scene.bin",
+            live_server.url + download_url(data_file),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert fetched.returncode == 0, fetched.stdout + fetched.stderr
+    assert md5_of(tmp_path / "scene.bin") == data_file.checksum
+    wait_until(lambda: not running_downloads().exists(), message="the downloads' ends")
+    records = list(DownloadRecord.objects.order_by("range_start"))
+    assert len(records) > 1  # split indeed
+    assert records[0].range_start == 0
+    assert all(record.status_code == 206 for record in records[1:])
+    assert {record.outcome for record in records} <= {"COMPLETED", "ABORTED"}
+    quota = Quota.objects.get(user=user)
+    assert quota.current_quota == 1
+    # What aria2c read, and no more: each connection's unsent bytes were given back.
+    assert quota.current_volume == sum(record.bytes_sent for record in records) >= SIZE
