@@ -122,13 +122,15 @@ def run_python_load(bench, url, header_sets, seconds, connections):
 
 def measure_load(bench, url, header_sets, server):
     """A 1 s warm-up, then the measured load (wrk, else the Python client), with the CPU
-    milliseconds per request spent by `server`'s workers and by PostgreSQL."""
+    milliseconds per request spent by `server`'s workers, by PostgreSQL and by the rest of
+    the machine, and the share of the cores' time left idle."""
     load = run_wrk if bench.wrk else run_python_load
     load(bench, url, header_sets, 1, LOAD_CONNECTIONS)
     meter = CpuMeter(server)
     meter.start()
     result = load(bench, url, header_sets, bench.sizes.load_seconds, LOAD_CONNECTIONS)
     used = meter.stop()
+    result["idle_share"] = used.pop("idle") / (os.cpu_count() * result["seconds"])
     requests = max(result["requests"], 1)
     result["cpu_ms"] = {name: seconds * 1000 / requests for name, seconds in used.items()}
     return result

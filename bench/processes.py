@@ -49,24 +49,42 @@ def postgres_pids():
     return pids
 
 
+def machine_seconds():
+    """(busy, idle) CPU seconds of all the machine's cores so far, from /proc/stat."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    times = [int(value) for value in Path("/proc/stat").read_text().split("\n")[0].split()[1:]]
+    idle = times[3] + times[4]  # idle, iowait
+    # user, nice, system, idle, iowait, irq, softirq: steal is time the machine did not have
+    return (sum(times[:7]) - idle) / ticks, idle / ticks
+
+
 class CpuMeter:
-    """CPU seconds spent by a server's workers and by PostgreSQL between start() and stop():
-    where a request's time goes, on a machine whose cores the load saturates."""
+    """CPU seconds spent by a server's workers, by PostgreSQL and by the rest of the machine
+    (the load generator, the kernel's network work) between start() and stop(), and the
+    seconds its cores stayed idle: where a request's time goes, and whether the load
+    saturated the cores."""
 
     def __init__(self, server):
         self.server = server
 
     def start(self):
         self.before = cpu_seconds(self.server.worker_pids() + postgres_pids())
+        self.machine_before = machine_seconds()
 
     def stop(self):
-        """{"workers": s, "postgres": s}; processes born meanwhile count from zero."""
+        """{"workers": s, "postgres": s, "rest": s, "idle": s}; processes born meanwhile
+        count from zero. "idle": the seconds all the cores together stayed idle."""
+        busy, idle = machine_seconds()
         workers = cpu_seconds(self.server.worker_pids())
         postgres = cpu_seconds(postgres_pids())
-        return {
+        used = {
             "workers": sum(t - self.before.get(pid, 0) for pid, t in workers.items()),
             "postgres": sum(t - self.before.get(pid, 0) for pid, t in postgres.items()),
         }
+        busy -= self.machine_before[0]
+        used["rest"] = max(busy - used["workers"] - used["postgres"], 0.0)
+        used["idle"] = idle - self.machine_before[1]
+        return used
 
 
 def rss_bytes(pid):

@@ -34,8 +34,8 @@ LINE_NUMBER = re.compile(r":\d+\)")
 
 
 def gil_profile(bench, server, url, header_sets, seconds):
-    """(rows of the report's profile table, total samples), or (None, reason) when py-spy
-    cannot attach (it needs ptrace rights)."""
+    """(rows of the report's profile table, total samples, wrk's result), or (None, reason,
+    wrk's result) when py-spy cannot attach (it needs ptrace rights)."""
     raw = bench.tmp / f"py-spy-{server.port}.txt"
     command = [PY_SPY, "record", "--gil", "--subprocesses", "--nonblocking", "--format", "raw"]
     command += ["--rate", str(RATE), "--duration", str(seconds), "--pid", str(server.process.pid)]
@@ -44,13 +44,13 @@ def gil_profile(bench, server, url, header_sets, seconds):
             command + ["-o", str(raw)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
     except OSError as error:
-        return None, f"py-spy did not start: {error}"
+        return None, f"py-spy did not start: {error}", None
     try:
-        run_wrk(bench, url, header_sets, seconds, 16)
+        load = run_wrk(bench, url, header_sets, seconds, 16)
     finally:
         _, errors = spy.communicate(timeout=seconds + 60)
     if spy.returncode != 0 or not raw.exists():
-        return None, f"py-spy failed: {errors.decode(errors='replace').strip()[-300:]}"
+        return None, f"py-spy failed: {errors.decode(errors='replace').strip()[-300:]}", load
     shares, total = collections.Counter(), 0
     for line in raw.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
@@ -60,4 +60,4 @@ def gil_profile(bench, server, url, header_sets, seconds):
             if frame in frames:
                 shares[frame] += int(count)
     rows = [(name, shares[frame] / max(total, 1)) for name, frame in FRAMES]
-    return rows, total
+    return rows, total, load

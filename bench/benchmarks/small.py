@@ -1,6 +1,7 @@
 """3. Small private file, all checks: downloads/s against a bare Django FileResponse view."""
 
 import math
+import os
 import re
 from collections import Counter
 
@@ -11,6 +12,7 @@ from bench.load import LOAD_CONNECTIONS, measure_load, run_wrk
 from bench.profile import gil_profile
 from bench.results import BenchError, Outcome, Target
 from bench.sqlite import sqlite_catalog
+from bench.statements import statements_read, statements_reset, statements_table
 from bench.timing import log
 
 # PostgreSQL's `WITH changed AS (UPDATE …) INSERT …` (regards_catalog.sql.insert) writes.
@@ -46,25 +48,42 @@ def catalog_load(bench, product, header_sets, *, env=None, synchronous_commit=Tr
 
 
 def catalog_profile(bench, product, headers):
-    """The report's profile lines: py-spy on a catalog server's workers under the same load."""
+    """The report's profile lines: py-spy on a catalog server's workers, and PostgreSQL's
+    time per statement, under the same load."""
     if not bench.wrk:
         return ["No profile: it runs under wrk, which is not installed."]
     with bench.catalog_server(workers=2, threads=LOAD_THREADS) as app:
         url = app.url + bench.download_path(product)
         run_wrk(bench, url, [headers], 1, LOAD_CONNECTIONS)  # warm-up
-        rows, total = gil_profile(bench, app, url, [headers], bench.sizes.load_seconds)
+        no_statements = statements_reset()
+        bench.close_db()
+        rows, total, load = gil_profile(bench, app, url, [headers], bench.sizes.load_seconds)
+        if no_statements is None and load is not None:
+            statements = statements_read(max(load["requests"], 1))
     bench.close_db()
-    if rows is None:
-        return [f"No profile: {total}"]
+    lines = [f"No profile: {total}"]
+    if rows is not None:
+        lines = [
+            f"Where the workers' Python time goes (`py-spy record --gil` on both workers during "
+            f"another {bench.sizes.load_seconds} s of the one-user load on the private file, "
+            f"{total} samples of the threads holding the GIL; a frame's share includes what "
+            "it calls, so shares overlap):",
+            "",
+            "| frame | share of the workers' Python time |",
+            "|---|---:|",
+            *(f"| {name} | {share:.0%} |" for name, share in rows),
+        ]
+    lines.append("")
+    if no_statements is not None or load is None:
+        return [*lines, f"No statement profile: {no_statements or 'no load ran'}."]
     return [
-        f"Where the workers' Python time goes (`py-spy record --gil` on both workers during "
-        f"another {bench.sizes.load_seconds} s of the one-user load on the private file, "
-        f"{total} samples of the threads holding the GIL; a frame's share includes what it "
-        "calls, so shares overlap):",
+        *lines,
+        "PostgreSQL's time per statement during the same load (`pg_stat_statements`, "
+        "`track = all`): a trigger's statements run inside the write that fires them, whose "
+        "time includes theirs. This is the time in the executor, waits for another "
+        "transaction's row locks included; parsing, commit and the protocol are not in it:",
         "",
-        "| frame | share of the workers' Python time |",
-        "|---|---:|",
-        *(f"| {name} | {share:.0%} |" for name, share in rows),
+        *statements_table(statements, shorten),
     ]
 
 
@@ -120,7 +139,35 @@ def load_row(name, result):
     return (
         f"| {name} | {result['rate']:.1f} | {result['requests']} | {result['failed']} "
         f"| {result['seconds']:.2f} | {result['p50']} | {result['p99']} "
-        f"| {cpu['workers']:.2f} | {cpu['postgres']:.2f} | {result['socket_errors']} |"
+        f"| {cpu['workers']:.2f} | {cpu['postgres']:.2f} | {cpu['rest']:.2f} "
+        f"| {result['idle_share']:.0%} | {result['socket_errors']} |"
+    )
+
+
+def cpu_budget(baseline_rate, floor, catalog, share=0.25):
+    """The CPU a private download may use at `share` of bare, against what it spends before
+    any Python of its own: the framework floor with the token, PostgreSQL's work on its
+    statements after the token's, and the load generator's and kernel's share."""
+    cores = os.cpu_count()
+    target = share * baseline_rate
+    allowed = cores * 1000 / target
+    floor_cpu, own = floor["cpu_ms"], catalog["cpu_ms"]
+    floor_cost = floor_cpu["workers"] + floor_cpu["postgres"]
+    statements = own["postgres"] - floor_cpu["postgres"]
+    before_python = floor_cost + statements + own["rest"]
+    left = allowed - before_python
+    leaves = f"{left:.2f} ms" if left > 0 else "nothing"
+    spent = own["workers"] - floor_cpu["workers"]
+    return (
+        f"CPU budget: at {share:.0%} of bare, {target:.0f} downloads/s, the {cores} cores "
+        f"give each download {allowed:.2f} ms of CPU in all. Before any Python of its own, "
+        f"a private download takes {floor_cost:.2f} ms for the floor with the token (workers "
+        f"and PostgreSQL, its row), {statements:.2f} ms of PostgreSQL for its statements after "
+        "the token's (the catalog row's PostgreSQL minus the floor's) and "
+        f"{own['rest']:.2f} ms of the rest of the machine (the catalog row): "
+        f"{before_python:.2f} ms. That leaves {leaves} for the Python of checks 2–10, the "
+        f"quota and the record, which take {spent:.2f} ms here (the catalog row's workers "
+        "minus the floor's)."
     )
 
 
@@ -224,8 +271,9 @@ def run(bench):
             "`synchronous_commit` off (no wait for the disk at commit).",
             "",
             "| server | downloads/s (200 only) | requests | non-200 | seconds | p50 | p99 "
-            "| CPU ms/request, gunicorn | CPU ms/request, PostgreSQL | socket errors |",
-            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+            "| CPU ms/request, gunicorn | CPU ms/request, PostgreSQL "
+            "| CPU ms/request, rest of the machine | cores idle | socket errors |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
             load_row("bare Django FileResponse, before", bare_before),
             load_row("floor: project middleware + DRF view, no check", floor["drf"]),
             load_row("floor: the same + Bearer token authentication", floor["drf-token"]),
@@ -245,9 +293,12 @@ def run(bench):
             "answering the same FileResponse with none of the checks; with the token they "
             "run the download endpoint's authentication (one SELECT of the token and its user) "
             f"and reach {floor['drf-token']['rate'] / baseline_rate:.1%} of bare, before "
-            "any check. The CPU columns are the CPU time the gunicorn workers and PostgreSQL "
-            "spent during the measured load, divided by the requests: the load saturates both "
-            "cores, so these, not waits, set the rate.",
+            "any check. The CPU columns are the CPU time the gunicorn workers, PostgreSQL and "
+            "the rest of the machine (wrk, the kernel's network work) spent during the measured "
+            "load, divided by the requests: with the cores this busy, these, not waits, set "
+            "the rate.",
+            "",
+            cpu_budget(baseline_rate, floor["drf-token"], catalog),
             "",
             *profile,
             "",
