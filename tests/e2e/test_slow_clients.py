@@ -135,8 +135,15 @@ def test_a_download_whose_worker_is_killed_is_recorded_and_closed_by_the_lease_s
     assert record.ended is not None
     assert not running_downloads().exists()
     assert Quota.objects.get(user=user).current_quota == 1
-    # rate_limit=1: the dead download's slot no longer blocks the next one.
-    again = requests.get(
-        url + download_url(data_file), headers=dict([auth.split(": ")]), timeout=DEADLINE
+    headers = dict([auth.split(": ")])
+    # rate_limit=1: the dead download's slot no longer blocks the client's resume, which
+    # does not count again: the download it resumes was counted.
+    resumed = requests.get(
+        url + download_url(data_file), headers={**headers, "Range": "bytes=1000-"}, timeout=DEADLINE
     )
+    assert resumed.status_code == 206
+    assert len(resumed.content) == SIZE - 1000
+    assert Quota.objects.get(user=user).current_quota == 1
+    # Nor does the resume's slot outlive it.
+    again = requests.get(url + download_url(data_file), headers=headers, timeout=DEADLINE)
     assert again.status_code == 200
